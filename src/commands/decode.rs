@@ -1,0 +1,160 @@
+//! `vesselwatch decode`: files or standard input to gpsd-style JSON lines, like `gpsdecode -j`.
+//!
+//! Owns reading inputs (plain or gzip, detected by content), streaming them through one
+//! [`FrontEnd`] in bounded chunks, and writing JSON to a buffered writer. Memory stays flat however
+//! large the input: nothing holds more than one chunk and one output buffer.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::frontend::{Counters, FrontEnd};
+use crate::output::gpsd_json;
+
+/// Bytes read per call: large enough that per-read overhead vanishes, small enough to stay in cache.
+const CHUNK: usize = 256 * 1024;
+/// Output is flushed whenever the buffer passes this.
+const OUT_FLUSH: usize = 256 * 1024;
+
+/// Options of `vesselwatch decode`.
+#[derive(Debug, Clone, Default)]
+pub struct DecodeOptions {
+    /// Files to read in order; empty or `-` means standard input.
+    pub inputs: Vec<PathBuf>,
+    /// Decode everything but print only the summary, to measure decoding alone.
+    pub count_only: bool,
+}
+
+/// Errors that make `decode` exit non-zero. Bad lines are never errors: they are counted.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeCommandError {
+    /// An input could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Input {
+        /// The input's path (`-` for standard input).
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Standard output failed for a reason other than a closed pipe.
+    #[error("cannot write output: {0}")]
+    Output(#[source] io::Error),
+}
+
+/// The result of a run: the counters, and the inputs that failed (the rest were still decoded).
+#[derive(Debug)]
+pub struct DecodeReport {
+    /// Every outcome counted over all inputs.
+    pub counters: Counters,
+    /// Inputs that could not be opened or read to the end.
+    pub failed: Vec<DecodeCommandError>,
+}
+
+/// Opens `path` (or stdin for `-`), unwrapping gzip when the content starts with its magic number.
+fn open_input(path: &Path) -> io::Result<Box<dyn Read>> {
+    let raw: Box<dyn Read> = if path == Path::new("-") {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(path)?)
+    };
+    let mut reader = BufReader::with_capacity(CHUNK, raw);
+    let gz = reader.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    Ok(if gz {
+        Box::new(flate2::bufread::MultiGzDecoder::new(reader))
+    } else {
+        Box::new(reader)
+    })
+}
+
+/// Runs the command, writing JSON lines to `out`. Returns the counts even when some inputs failed;
+/// only a failing `out` stops the run early.
+pub fn run(opts: &DecodeOptions, out: &mut dyn Write) -> Result<DecodeReport, DecodeCommandError> {
+    let stdin_only = [PathBuf::from("-")];
+    let inputs = if opts.inputs.is_empty() {
+        &stdin_only[..]
+    } else {
+        &opts.inputs[..]
+    };
+    let mut fe = FrontEnd::default();
+    let mut failed = Vec::new();
+    let mut buf = Vec::with_capacity(OUT_FLUSH + 4096);
+    let mut chunk = vec![0u8; CHUNK];
+    let count_only = opts.count_only;
+    let write = |buf: &mut Vec<u8>, d: crate::frontend::Decoded| {
+        if !count_only {
+            gpsd_json::write_message(buf, &d);
+            buf.push(b'\n');
+        }
+    };
+
+    for (feed, path) in inputs.iter().enumerate() {
+        let feed = feed as u32;
+        let input_error = |source| DecodeCommandError::Input {
+            path: path.clone(),
+            source,
+        };
+        let mut reader = match open_input(path) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "Cannot open input; skipping it.");
+                failed.push(input_error(e));
+                continue;
+            }
+        };
+        loop {
+            let n = match reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e, "Read failed; rest of input skipped.");
+                    failed.push(input_error(e));
+                    break;
+                }
+            };
+            fe.push_bytes(feed, &chunk[..n], |d| write(&mut buf, d));
+            if buf.len() >= OUT_FLUSH && !flush(out, &mut buf)? {
+                return Ok(DecodeReport {
+                    counters: fe.counters().clone(),
+                    failed,
+                });
+            }
+        }
+        fe.finish_feed(feed, |d| write(&mut buf, d));
+    }
+    if flush(out, &mut buf)? {
+        match out.flush() {
+            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+                return Err(DecodeCommandError::Output(e));
+            }
+            _ => {}
+        }
+    }
+    Ok(DecodeReport {
+        counters: fe.counters().clone(),
+        failed,
+    })
+}
+
+/// Writes and clears `buf`. Returns false when the reader went away (a closed pipe, as with
+/// `| head`), which ends the run quietly.
+fn flush(out: &mut dyn Write, buf: &mut Vec<u8>) -> Result<bool, DecodeCommandError> {
+    let r = out.write_all(buf);
+    buf.clear();
+    match r {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(DecodeCommandError::Output(e)),
+    }
+}
+
+/// Formats the counts for standard error, one `name: count` per line.
+pub fn format_summary(counters: &Counters) -> String {
+    let rows = counters.summary();
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let mut s = String::new();
+    for (k, v) in rows {
+        s.push_str(&format!("{k:<width$}  {v}\n"));
+    }
+    s
+}

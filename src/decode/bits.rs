@@ -1,0 +1,229 @@
+//! The armoured six-bit payload as a bit string.
+//!
+//! Owns de-armouring and bit extraction. Written by hand rather than taken from nmea-parser because
+//! this is the innermost loop of the program: nmea-parser builds a `BitVec` per sentence (about ten
+//! allocations), while this keeps one reusable buffer and reads any field with one 8-byte load.
+
+use super::DecodeError;
+
+/// Most armoured characters one message may hold: nine fragments of a long sentence. Six bits each,
+/// this is far beyond the longest AIS message (1008 bits); anything longer is refused.
+pub const MAX_PAYLOAD_CHARS: usize = 1024;
+const MAX_BYTES: usize = MAX_PAYLOAD_CHARS * 6 / 8;
+
+/// A de-armoured payload. Reused between messages: loading overwrites only the bytes it needs.
+pub struct BitBuf {
+    /// 8 spare bytes so that [`BitBuf::get`] can always load 8 bytes.
+    bytes: Box<[u8; MAX_BYTES + 8]>,
+    len: usize,
+}
+
+impl Default for BitBuf {
+    fn default() -> Self {
+        Self {
+            bytes: Box::new([0; MAX_BYTES + 8]),
+            len: 0,
+        }
+    }
+}
+
+impl std::fmt::Debug for BitBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BitBuf({} bits)", self.len)
+    }
+}
+
+/// The six-bit value of one armour character, or `None` for a character outside the armour set
+/// (`0`..=`W` and `` ` ``..=`w`).
+#[inline]
+fn unarmour(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'W' => Some(c - 48),
+        b'`'..=b'w' => Some(c - 56),
+        _ => None,
+    }
+}
+
+impl BitBuf {
+    /// Loads an armoured payload with `fill` bits to drop at the end. Checks every character, so a
+    /// corrupt payload is refused here instead of decoding to nonsense.
+    pub fn load(&mut self, armoured: &[u8], fill: u8) -> Result<(), DecodeError> {
+        self.len = 0;
+        if armoured.is_empty() {
+            return Err(DecodeError::EmptyPayload);
+        }
+        if armoured.len() > MAX_PAYLOAD_CHARS {
+            return Err(DecodeError::PayloadTooLong);
+        }
+        if fill > 5 {
+            return Err(DecodeError::BadFill);
+        }
+        let bytes = &mut self.bytes[..];
+        let mut chunks = armoured.chunks_exact(4);
+        let mut o = 0;
+        for c in &mut chunks {
+            let v = u32::from(unarmour(c[0]).ok_or(DecodeError::BadArmour)?) << 18
+                | u32::from(unarmour(c[1]).ok_or(DecodeError::BadArmour)?) << 12
+                | u32::from(unarmour(c[2]).ok_or(DecodeError::BadArmour)?) << 6
+                | u32::from(unarmour(c[3]).ok_or(DecodeError::BadArmour)?);
+            bytes[o] = (v >> 16) as u8;
+            bytes[o + 1] = (v >> 8) as u8;
+            bytes[o + 2] = v as u8;
+            o += 3;
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut v = 0u32;
+            for (i, &c) in rest.iter().enumerate() {
+                v |= u32::from(unarmour(c).ok_or(DecodeError::BadArmour)?) << (18 - 6 * i);
+            }
+            bytes[o] = (v >> 16) as u8;
+            bytes[o + 1] = (v >> 8) as u8;
+            bytes[o + 2] = v as u8;
+        }
+        let bits = armoured.len() * 6;
+        if usize::from(fill) >= bits {
+            return Err(DecodeError::BadFill);
+        }
+        self.len = bits - usize::from(fill);
+        Ok(())
+    }
+
+    /// Payload length in bits, after fill bits.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing is loaded.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Unsigned field of `width` bits (1 to 56) at bit `start`. Callers check the payload length
+    /// against the message layout first, so no field is ever read past the end (never zero-filled).
+    #[inline]
+    pub fn get(&self, start: usize, width: u32) -> u64 {
+        debug_assert!((1..=56).contains(&width));
+        debug_assert!(start + width as usize <= self.len);
+        let i = start / 8;
+        let word = u64::from_be_bytes(self.bytes[i..i + 8].try_into().expect("8 bytes"));
+        (word << (start % 8)) >> (64 - width)
+    }
+
+    /// Signed (two's complement) field.
+    #[inline]
+    pub fn get_signed(&self, start: usize, width: u32) -> i64 {
+        let v = self.get(start, width) as i64;
+        (v << (64 - width)) >> (64 - width)
+    }
+
+    /// Boolean flag.
+    #[inline]
+    pub fn flag(&self, start: usize) -> bool {
+        self.get(start, 1) == 1
+    }
+
+    /// Six-bit text of `chars` characters at `start`, without `@` padding and trailing spaces.
+    pub fn text(&self, start: usize, chars: usize) -> AisText {
+        let mut t = AisText::default();
+        t.push_sixbit(self, start, chars);
+        t
+    }
+}
+
+/// Longest text an AIS message carries: the type 21 name with its extension (20 + 14 characters).
+pub const MAX_TEXT: usize = 34;
+
+/// A short AIS text (name, call sign, destination) held inline: decoding a name costs no
+/// allocation. Always ASCII.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct AisText {
+    len: u8,
+    buf: [u8; MAX_TEXT],
+}
+
+impl Default for AisText {
+    fn default() -> Self {
+        Self {
+            len: 0,
+            buf: [0; MAX_TEXT],
+        }
+    }
+}
+
+impl AisText {
+    /// The text, trimmed.
+    pub fn as_str(&self) -> &str {
+        // Only six-bit ASCII characters are ever stored.
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
+    }
+
+    /// True when the text is empty (all padding).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends six-bit characters up to the first `@`, then trims trailing spaces. Appending lets the
+    /// type 21 name extension continue the name.
+    pub(crate) fn push_sixbit(&mut self, bits: &BitBuf, start: usize, chars: usize) {
+        let mut len = usize::from(self.len);
+        for k in 0..chars {
+            let v = bits.get(start + 6 * k, 6) as u8;
+            if v == 0 || len == MAX_TEXT {
+                break;
+            }
+            self.buf[len] = if v < 32 { v + 64 } else { v };
+            len += 1;
+        }
+        while len > 0 && self.buf[len - 1] == b' ' {
+            len -= 1;
+        }
+        self.len = len as u8;
+    }
+}
+
+impl std::fmt::Debug for AisText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for AisText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for AisText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_and_fill() {
+        let mut b = BitBuf::default();
+        b.load(b"15RTgt0PAso;90TKcjM8h6g208CQ", 0).unwrap();
+        assert_eq!(b.len(), 168);
+        assert_eq!(b.get(0, 6), 1);
+        assert_eq!(b.get(8, 30), 371_798_000);
+        assert_eq!(b.get_signed(42, 8), -127);
+        b.load(b"15RTgt0PAso;90TKcjM8h6g208CQ", 5).unwrap();
+        assert_eq!(b.len(), 163);
+    }
+
+    #[test]
+    fn bad_armour_and_fill_are_refused() {
+        let mut b = BitBuf::default();
+        assert_eq!(b.load(b"15RT/", 0), Err(DecodeError::BadArmour));
+        assert_eq!(b.load(b"15RTX", 0), Err(DecodeError::BadArmour));
+        assert_eq!(b.load(b"1", 6), Err(DecodeError::BadFill));
+        assert_eq!(b.load(b"", 0), Err(DecodeError::EmptyPayload));
+    }
+}

@@ -1,0 +1,574 @@
+//! Decoding: a complete payload to a typed [`AisMessage`].
+//!
+//! Owns the bit layouts of the message types vesselwatch uses (ITU-R M.1371-5), the "not available"
+//! conventions and range checks. Pure: it takes a [`BitBuf`] and returns a value, never performs I/O,
+//! never allocates and never panics.
+//!
+//! Decoded by hand rather than with nmea-parser (which stays in the tests as a differential oracle)
+//! because nmea-parser drops type 19, does not range-check positions and allocates about ten times
+//! per sentence; see `ARCHITECTURE.md`.
+
+pub mod bits;
+
+pub use bits::{AisText, BitBuf};
+
+use crate::time::UnixMillis;
+
+/// Why a payload did not decode. `Copy`, so counting one never allocates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum DecodeError {
+    /// The payload field was empty.
+    #[error("empty payload")]
+    EmptyPayload,
+    /// More armoured characters than any AIS message holds.
+    #[error("payload too long")]
+    PayloadTooLong,
+    /// A character outside the six-bit armour set.
+    #[error("invalid armour character")]
+    BadArmour,
+    /// Fill bits outside 0..=5 or larger than the payload.
+    #[error("invalid fill bits")]
+    BadFill,
+    /// The payload is shorter than its message type's layout.
+    #[error("payload of {bits} bits too short for message type {msg_type}")]
+    TooShort {
+        /// The message type.
+        msg_type: u8,
+        /// The payload's length in bits.
+        bits: u16,
+    },
+    /// Latitude outside ±90° and not the "not available" 91°.
+    #[error("latitude out of range")]
+    LatOutOfRange,
+    /// Longitude outside ±180° and not the "not available" 181°.
+    #[error("longitude out of range")]
+    LonOutOfRange,
+    /// Course over ground above 360° (3600 is "not available").
+    #[error("course out of range")]
+    CourseOutOfRange,
+    /// True heading between 360 and 510 (511 is "not available").
+    #[error("heading out of range")]
+    HeadingOutOfRange,
+    /// A type 24 with a part number other than 0 (A) or 1 (B).
+    #[error("invalid type 24 part number")]
+    BadPartNumber,
+}
+
+/// A decoded message of a type vesselwatch uses, or [`AisMessage::Other`] for the rest.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AisMessage {
+    /// Types 1, 2, 3 (class A), 18 (class B) and 27 (long range).
+    Position(Position),
+    /// Type 19: a class B position with the ship's static data.
+    ExtendedClassB(Position, ExtendedClassB),
+    /// Type 4: a base station's position and UTC time.
+    BaseStation(BaseStation),
+    /// Type 5: class A static and voyage data.
+    StaticVoyage(StaticVoyage),
+    /// Type 24 part A: the class B ship name.
+    StaticPartA(StaticPartA),
+    /// Type 24 part B: the class B ship type, call sign and dimensions.
+    StaticPartB(StaticPartB),
+    /// Type 21: an aid to navigation.
+    AidToNavigation(AidToNavigation),
+    /// Any other type, passed on with its header so that it can be counted and attributed.
+    Other(Header),
+}
+
+/// The fields every message starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// Message type (1 to 27; 0 and 28–63 are reserved but passed on).
+    pub msg_type: u8,
+    /// Repeat indicator: how often the message was relayed.
+    pub repeat: u8,
+    /// The sender's MMSI.
+    pub mmsi: u32,
+}
+
+impl AisMessage {
+    /// The header of any message.
+    pub fn header(&self) -> Header {
+        match self {
+            AisMessage::Position(p) | AisMessage::ExtendedClassB(p, _) => p.header,
+            AisMessage::BaseStation(m) => m.header,
+            AisMessage::StaticVoyage(m) => m.header,
+            AisMessage::StaticPartA(m) => m.header,
+            AisMessage::StaticPartB(m) => m.header,
+            AisMessage::AidToNavigation(m) => m.header,
+            AisMessage::Other(h) => *h,
+        }
+    }
+}
+
+/// A position report, common to types 1, 2, 3, 18, 19 and 27. Fields a type does not carry are
+/// `None`, as are values the sender marked "not available".
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Position {
+    /// Type, repeat and MMSI.
+    pub header: Header,
+    /// Navigational status (0–15; 15 is "not defined"). Types 1–3 and 27 only.
+    pub status: Option<u8>,
+    /// Raw rate of turn (−128 is "not available"). Types 1–3 only.
+    pub turn: Option<i8>,
+    /// Speed over ground in knots.
+    pub speed: Option<f32>,
+    /// Position accuracy flag: true for better than 10 m.
+    pub accuracy: bool,
+    /// Longitude in degrees, east positive.
+    pub lon: Option<f64>,
+    /// Latitude in degrees, north positive.
+    pub lat: Option<f64>,
+    /// Course over ground in degrees.
+    pub course: Option<f32>,
+    /// True heading in degrees.
+    pub heading: Option<u16>,
+    /// UTC second of the report (0–59; 60 not available, 61–63 special). Raw, because the tracker
+    /// uses it to refine message time only when below 60.
+    pub second: Option<u8>,
+    /// Special manoeuvre indicator. Types 1–3 only.
+    pub maneuver: Option<u8>,
+    /// RAIM flag.
+    pub raim: bool,
+    /// Radio status. Types 1–3 and 18 only.
+    pub radio: Option<u32>,
+    /// GNSS position status (type 27: false means current, true means not current).
+    pub gnss: Option<bool>,
+}
+
+/// The static part of a type 19 report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExtendedClassB {
+    /// Ship name.
+    pub shipname: AisText,
+    /// Ship and cargo type code.
+    pub shiptype: u8,
+    /// Dimensions to the GNSS antenna.
+    pub dims: Dimensions,
+    /// Type of position fixing device.
+    pub epfd: u8,
+}
+
+/// Distances from the position reference point to the bow, stern, port and starboard, in metres.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Dimensions {
+    /// Metres to the bow.
+    pub to_bow: u16,
+    /// Metres to the stern.
+    pub to_stern: u16,
+    /// Metres to port.
+    pub to_port: u8,
+    /// Metres to starboard.
+    pub to_starboard: u8,
+}
+
+/// Type 4, a base station report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BaseStation {
+    /// Type, repeat and MMSI.
+    pub header: Header,
+    /// The UTC fields as sent: year, month, day, hour, minute, second (0 or 24/60 when unavailable).
+    pub civil: [u16; 6],
+    /// The UTC time when every field is valid. Lets replay derive message time from the feed
+    /// itself when a recording has no timestamps.
+    pub utc: Option<UnixMillis>,
+    /// Position accuracy flag.
+    pub accuracy: bool,
+    /// Longitude in degrees.
+    pub lon: Option<f64>,
+    /// Latitude in degrees.
+    pub lat: Option<f64>,
+    /// Type of position fixing device.
+    pub epfd: u8,
+    /// RAIM flag.
+    pub raim: bool,
+    /// Radio status.
+    pub radio: u32,
+}
+
+/// Type 5, class A static and voyage data.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StaticVoyage {
+    /// Type, repeat and MMSI.
+    pub header: Header,
+    /// AIS version indicator.
+    pub ais_version: u8,
+    /// IMO number; `None` when 0 (not available).
+    pub imo: Option<u32>,
+    /// Call sign.
+    pub callsign: AisText,
+    /// Ship name.
+    pub shipname: AisText,
+    /// Ship and cargo type code.
+    pub shiptype: u8,
+    /// Dimensions to the GNSS antenna.
+    pub dims: Dimensions,
+    /// Type of position fixing device.
+    pub epfd: u8,
+    /// ETA month, day, hour, minute as sent (0 or 24/60 when unavailable).
+    pub eta: [u8; 4],
+    /// Draught in metres.
+    pub draught: f32,
+    /// Destination.
+    pub destination: AisText,
+    /// Data terminal equipment flag; `None` when the sender cut the message at 422 bits.
+    pub dte: Option<bool>,
+}
+
+/// Type 24 part A.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StaticPartA {
+    /// Type, repeat and MMSI.
+    pub header: Header,
+    /// Ship name.
+    pub shipname: AisText,
+}
+
+/// Type 24 part B.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StaticPartB {
+    /// Type, repeat and MMSI.
+    pub header: Header,
+    /// Ship and cargo type code.
+    pub shiptype: u8,
+    /// Call sign.
+    pub callsign: AisText,
+    /// Dimensions, absent for an auxiliary craft (MMSI 98xxxxxxx), which sends its mothership.
+    pub dims: Option<Dimensions>,
+    /// The mothership's MMSI, for an auxiliary craft.
+    pub mothership_mmsi: Option<u32>,
+}
+
+/// Type 21, an aid to navigation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AidToNavigation {
+    /// Type, repeat and MMSI.
+    pub header: Header,
+    /// Aid type code.
+    pub aid_type: u8,
+    /// Name, with the name extension appended.
+    pub name: AisText,
+    /// Position accuracy flag.
+    pub accuracy: bool,
+    /// Longitude in degrees.
+    pub lon: Option<f64>,
+    /// Latitude in degrees.
+    pub lat: Option<f64>,
+    /// Dimensions.
+    pub dims: Dimensions,
+    /// Type of position fixing device.
+    pub epfd: u8,
+    /// UTC second.
+    pub second: u8,
+    /// Off-position indicator.
+    pub off_position: bool,
+    /// RAIM flag.
+    pub raim: bool,
+    /// Virtual aid flag: no physical aid exists.
+    pub virtual_aid: bool,
+}
+
+/// Shortest valid payload per type, in bits. A shorter payload is refused, never zero-filled.
+fn min_bits(msg_type: u8) -> usize {
+    match msg_type {
+        1..=3 | 4 | 18 => 168,
+        // 424 in the standard; many transmitters cut it to 422, losing only the DTE flag and spare.
+        5 => 422,
+        19 => 312,
+        21 => 272,
+        // Part A is 160 bits (some senders pad to 168); part B is 168.
+        24 => 160,
+        27 => 96,
+        _ => 38,
+    }
+}
+
+/// Latitude from a signed field in 1/`scale` minutes: `None` for 91°, an error beyond ±90°.
+#[inline]
+fn latitude(raw: i64, scale: f64) -> Result<Option<f64>, DecodeError> {
+    let deg = raw as f64 / (60.0 * scale);
+    if raw == (91.0 * 60.0 * scale) as i64 {
+        Ok(None)
+    } else if !(-90.0..=90.0).contains(&deg) {
+        Err(DecodeError::LatOutOfRange)
+    } else {
+        Ok(Some(deg))
+    }
+}
+
+/// Longitude from a signed field in 1/`scale` minutes: `None` for 181°, an error beyond ±180°.
+#[inline]
+fn longitude(raw: i64, scale: f64) -> Result<Option<f64>, DecodeError> {
+    let deg = raw as f64 / (60.0 * scale);
+    if raw == (181.0 * 60.0 * scale) as i64 {
+        Ok(None)
+    } else if !(-180.0..=180.0).contains(&deg) {
+        Err(DecodeError::LonOutOfRange)
+    } else {
+        Ok(Some(deg))
+    }
+}
+
+/// Speed in 1/10 knot: 1023 is "not available".
+#[inline]
+fn speed(raw: u64) -> Option<f32> {
+    (raw != 1023).then(|| raw as f32 / 10.0)
+}
+
+/// Course in 1/10 degree: 3600 is "not available", above is invalid.
+#[inline]
+fn course(raw: u64) -> Result<Option<f32>, DecodeError> {
+    match raw {
+        3600 => Ok(None),
+        0..3600 => Ok(Some(raw as f32 / 10.0)),
+        _ => Err(DecodeError::CourseOutOfRange),
+    }
+}
+
+/// True heading in degrees: 511 is "not available", 360–510 invalid.
+#[inline]
+fn heading(raw: u64) -> Result<Option<u16>, DecodeError> {
+    match raw {
+        511 => Ok(None),
+        0..360 => Ok(Some(raw as u16)),
+        _ => Err(DecodeError::HeadingOutOfRange),
+    }
+}
+
+#[inline]
+fn dims(b: &BitBuf, start: usize) -> Dimensions {
+    Dimensions {
+        to_bow: b.get(start, 9) as u16,
+        to_stern: b.get(start + 9, 9) as u16,
+        to_port: b.get(start + 18, 6) as u8,
+        to_starboard: b.get(start + 24, 6) as u8,
+    }
+}
+
+/// Decodes a loaded payload. The payload's length is checked against its type's layout first.
+pub fn decode(b: &BitBuf) -> Result<AisMessage, DecodeError> {
+    if b.len() < 38 {
+        let msg_type = if b.len() >= 6 { b.get(0, 6) as u8 } else { 0 };
+        return Err(DecodeError::TooShort {
+            msg_type,
+            bits: b.len() as u16,
+        });
+    }
+    let header = Header {
+        msg_type: b.get(0, 6) as u8,
+        repeat: b.get(6, 2) as u8,
+        mmsi: b.get(8, 30) as u32,
+    };
+    let t = header.msg_type;
+    if b.len() < min_bits(t) {
+        return Err(DecodeError::TooShort {
+            msg_type: t,
+            bits: b.len() as u16,
+        });
+    }
+    Ok(match t {
+        1..=3 => AisMessage::Position(Position {
+            header,
+            status: Some(b.get(38, 4) as u8),
+            turn: Some(b.get_signed(42, 8) as i8).filter(|&r| r != -128),
+            speed: speed(b.get(50, 10)),
+            accuracy: b.flag(60),
+            lon: longitude(b.get_signed(61, 28), 10_000.0)?,
+            lat: latitude(b.get_signed(89, 27), 10_000.0)?,
+            course: course(b.get(116, 12))?,
+            heading: heading(b.get(128, 9))?,
+            second: Some(b.get(137, 6) as u8),
+            maneuver: Some(b.get(143, 2) as u8),
+            raim: b.flag(148),
+            radio: Some(b.get(149, 19) as u32),
+            gnss: None,
+        }),
+        18 | 19 => {
+            let pos = Position {
+                header,
+                status: None,
+                turn: None,
+                speed: speed(b.get(46, 10)),
+                accuracy: b.flag(56),
+                lon: longitude(b.get_signed(57, 28), 10_000.0)?,
+                lat: latitude(b.get_signed(85, 27), 10_000.0)?,
+                course: course(b.get(112, 12))?,
+                heading: heading(b.get(124, 9))?,
+                second: Some(b.get(133, 6) as u8),
+                maneuver: None,
+                raim: b.flag(if t == 18 { 147 } else { 305 }),
+                radio: (t == 18).then(|| b.get(148, 20) as u32),
+                gnss: None,
+            };
+            if t == 18 {
+                AisMessage::Position(pos)
+            } else {
+                AisMessage::ExtendedClassB(
+                    pos,
+                    ExtendedClassB {
+                        shipname: b.text(143, 20),
+                        shiptype: b.get(263, 8) as u8,
+                        dims: dims(b, 271),
+                        epfd: b.get(301, 4) as u8,
+                    },
+                )
+            }
+        }
+        27 => AisMessage::Position(Position {
+            header,
+            status: Some(b.get(40, 4) as u8),
+            turn: None,
+            speed: Some(b.get(79, 6)).filter(|&s| s != 63).map(|s| s as f32),
+            accuracy: b.flag(38),
+            lon: longitude(b.get_signed(44, 18), 10.0)?,
+            lat: latitude(b.get_signed(62, 17), 10.0)?,
+            course: match b.get(85, 9) {
+                511 => None,
+                c @ 0..360 => Some(c as f32),
+                _ => return Err(DecodeError::CourseOutOfRange),
+            },
+            heading: None,
+            second: None,
+            maneuver: None,
+            raim: b.flag(39),
+            radio: None,
+            gnss: Some(b.flag(94)),
+        }),
+        4 => {
+            let civil = [
+                b.get(38, 14) as u16,
+                b.get(52, 4) as u16,
+                b.get(56, 5) as u16,
+                b.get(61, 5) as u16,
+                b.get(66, 6) as u16,
+                b.get(72, 6) as u16,
+            ];
+            let [y, mo, d, h, mi, s] = civil.map(u32::from);
+            AisMessage::BaseStation(BaseStation {
+                header,
+                civil,
+                utc: UnixMillis::from_civil(y, mo, d, h, mi, s),
+                accuracy: b.flag(78),
+                lon: longitude(b.get_signed(79, 28), 10_000.0)?,
+                lat: latitude(b.get_signed(107, 27), 10_000.0)?,
+                epfd: b.get(134, 4) as u8,
+                raim: b.flag(148),
+                radio: b.get(149, 19) as u32,
+            })
+        }
+        5 => AisMessage::StaticVoyage(StaticVoyage {
+            header,
+            ais_version: b.get(38, 2) as u8,
+            imo: Some(b.get(40, 30) as u32).filter(|&i| i != 0),
+            callsign: b.text(70, 7),
+            shipname: b.text(112, 20),
+            shiptype: b.get(232, 8) as u8,
+            dims: dims(b, 240),
+            epfd: b.get(270, 4) as u8,
+            eta: [
+                b.get(274, 4) as u8,
+                b.get(278, 5) as u8,
+                b.get(283, 5) as u8,
+                b.get(288, 6) as u8,
+            ],
+            draught: b.get(294, 8) as f32 / 10.0,
+            destination: b.text(302, 20),
+            dte: (b.len() > 422).then(|| b.flag(422)),
+        }),
+        24 => match b.get(38, 2) {
+            0 => AisMessage::StaticPartA(StaticPartA {
+                header,
+                shipname: b.text(40, 20),
+            }),
+            1 if b.len() >= 162 => {
+                let auxiliary = header.mmsi / 10_000_000 == 98;
+                AisMessage::StaticPartB(StaticPartB {
+                    header,
+                    shiptype: b.get(40, 8) as u8,
+                    callsign: b.text(90, 7),
+                    dims: (!auxiliary).then(|| dims(b, 132)),
+                    mothership_mmsi: auxiliary.then(|| b.get(132, 30) as u32),
+                })
+            }
+            1 => {
+                return Err(DecodeError::TooShort {
+                    msg_type: t,
+                    bits: b.len() as u16,
+                });
+            }
+            _ => return Err(DecodeError::BadPartNumber),
+        },
+        21 => {
+            let mut name = b.text(43, 20);
+            // The name extension continues a full 20-character name, in whole characters.
+            if name.as_str().len() == 20 {
+                name.push_sixbit(b, 272, (b.len() - 272) / 6);
+            }
+            AisMessage::AidToNavigation(AidToNavigation {
+                header,
+                aid_type: b.get(38, 5) as u8,
+                name,
+                accuracy: b.flag(163),
+                lon: longitude(b.get_signed(164, 28), 10_000.0)?,
+                lat: latitude(b.get_signed(192, 27), 10_000.0)?,
+                dims: dims(b, 219),
+                epfd: b.get(249, 4) as u8,
+                second: b.get(253, 6) as u8,
+                off_position: b.flag(259),
+                raim: b.flag(268),
+                virtual_aid: b.flag(269),
+            })
+        }
+        _ => AisMessage::Other(header),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(payload: &str, fill: u8) -> Result<AisMessage, DecodeError> {
+        let mut b = BitBuf::default();
+        b.load(payload.as_bytes(), fill)?;
+        decode(&b)
+    }
+
+    #[test]
+    fn type1_fields() {
+        let AisMessage::Position(p) = dec("15RTgt0PAso;90TKcjM8h6g208CQ", 0).unwrap() else {
+            panic!()
+        };
+        assert_eq!(p.header.mmsi, 371_798_000);
+        assert_eq!(p.speed, Some(12.3));
+        assert!((p.lat.unwrap() - 48.381_633_3).abs() < 1e-6);
+        assert!((p.lon.unwrap() + 123.395_383_3).abs() < 1e-6);
+        assert_eq!(p.course, Some(224.0));
+        assert_eq!(p.heading, Some(215));
+        assert_eq!(p.turn, Some(-127));
+    }
+
+    #[test]
+    fn short_payload_is_refused_not_zero_filled() {
+        // gpsd's sample: the same type 1 with 5 fill bits is 163 bits long.
+        assert_eq!(
+            dec("13aIkM@P00PJ@qPNL=e@0?wJ28JO", 5),
+            Err(DecodeError::TooShort {
+                msg_type: 1,
+                bits: 163
+            })
+        );
+    }
+
+    #[test]
+    fn base_station_not_available_and_out_of_range() {
+        let AisMessage::BaseStation(m) = dec("403OviQuMGCqWrRO9>E6fE700@GO", 0).unwrap() else {
+            panic!()
+        };
+        assert_eq!(m.utc.unwrap().to_string(), "2007-05-14T19:57:39Z");
+        // gpsd's sample with lon 205° and lat 109°: rejected with a reason.
+        assert_eq!(
+            dec("4>O7m7Iu@<9qUfbtm`vSnwvH20S8", 0),
+            Err(DecodeError::LonOutOfRange)
+        );
+    }
+}

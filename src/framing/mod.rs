@@ -1,0 +1,363 @@
+//! Framing: bytes to checked AIS sentences.
+//!
+//! Owns everything between raw feed bytes and a [`Sentence`]: line splitting ([`lines`]), NMEA 4.10 tag
+//! blocks ([`tagblock`]), the checksum, the `!xxVDM`/`!xxVDO` fields, and the timestamp conventions of
+//! recorded logs. Pure and allocation-free: a [`Sentence`] borrows the line it came from. It must never
+//! perform I/O, read a clock or panic on any input.
+
+pub mod lines;
+pub mod tagblock;
+
+use crate::time::UnixMillis;
+pub use tagblock::{Group, TagBlock};
+
+/// Why a line was not turned into a sentence. `Copy` and allocation-free, because bad lines are normal
+/// and counting one must cost next to nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum FrameError {
+    /// The sentence's `*hh` checksum does not match its content.
+    #[error("sentence checksum mismatch")]
+    BadChecksum,
+    /// The tag block's `*hh` checksum does not match its content.
+    #[error("tag block checksum mismatch")]
+    BadTagChecksum,
+    /// A tag block without a closing backslash or checksum.
+    #[error("malformed tag block")]
+    MalformedTagBlock,
+    /// A `!xxVDM` sentence whose fields are not what the standard allows; the reason says which.
+    #[error("malformed sentence: {0}")]
+    Malformed(&'static str),
+    /// A line that holds no sentence at all.
+    #[error("not a sentence")]
+    Garbage,
+}
+
+/// What one line held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// An AIS data sentence with a good checksum.
+    Sentence(Sentence<'a>),
+    /// Another NMEA sentence (`$GPZDA`, `$PSHI`, `!AIABK`, ...), skipped quietly by callers.
+    OtherSentence,
+    /// An empty line, or only whitespace and NULs.
+    Blank,
+    /// A `#` comment, as in annotated test logs.
+    Comment,
+}
+
+/// One checked `!xxVDM`/`!xxVDO` sentence and the metadata found on its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sentence<'a> {
+    /// The talker id (`AI`, `AB`, `BS`, ...).
+    pub talker: [u8; 2],
+    /// True for `VDO`: the receiver's own ship.
+    pub own_ship: bool,
+    /// Fragments in the message (1 to 9).
+    pub total: u8,
+    /// This fragment's number (1 to `total`).
+    pub number: u8,
+    /// The sequential message id tying fragments together, when the sender gave one.
+    pub seq_id: Option<u8>,
+    /// The radio channel (`A`, `B`, `1`, `2`), or 0 when the field is empty.
+    pub channel: u8,
+    /// The armoured six-bit payload, unchecked beyond the sentence checksum.
+    pub payload: &'a [u8],
+    /// Fill bits at the end of the payload (0 to 5).
+    pub fill: u8,
+    /// The NMEA 4.10 tag block, when the line had one.
+    pub tag: TagBlock<'a>,
+    /// A time from the recorded-log conventions: leading epoch or RFC 3339, or a trailing epoch.
+    pub log_time: Option<UnixMillis>,
+    /// A receiving station from a USCG-style trailing `r...` field.
+    pub station: Option<&'a [u8]>,
+    /// True when bytes that were neither a timestamp nor a tag block stood before the sentence, as
+    /// when a line was cut by a reconnect and the next one was joined to it.
+    pub garbage_prefix: bool,
+}
+
+/// XOR of all bytes: the NMEA checksum.
+pub(crate) fn xor_checksum(bytes: &[u8]) -> u8 {
+    bytes.iter().fold(0, |acc, b| acc ^ b)
+}
+
+/// Two hex digits, either case. Works on bytes so that a multi-byte character is refused, not split.
+pub(crate) fn hex_byte(text: &[u8]) -> Option<u8> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    match text {
+        [h, l, ..] => Some(nibble(*h)? << 4 | nibble(*l)?),
+        _ => None,
+    }
+}
+
+fn is_filler(c: u8) -> bool {
+    c.is_ascii_whitespace() || c == 0
+}
+
+fn trim(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if is_filler(*first) {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = s {
+        if is_filler(*last) {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    s
+}
+
+/// Classifies and parses one line (without its line ending).
+pub fn parse_line(line: &[u8]) -> Result<Line<'_>, FrameError> {
+    let line = trim(line);
+    if line.is_empty() {
+        return Ok(Line::Blank);
+    }
+    if line[0] == b'#' {
+        return Ok(Line::Comment);
+    }
+    // The last `!` starts the sentence: neither payload armour, tag blocks nor trailing log fields
+    // contain one, and taking the last one recovers a good sentence joined to a cut one.
+    let Some(bang) = memchr::memrchr(b'!', line) else {
+        return if memchr::memchr(b'$', line).is_some() {
+            Ok(Line::OtherSentence)
+        } else {
+            Err(FrameError::Garbage)
+        };
+    };
+    let sentence = &line[bang..];
+    if sentence.len() < 6 || !(sentence[3..6] == *b"VDM" || sentence[3..6] == *b"VDO") {
+        return Ok(Line::OtherSentence);
+    }
+
+    let mut prefix = &line[..bang];
+    let mut tag = TagBlock::default();
+    if let [before @ .., b'\\'] = prefix {
+        let open = memchr::memrchr(b'\\', before).ok_or(FrameError::MalformedTagBlock)?;
+        tag = tagblock::parse(&before[open + 1..])?;
+        prefix = &before[..open];
+    }
+    let (log_time, garbage_prefix) = parse_prefix(prefix);
+
+    let star = memchr::memchr(b'*', sentence).ok_or(FrameError::Malformed("no checksum"))?;
+    if star < 6 {
+        return Err(FrameError::Malformed("bad address field"));
+    }
+    let body = &sentence[1..star];
+    let expected =
+        hex_byte(&sentence[star + 1..]).ok_or(FrameError::Malformed("bad checksum field"))?;
+    if xor_checksum(body) != expected {
+        return Err(FrameError::BadChecksum);
+    }
+    let (trailing_time, station) = parse_trailing(&sentence[(star + 3).min(sentence.len())..]);
+
+    let talker = [body[0], body[1]];
+    if !talker.iter().all(u8::is_ascii_alphanumeric) {
+        return Err(FrameError::Malformed("bad talker"));
+    }
+    let mut fields = body[5..].split(|&b| b == b',');
+    // body[5] is the comma after the address field: skip the empty piece before it.
+    if fields.next() != Some(&[][..]) {
+        return Err(FrameError::Malformed("bad address field"));
+    }
+    let (Some(total), Some(number), Some(seq), Some(channel), Some(payload), Some(fill), None) = (
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+    ) else {
+        return Err(FrameError::Malformed("wrong field count"));
+    };
+    let total = single_digit(total).ok_or(FrameError::Malformed("bad fragment count"))?;
+    let number = single_digit(number).ok_or(FrameError::Malformed("bad fragment number"))?;
+    if total == 0 || number == 0 || number > total {
+        return Err(FrameError::Malformed("fragment number out of range"));
+    }
+    let seq_id = match seq {
+        [] => None,
+        _ => Some(single_digit(seq).ok_or(FrameError::Malformed("bad sequence id"))?),
+    };
+    let channel = match channel {
+        [] => 0,
+        [c] if c.is_ascii_alphanumeric() => *c,
+        _ => return Err(FrameError::Malformed("bad channel")),
+    };
+    let fill = match fill {
+        [] => 0,
+        _ => match single_digit(fill) {
+            Some(f) if f <= 5 => f,
+            _ => return Err(FrameError::Malformed("bad fill bits")),
+        },
+    };
+    if payload.is_empty() {
+        return Err(FrameError::Malformed("empty payload"));
+    }
+    Ok(Line::Sentence(Sentence {
+        talker,
+        own_ship: body[4] == b'O',
+        total,
+        number,
+        seq_id,
+        channel,
+        payload,
+        fill,
+        tag,
+        log_time: log_time.or(trailing_time),
+        station,
+        garbage_prefix,
+    }))
+}
+
+fn single_digit(field: &[u8]) -> Option<u8> {
+    match field {
+        [d] if d.is_ascii_digit() => Some(d - b'0'),
+        _ => None,
+    }
+}
+
+/// A leading log timestamp: `1735826400 !AIVDM...` or `2024-12-02T14:00:00Z !AIVDM...`, optionally
+/// followed by `:` or `;`. Returns the time and whether unrecognised bytes stood there.
+fn parse_prefix(prefix: &[u8]) -> (Option<UnixMillis>, bool) {
+    let mut p = trim(prefix);
+    while let [rest @ .., b':' | b';' | b',' | b'|'] = p {
+        p = trim(rest);
+    }
+    if p.is_empty() {
+        return (None, false);
+    }
+    let t = if p[0].is_ascii_digit() {
+        UnixMillis::parse_epoch(p).or_else(|| UnixMillis::parse_rfc3339(p))
+    } else {
+        None
+    };
+    (t, t.is_none())
+}
+
+/// Fields after the checksum: an exactEarth/AMSA `,<epoch>` or `,<epoch ms>`, and the USCG fields
+/// (`,s36310,d-081,T59.0,r08TPHI1,1242958962`). The first epoch-like field is the receive time.
+fn parse_trailing(rest: &[u8]) -> (Option<UnixMillis>, Option<&[u8]>) {
+    let rest = trim(rest);
+    let Some(rest) = rest.strip_prefix(b",") else {
+        return (None, None);
+    };
+    let (mut time, mut station) = (None, None);
+    for field in rest.split(|&b| b == b',') {
+        match field.first() {
+            Some(b'0'..=b'9') if time.is_none() => time = UnixMillis::parse_epoch(field),
+            Some(b'r') if field.len() > 1 && station.is_none() => station = Some(&field[1..]),
+            _ => {}
+        }
+    }
+    (time, station)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sentence(line: &str) -> Sentence<'_> {
+        match parse_line(line.as_bytes()) {
+            Ok(Line::Sentence(s)) => s,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plain_sentence() {
+        let s = sentence("!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4A");
+        assert_eq!(&s.talker, b"AI");
+        assert!(!s.own_ship);
+        assert_eq!((s.total, s.number, s.seq_id, s.channel, s.fill), (1, 1, None, b'A', 0));
+        assert_eq!(s.payload, b"15RTgt0PAso;90TKcjM8h6g208CQ");
+        assert_eq!(s.log_time, None);
+        assert!(!s.garbage_prefix);
+    }
+
+    #[test]
+    fn checksum_either_case_and_mismatch() {
+        // 0x4A written lower case still matches.
+        assert!(matches!(
+            parse_line(b"!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4a"),
+            Ok(Line::Sentence(_))
+        ));
+        assert_eq!(
+            parse_line(b"!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4B"),
+            Err(FrameError::BadChecksum)
+        );
+        // A multi-byte character in the checksum field is refused, not a panic.
+        assert_eq!(
+            parse_line("!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*é".as_bytes()),
+            Err(FrameError::Malformed("bad checksum field"))
+        );
+    }
+
+    #[test]
+    fn other_talkers_and_vdo() {
+        let body = "BSVDO,1,1,,B,15RTgt0PAso;90TKcjM8h6g208CQ,0";
+        let line = format!("!{body}*{:02X}", xor_checksum(body.as_bytes()));
+        let s = sentence(&line);
+        assert_eq!(&s.talker, b"BS");
+        assert!(s.own_ship);
+    }
+
+    #[test]
+    fn leading_and_trailing_timestamps() {
+        let s = sentence("1735826400 !AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4A");
+        assert_eq!(s.log_time, Some(UnixMillis(1_735_826_400_000)));
+        let s = sentence("2024-12-02T14:00:00Z !AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4A");
+        assert_eq!(s.log_time.unwrap().to_string(), "2024-12-02T14:00:00Z");
+        let s = sentence("!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4A,1735826400123");
+        assert_eq!(s.log_time, Some(UnixMillis(1_735_826_400_123)));
+        let s = sentence(
+            "!AIVDM,1,1,,B,;4R33:1uUK2F`q?mOt@@GoQ00000,0*5D,s28089,d-103,T39.44353985,x147521,r08TPHI1,1242958962",
+        );
+        assert_eq!(s.log_time, Some(UnixMillis(1_242_958_962_000)));
+        assert_eq!(s.station, Some(&b"08TPHI1"[..]));
+    }
+
+    #[test]
+    fn tag_block_with_sentence() {
+        let s = sentence(
+            "\\g:1-2-1604,s:rORBCOMM008,c:1418169601,T:2014-12-10 00.00.01*37\\!AIVDM,2,1,6,A,53@o0E000001Q0CG37U8u<Tp4q@D00000000000018330400000000000000,0*63",
+        );
+        assert_eq!(s.tag.source, Some(&b"rORBCOMM008"[..]));
+        assert_eq!(s.tag.group.unwrap().id, 1604);
+        assert_eq!((s.total, s.number, s.seq_id), (2, 1, Some(6)));
+    }
+
+    #[test]
+    fn cut_line_recovers_the_good_sentence() {
+        let s = sentence("!AIVDM,1,1,,A,15RT\0\0!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4A");
+        assert!(s.garbage_prefix);
+        assert_eq!(s.payload, b"15RTgt0PAso;90TKcjM8h6g208CQ");
+    }
+
+    #[test]
+    fn other_lines() {
+        assert_eq!(parse_line(b"$GPZDA,201530.00,04,07,2002,00,00*60"), Ok(Line::OtherSentence));
+        assert_eq!(parse_line(b"\0\0  \r"), Ok(Line::Blank));
+        assert_eq!(parse_line(b"# comment"), Ok(Line::Comment));
+        assert_eq!(parse_line(b"hello"), Err(FrameError::Garbage));
+        let body = "AIVDM,1,2,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0";
+        let line = format!("!{body}*{:02X}", xor_checksum(body.as_bytes()));
+        assert_eq!(
+            parse_line(line.as_bytes()),
+            Err(FrameError::Malformed("fragment number out of range"))
+        );
+        assert_eq!(parse_line(b"!*IVDM"), Err(FrameError::Malformed("bad address field")));
+    }
+}

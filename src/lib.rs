@@ -1,0 +1,21 @@
+//! vesselwatch: a vessel-movement monitor for AIS feeds.
+//!
+//! The library holds everything; the `vesselwatch` binary only parses arguments and calls in. Data
+//! flows one way, one module per stage (see `ARCHITECTURE.md`):
+//!
+//! sources → [`framing`] → [`reassembly`] → [`decode`] → tracking/geofences → store → alerts
+//!
+//! [`frontend`] composes the first stages into the one entry point every source uses.
+
+#![warn(missing_docs)]
+
+pub mod commands;
+pub mod decode;
+pub mod framing;
+pub mod frontend;
+pub mod output;
+pub mod reassembly;
+pub mod time;
+
+pub use decode::AisMessage;
+pub use frontend::{Decoded, FrontEnd, Meta};

@@ -1,0 +1,413 @@
+//! Reassembly: fragments of multi-sentence messages to one payload.
+//!
+//! Owns the pending-fragment table. Bounded in entries and in age (measured in message time, with a
+//! sentence count as the clock when a feed carries no time), and strict: a fragment that does not
+//! continue its message exactly discards the partial message, so unrelated fragments are never
+//! joined (nmea-parser joins an orphaned fragment 2 to the next fragment 1, turning `LEMMER` into
+//! `LEMMEP`). Pure: no clock reads, no I/O.
+
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::{FxHashMap, FxHasher};
+
+use crate::decode::bits::MAX_PAYLOAD_CHARS;
+use crate::time::UnixMillis;
+
+/// Everything that tells two fragment streams apart: two receivers, two channels or interleaved
+/// sequences never share a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FragmentKey {
+    /// The feed the line came from (a file, a socket).
+    pub feed: u32,
+    /// A hash of the receiving station (tag block `s:` or a log's station field), 0 when unknown.
+    pub station: u64,
+    /// Talker id.
+    pub talker: [u8; 2],
+    /// Radio channel, 0 when not given.
+    pub channel: u8,
+    /// Sequential message id, `None` when not given.
+    pub seq_id: Option<u8>,
+    /// Tag-block group id, when the line had one.
+    pub group: Option<u32>,
+}
+
+impl FragmentKey {
+    /// Hashes a station name for [`FragmentKey::station`]. A 64-bit hash rather than the name keeps
+    /// the key `Copy` and small; a collision needs two stations and the same sequence id at once.
+    pub fn station_hash(station: Option<&[u8]>) -> u64 {
+        station.map_or(0, |s| {
+            let mut h = FxHasher::default();
+            s.hash(&mut h);
+            h.finish() | 1
+        })
+    }
+}
+
+/// The reassembler's clock: message time when known, and always the count of sentences seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tick {
+    /// Message time of the current sentence, when the feed gives one.
+    pub time: Option<UnixMillis>,
+    /// Sentences seen so far on this front end.
+    pub sentence: u64,
+}
+
+/// Limits on pending messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most messages pending at once; the oldest is evicted to make room.
+    pub max_pending: usize,
+    /// Oldest a partial message may get, in message time. Fragments of one message are sent in
+    /// consecutive slots, so even a relayed feed delivers them within seconds.
+    pub max_age_ms: i64,
+    /// Oldest a partial message may get in sentences, the clock used when a feed has no time.
+    pub max_age_sentences: u64,
+}
+
+impl Limits {
+    /// True when a message started at `started` is too old at `now`, by message time where both
+    /// times are known and by sentence count always.
+    fn expired(&self, started: Tick, now: Tick) -> bool {
+        let by_time = matches!((started.time, now.time),
+            (Some(s), Some(n)) if n.millis_since(s) > self.max_age_ms);
+        by_time || now.sentence.saturating_sub(started.sentence) > self.max_age_sentences
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_pending: 1024,
+            max_age_ms: 60_000,
+            max_age_sentences: 10_000,
+        }
+    }
+}
+
+/// Why a fragment was not used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FragmentError {
+    /// A later fragment whose message start was never seen (or already expired).
+    Orphan,
+    /// A fragment that does not continue its message: wrong count, wrong number or a repeat. The
+    /// partial message is discarded with it.
+    Mismatch,
+    /// The message grew beyond the longest payload any AIS message has.
+    TooLong,
+}
+
+/// Counts of partial messages dropped without a fragment to blame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReassemblyStats {
+    /// Partial messages that passed the age limit.
+    pub expired: u64,
+    /// Partial messages evicted because the table was full.
+    pub evicted: u64,
+    /// Partial messages replaced by a new first fragment with the same key.
+    pub superseded: u64,
+}
+
+/// What pushing a fragment produced.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Assembly<'a, M> {
+    /// The message is complete: its whole payload, the last fragment's fill bits and the first
+    /// fragment's metadata.
+    Complete {
+        /// The joined armoured payload.
+        payload: &'a [u8],
+        /// Fill bits from the last fragment.
+        fill: u8,
+        /// Metadata captured from the first fragment.
+        meta: M,
+    },
+    /// Stored; more fragments are expected.
+    Pending,
+    /// The fragment was not used.
+    Rejected(FragmentError),
+}
+
+#[derive(Debug)]
+struct Pending<M> {
+    total: u8,
+    next: u8,
+    payload: Vec<u8>,
+    started: Tick,
+    meta: M,
+}
+
+/// Joins fragments into messages. `M` is the metadata kept from the first fragment (time, source).
+#[derive(Debug)]
+pub struct Reassembler<M> {
+    pending: FxHashMap<FragmentKey, Pending<M>>,
+    limits: Limits,
+    stats: ReassemblyStats,
+    /// Recycled payload buffers, so that steady-state reassembly does not allocate.
+    pool: Vec<Vec<u8>>,
+    out: Vec<u8>,
+    pushes: u64,
+}
+
+impl<M: Copy> Reassembler<M> {
+    /// An empty reassembler with the given limits.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            pending: FxHashMap::default(),
+            limits,
+            stats: ReassemblyStats::default(),
+            pool: Vec::new(),
+            out: Vec::new(),
+            pushes: 0,
+        }
+    }
+
+    /// Partial messages held now; never more than `max_pending`.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Drop counts so far.
+    pub fn stats(&self) -> ReassemblyStats {
+        self.stats
+    }
+
+
+    fn recycle(&mut self, mut buf: Vec<u8>) {
+        if self.pool.len() < 64 {
+            buf.clear();
+            self.pool.push(buf);
+        }
+    }
+
+    /// Drops every partial message past the age limit.
+    pub fn sweep(&mut self, now: Tick) {
+        let (limits, mut expired, mut freed) = (self.limits, 0, Vec::new());
+        self.pending.retain(|_, p| {
+            let keep = !limits.expired(p.started, now);
+            if !keep {
+                expired += 1;
+                freed.push(std::mem::take(&mut p.payload));
+            }
+            keep
+        });
+        self.stats.expired += expired;
+        for b in freed {
+            self.recycle(b);
+        }
+    }
+
+    /// Adds fragment `number` of `total` (2 to 9 fragments; single sentences need no reassembly).
+    pub fn push(
+        &mut self,
+        key: FragmentKey,
+        total: u8,
+        number: u8,
+        payload: &[u8],
+        fill: u8,
+        now: Tick,
+        meta: M,
+    ) -> Assembly<'_, M> {
+        self.pushes += 1;
+        if self.pushes % 1024 == 0 {
+            self.sweep(now);
+        }
+        if number == 1 {
+            if let Some(old) = self.pending.remove(&key) {
+                self.stats.superseded += 1;
+                self.recycle(old.payload);
+            }
+            if payload.len() > MAX_PAYLOAD_CHARS {
+                return Assembly::Rejected(FragmentError::TooLong);
+            }
+            if self.pending.len() >= self.limits.max_pending {
+                self.sweep(now);
+            }
+            if self.pending.len() >= self.limits.max_pending {
+                self.evict_oldest();
+            }
+            let mut buf = self.pool.pop().unwrap_or_default();
+            buf.extend_from_slice(payload);
+            self.pending.insert(
+                key,
+                Pending {
+                    total,
+                    next: 2,
+                    payload: buf,
+                    started: now,
+                    meta,
+                },
+            );
+            return Assembly::Pending;
+        }
+
+        let Some(entry) = self.pending.get(&key) else {
+            return Assembly::Rejected(FragmentError::Orphan);
+        };
+        if self.limits.expired(entry.started, now) {
+            let old = self.pending.remove(&key).expect("present");
+            self.stats.expired += 1;
+            self.recycle(old.payload);
+            return Assembly::Rejected(FragmentError::Orphan);
+        }
+        let fits = entry.total == total && entry.next == number;
+        let too_long = entry.payload.len() + payload.len() > MAX_PAYLOAD_CHARS;
+        if !fits || too_long {
+            let old = self.pending.remove(&key).expect("present");
+            self.recycle(old.payload);
+            return Assembly::Rejected(if fits {
+                FragmentError::TooLong
+            } else {
+                FragmentError::Mismatch
+            });
+        }
+        if number < total {
+            let entry = self.pending.get_mut(&key).expect("present");
+            entry.payload.extend_from_slice(payload);
+            entry.next += 1;
+            return Assembly::Pending;
+        }
+        let mut done = self.pending.remove(&key).expect("present");
+        done.payload.extend_from_slice(payload);
+        let previous = std::mem::replace(&mut self.out, done.payload);
+        self.recycle(previous);
+        Assembly::Complete {
+            payload: &self.out,
+            fill,
+            meta: done.meta,
+        }
+    }
+
+    fn evict_oldest(&mut self) {
+        let oldest = self
+            .pending
+            .iter()
+            .min_by_key(|(_, p)| p.started.sentence)
+            .map(|(k, _)| *k);
+        if let Some(k) = oldest {
+            let old = self.pending.remove(&k).expect("present");
+            self.stats.evicted += 1;
+            self.recycle(old.payload);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(seq: u8) -> FragmentKey {
+        FragmentKey {
+            feed: 0,
+            station: 0,
+            talker: *b"AI",
+            channel: b'A',
+            seq_id: Some(seq),
+            group: None,
+        }
+    }
+
+    fn tick(n: u64) -> Tick {
+        Tick {
+            time: None,
+            sentence: n,
+        }
+    }
+
+    fn complete(a: Assembly<'_, ()>) -> Option<Vec<u8>> {
+        match a {
+            Assembly::Complete { payload, .. } => Some(payload.to_vec()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn three_fragments_join_in_order() {
+        let mut r = Reassembler::new(Limits::default());
+        assert_eq!(r.push(key(7), 3, 1, b"aa", 0, tick(1), ()), Assembly::Pending);
+        assert_eq!(r.push(key(7), 3, 2, b"bb", 0, tick(2), ()), Assembly::Pending);
+        assert_eq!(complete(r.push(key(7), 3, 3, b"cc", 4, tick(3), ())), Some(b"aabbcc".to_vec()));
+        assert_eq!(r.pending(), 0);
+    }
+
+    #[test]
+    fn orphaned_second_fragment_never_joins_the_next_first() {
+        // Regression for nmea-parser's `LEMMEP`: a lone fragment 2 must not attach to anything.
+        let mut r = Reassembler::new(Limits::default());
+        assert_eq!(
+            r.push(key(1), 2, 2, b"XX", 0, tick(1), ()),
+            Assembly::Rejected(FragmentError::Orphan)
+        );
+        r.push(key(1), 2, 1, b"aa", 0, tick(2), ());
+        assert_eq!(complete(r.push(key(1), 2, 2, b"bb", 0, tick(3), ())), Some(b"aabb".to_vec()));
+    }
+
+    #[test]
+    fn repeat_or_wrong_count_discards_the_partial_message() {
+        let mut r = Reassembler::new(Limits::default());
+        r.push(key(2), 3, 1, b"aa", 0, tick(1), ());
+        r.push(key(2), 3, 2, b"bb", 0, tick(2), ());
+        assert_eq!(
+            r.push(key(2), 3, 2, b"bb", 0, tick(3), ()),
+            Assembly::Rejected(FragmentError::Mismatch)
+        );
+        assert_eq!(
+            r.push(key(2), 3, 3, b"cc", 0, tick(4), ()),
+            Assembly::Rejected(FragmentError::Orphan)
+        );
+        r.push(key(3), 2, 1, b"aa", 0, tick(5), ());
+        assert_eq!(
+            r.push(key(3), 3, 2, b"bb", 0, tick(6), ()),
+            Assembly::Rejected(FragmentError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn keys_keep_channels_and_stations_apart() {
+        let mut r = Reassembler::new(Limits::default());
+        let mut b = key(4);
+        b.channel = b'B';
+        let mut other_station = key(4);
+        other_station.station = FragmentKey::station_hash(Some(b"r2"));
+        r.push(key(4), 2, 1, b"a1", 0, tick(1), ());
+        r.push(b, 2, 1, b"b1", 0, tick(2), ());
+        assert_eq!(
+            r.push(other_station, 2, 2, b"s2", 0, tick(3), ()),
+            Assembly::Rejected(FragmentError::Orphan)
+        );
+        assert_eq!(complete(r.push(b, 2, 2, b"b2", 0, tick(4), ())), Some(b"b1b2".to_vec()));
+        assert_eq!(complete(r.push(key(4), 2, 2, b"a2", 0, tick(5), ())), Some(b"a1a2".to_vec()));
+    }
+
+    #[test]
+    fn age_is_measured_in_message_time() {
+        let mut r = Reassembler::new(Limits::default());
+        let at = |ms| Tick {
+            time: Some(UnixMillis(ms)),
+            sentence: 1,
+        };
+        r.push(key(5), 2, 1, b"aa", 0, at(0), ());
+        assert_eq!(
+            r.push(key(5), 2, 2, b"bb", 0, at(61_000), ()),
+            Assembly::Rejected(FragmentError::Orphan)
+        );
+        assert_eq!(r.stats().expired, 1);
+    }
+
+    #[test]
+    fn cap_evicts_the_oldest() {
+        let limits = Limits {
+            max_pending: 3,
+            ..Limits::default()
+        };
+        let mut r = Reassembler::new(limits);
+        for s in 0..5 {
+            r.push(key(s), 2, 1, b"aa", 0, tick(u64::from(s)), ());
+            assert!(r.pending() <= 3);
+        }
+        assert_eq!(r.stats().evicted, 2);
+        assert_eq!(
+            r.push(key(0), 2, 2, b"bb", 0, tick(9), ()),
+            Assembly::Rejected(FragmentError::Orphan)
+        );
+        assert!(complete(r.push(key(4), 2, 2, b"bb", 0, tick(9), ())).is_some());
+    }
+}
