@@ -8,7 +8,7 @@
 use crate::decode::{self, AisMessage, BitBuf, DecodeError};
 use crate::framing::{self, FrameError, Line, lines::LineSplitter};
 use crate::reassembly::{
-    Assembly, FragmentError, FragmentKey, Limits, ReassemblyStats, Reassembler, Tick,
+    Assembly, FragmentError, FragmentKey, Limits, Reassembler, ReassemblyStats, Tick,
 };
 use crate::time::UnixMillis;
 
@@ -126,8 +126,6 @@ outcomes! {
     WrongLength => "wrong_length", "A payload too short for its message type.";
     LatOutOfRange => "lat_out_of_range", "Latitude beyond ±90°.";
     LonOutOfRange => "lon_out_of_range", "Longitude beyond ±180°.";
-    CourseOutOfRange => "course_out_of_range", "Course beyond 360°.";
-    HeadingOutOfRange => "heading_out_of_range", "Heading between 360 and 510.";
     BadPartNumber => "bad_part_number", "A type 24 part number other than A or B.";
 }
 
@@ -163,8 +161,6 @@ impl From<DecodeError> for Outcome {
             DecodeError::TooShort { .. } => Outcome::WrongLength,
             DecodeError::LatOutOfRange => Outcome::LatOutOfRange,
             DecodeError::LonOutOfRange => Outcome::LonOutOfRange,
-            DecodeError::CourseOutOfRange => Outcome::CourseOutOfRange,
-            DecodeError::HeadingOutOfRange => Outcome::HeadingOutOfRange,
             DecodeError::BadPartNumber => Outcome::BadPartNumber,
         }
     }
@@ -178,6 +174,10 @@ pub struct Counters {
     pub by_type: [u64; 64],
     /// Sentences recovered from behind unrecognised bytes (a line cut by a reconnect).
     pub garbage_prefix: u64,
+    /// Decoded positions whose course was out of range (set to `None`, message kept).
+    pub invalid_course: u64,
+    /// Decoded positions whose heading was out of range (set to `None`, message kept).
+    pub invalid_heading: u64,
     /// Partial messages dropped by the reassembler.
     pub reassembly: ReassemblyStats,
 }
@@ -188,6 +188,8 @@ impl Default for Counters {
             outcomes: [0; Outcome::ALL.len()],
             by_type: [0; 64],
             garbage_prefix: 0,
+            invalid_course: 0,
+            invalid_heading: 0,
             reassembly: ReassemblyStats::default(),
         }
     }
@@ -223,6 +225,8 @@ impl Counters {
                 .map(|(t, n)| (format!("decoded_type_{t}"), *n)),
         );
         rows.push(("garbage_prefix_recovered".into(), self.garbage_prefix));
+        rows.push(("course_out_of_range".into(), self.invalid_course));
+        rows.push(("heading_out_of_range".into(), self.invalid_heading));
         rows.push(("partial_expired".into(), self.reassembly.expired));
         rows.push(("partial_evicted".into(), self.reassembly.evicted));
         rows.push(("partial_superseded".into(), self.reassembly.superseded));
@@ -403,6 +407,10 @@ impl FrontEnd {
         let message = decode::decode(&self.bits)?;
         self.counters.add(Outcome::Decoded);
         self.counters.by_type[usize::from(message.header().msg_type & 63)] += 1;
+        if let AisMessage::Position(p) | AisMessage::ExtendedClassB(p, _) = &message {
+            self.counters.invalid_course += u64::from(p.invalid.course);
+            self.counters.invalid_heading += u64::from(p.invalid.heading);
+        }
         Ok(Some(Decoded { message, meta }))
     }
 }

@@ -170,7 +170,6 @@ impl<M: Copy> Reassembler<M> {
         self.stats
     }
 
-
     fn recycle(&mut self, mut buf: Vec<u8>) {
         if self.pool.len() < 64 {
             buf.clear();
@@ -322,9 +321,18 @@ mod tests {
     #[test]
     fn three_fragments_join_in_order() {
         let mut r = Reassembler::new(Limits::default());
-        assert_eq!(r.push(key(7), 3, 1, b"aa", 0, tick(1), ()), Assembly::Pending);
-        assert_eq!(r.push(key(7), 3, 2, b"bb", 0, tick(2), ()), Assembly::Pending);
-        assert_eq!(complete(r.push(key(7), 3, 3, b"cc", 4, tick(3), ())), Some(b"aabbcc".to_vec()));
+        assert_eq!(
+            r.push(key(7), 3, 1, b"aa", 0, tick(1), ()),
+            Assembly::Pending
+        );
+        assert_eq!(
+            r.push(key(7), 3, 2, b"bb", 0, tick(2), ()),
+            Assembly::Pending
+        );
+        assert_eq!(
+            complete(r.push(key(7), 3, 3, b"cc", 4, tick(3), ())),
+            Some(b"aabbcc".to_vec())
+        );
         assert_eq!(r.pending(), 0);
     }
 
@@ -337,7 +345,10 @@ mod tests {
             Assembly::Rejected(FragmentError::Orphan)
         );
         r.push(key(1), 2, 1, b"aa", 0, tick(2), ());
-        assert_eq!(complete(r.push(key(1), 2, 2, b"bb", 0, tick(3), ())), Some(b"aabb".to_vec()));
+        assert_eq!(
+            complete(r.push(key(1), 2, 2, b"bb", 0, tick(3), ())),
+            Some(b"aabb".to_vec())
+        );
     }
 
     #[test]
@@ -373,8 +384,14 @@ mod tests {
             r.push(other_station, 2, 2, b"s2", 0, tick(3), ()),
             Assembly::Rejected(FragmentError::Orphan)
         );
-        assert_eq!(complete(r.push(b, 2, 2, b"b2", 0, tick(4), ())), Some(b"b1b2".to_vec()));
-        assert_eq!(complete(r.push(key(4), 2, 2, b"a2", 0, tick(5), ())), Some(b"a1a2".to_vec()));
+        assert_eq!(
+            complete(r.push(b, 2, 2, b"b2", 0, tick(4), ())),
+            Some(b"b1b2".to_vec())
+        );
+        assert_eq!(
+            complete(r.push(key(4), 2, 2, b"a2", 0, tick(5), ())),
+            Some(b"a1a2".to_vec())
+        );
     }
 
     #[test]

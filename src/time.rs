@@ -48,7 +48,8 @@ impl UnixMillis {
         let value = parse_u64(int_part)?;
         let mut t = Self::from_epoch_auto(value)?;
         if let Some(frac) = frac_part {
-            if frac.is_empty() || !frac.iter().all(u8::is_ascii_digit) || value >= MILLIS_THRESHOLD {
+            if frac.is_empty() || !frac.iter().all(u8::is_ascii_digit) || value >= MILLIS_THRESHOLD
+            {
                 return None;
             }
             let mut ms = 0i64;
@@ -195,7 +196,10 @@ mod tests {
         let t = UnixMillis::parse_rfc3339(b"2024-12-02T14:00:00Z").unwrap();
         assert_eq!(t, UnixMillis(1_733_148_000_000));
         assert_eq!(t.to_string(), "2024-12-02T14:00:00Z");
-        assert_eq!(UnixMillis(1_733_148_000_250).to_string(), "2024-12-02T14:00:00.250Z");
+        assert_eq!(
+            UnixMillis(1_733_148_000_250).to_string(),
+            "2024-12-02T14:00:00.250Z"
+        );
         assert_eq!(UnixMillis::parse_rfc3339(b"hello world, not a time"), None);
     }
 
@@ -203,7 +207,12 @@ mod tests {
     fn civil_matches_rfc3339_and_refuses_not_available() {
         let t = UnixMillis::from_civil(2007, 5, 14, 19, 57, 39).unwrap();
         assert_eq!(t.to_string(), "2007-05-14T19:57:39Z");
-        assert_eq!(UnixMillis::from_civil(2024, 2, 29, 0, 0, 0).unwrap().to_string(), "2024-02-29T00:00:00Z");
+        assert_eq!(
+            UnixMillis::from_civil(2024, 2, 29, 0, 0, 0)
+                .unwrap()
+                .to_string(),
+            "2024-02-29T00:00:00Z"
+        );
         assert_eq!(UnixMillis::from_civil(2023, 2, 29, 0, 0, 0), None);
         assert_eq!(UnixMillis::from_civil(0, 0, 0, 24, 60, 60), None);
     }

@@ -43,12 +43,6 @@ pub enum DecodeError {
     /// Longitude outside ±180° and not the "not available" 181°.
     #[error("longitude out of range")]
     LonOutOfRange,
-    /// Course over ground above 360° (3600 is "not available").
-    #[error("course out of range")]
-    CourseOutOfRange,
-    /// True heading between 360 and 510 (511 is "not available").
-    #[error("heading out of range")]
-    HeadingOutOfRange,
     /// A type 24 with a part number other than 0 (A) or 1 (B).
     #[error("invalid type 24 part number")]
     BadPartNumber,
@@ -134,6 +128,18 @@ pub struct Position {
     pub radio: Option<u32>,
     /// GNSS position status (type 27: false means current, true means not current).
     pub gnss: Option<bool>,
+    /// Fields that held values outside their range and were set to `None`. A bad heading (class B
+    /// transmitters often send 360) does not make the position wrong, so only the field is refused.
+    pub invalid: InvalidFields,
+}
+
+/// Fields of a [`Position`] refused as out of range, so that they can be counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InvalidFields {
+    /// Course above 360° (3600, "not available", is not invalid).
+    pub course: bool,
+    /// Heading from 360 to 510 (511, "not available", is not invalid).
+    pub heading: bool,
 }
 
 /// The static part of a type 19 report.
@@ -315,24 +321,33 @@ fn speed(raw: u64) -> Option<f32> {
     (raw != 1023).then(|| raw as f32 / 10.0)
 }
 
-/// Course in 1/10 degree: 3600 is "not available", above is invalid.
+/// Course and heading with their range checks: course in 1/10 degree (`scale` 10) or whole degrees
+/// (type 27, `scale` 1), where 3600 (or 511) means "not available"; heading in degrees, 511 "not
+/// available" and 360–510 invalid. Invalid values become `None` and are flagged.
 #[inline]
-fn course(raw: u64) -> Result<Option<f32>, DecodeError> {
-    match raw {
-        3600 => Ok(None),
-        0..3600 => Ok(Some(raw as f32 / 10.0)),
-        _ => Err(DecodeError::CourseOutOfRange),
-    }
-}
-
-/// True heading in degrees: 511 is "not available", 360–510 invalid.
-#[inline]
-fn heading(raw: u64) -> Result<Option<u16>, DecodeError> {
-    match raw {
-        511 => Ok(None),
-        0..360 => Ok(Some(raw as u16)),
-        _ => Err(DecodeError::HeadingOutOfRange),
-    }
+fn course_heading(
+    course_raw: u64,
+    course_na: u64,
+    course_scale: f32,
+    heading_raw: Option<u64>,
+) -> (Option<f32>, Option<u16>, InvalidFields) {
+    let mut invalid = InvalidFields::default();
+    let limit = (360.0 * course_scale) as u64;
+    let course = if course_raw < limit {
+        Some(course_raw as f32 / course_scale)
+    } else {
+        invalid.course = course_raw != course_na;
+        None
+    };
+    let heading = match heading_raw {
+        Some(h @ 0..360) => Some(h as u16),
+        Some(h) => {
+            invalid.heading = h != 511;
+            None
+        }
+        None => None,
+    };
+    (course, heading, invalid)
 }
 
 #[inline]
@@ -367,23 +382,30 @@ pub fn decode(b: &BitBuf) -> Result<AisMessage, DecodeError> {
         });
     }
     Ok(match t {
-        1..=3 => AisMessage::Position(Position {
-            header,
-            status: Some(b.get(38, 4) as u8),
-            turn: Some(b.get_signed(42, 8) as i8).filter(|&r| r != -128),
-            speed: speed(b.get(50, 10)),
-            accuracy: b.flag(60),
-            lon: longitude(b.get_signed(61, 28), 10_000.0)?,
-            lat: latitude(b.get_signed(89, 27), 10_000.0)?,
-            course: course(b.get(116, 12))?,
-            heading: heading(b.get(128, 9))?,
-            second: Some(b.get(137, 6) as u8),
-            maneuver: Some(b.get(143, 2) as u8),
-            raim: b.flag(148),
-            radio: Some(b.get(149, 19) as u32),
-            gnss: None,
-        }),
+        1..=3 => {
+            let (course, heading, invalid) =
+                course_heading(b.get(116, 12), 3600, 10.0, Some(b.get(128, 9)));
+            AisMessage::Position(Position {
+                header,
+                status: Some(b.get(38, 4) as u8),
+                turn: Some(b.get_signed(42, 8) as i8).filter(|&r| r != -128),
+                speed: speed(b.get(50, 10)),
+                accuracy: b.flag(60),
+                lon: longitude(b.get_signed(61, 28), 10_000.0)?,
+                lat: latitude(b.get_signed(89, 27), 10_000.0)?,
+                course,
+                heading,
+                second: Some(b.get(137, 6) as u8),
+                maneuver: Some(b.get(143, 2) as u8),
+                raim: b.flag(148),
+                radio: Some(b.get(149, 19) as u32),
+                gnss: None,
+                invalid,
+            })
+        }
         18 | 19 => {
+            let (course, heading, invalid) =
+                course_heading(b.get(112, 12), 3600, 10.0, Some(b.get(124, 9)));
             let pos = Position {
                 header,
                 status: None,
@@ -392,13 +414,14 @@ pub fn decode(b: &BitBuf) -> Result<AisMessage, DecodeError> {
                 accuracy: b.flag(56),
                 lon: longitude(b.get_signed(57, 28), 10_000.0)?,
                 lat: latitude(b.get_signed(85, 27), 10_000.0)?,
-                course: course(b.get(112, 12))?,
-                heading: heading(b.get(124, 9))?,
+                course,
+                heading,
                 second: Some(b.get(133, 6) as u8),
                 maneuver: None,
                 raim: b.flag(if t == 18 { 147 } else { 305 }),
                 radio: (t == 18).then(|| b.get(148, 20) as u32),
                 gnss: None,
+                invalid,
             };
             if t == 18 {
                 AisMessage::Position(pos)
@@ -414,26 +437,26 @@ pub fn decode(b: &BitBuf) -> Result<AisMessage, DecodeError> {
                 )
             }
         }
-        27 => AisMessage::Position(Position {
-            header,
-            status: Some(b.get(40, 4) as u8),
-            turn: None,
-            speed: Some(b.get(79, 6)).filter(|&s| s != 63).map(|s| s as f32),
-            accuracy: b.flag(38),
-            lon: longitude(b.get_signed(44, 18), 10.0)?,
-            lat: latitude(b.get_signed(62, 17), 10.0)?,
-            course: match b.get(85, 9) {
-                511 => None,
-                c @ 0..360 => Some(c as f32),
-                _ => return Err(DecodeError::CourseOutOfRange),
-            },
-            heading: None,
-            second: None,
-            maneuver: None,
-            raim: b.flag(39),
-            radio: None,
-            gnss: Some(b.flag(94)),
-        }),
+        27 => {
+            let (course, _, invalid) = course_heading(b.get(85, 9), 511, 1.0, None);
+            AisMessage::Position(Position {
+                header,
+                status: Some(b.get(40, 4) as u8),
+                turn: None,
+                speed: Some(b.get(79, 6)).filter(|&s| s != 63).map(|s| s as f32),
+                accuracy: b.flag(38),
+                lon: longitude(b.get_signed(44, 18), 10.0)?,
+                lat: latitude(b.get_signed(62, 17), 10.0)?,
+                course,
+                heading: None,
+                second: None,
+                maneuver: None,
+                raim: b.flag(39),
+                radio: None,
+                gnss: Some(b.flag(94)),
+                invalid,
+            })
+        }
         4 => {
             let civil = [
                 b.get(38, 14) as u16,

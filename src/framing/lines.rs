@@ -126,7 +126,15 @@ mod tests {
     #[test]
     fn crlf_lf_and_chunk_boundaries() {
         let (lines, long) = split_all(&[b"ab\r\ncd", b"e\nf", b"g\r", b"\nlast"], 64);
-        assert_eq!(lines, vec![b"ab".to_vec(), b"cde".to_vec(), b"fg".to_vec(), b"last".to_vec()]);
+        assert_eq!(
+            lines,
+            vec![
+                b"ab".to_vec(),
+                b"cde".to_vec(),
+                b"fg".to_vec(),
+                b"last".to_vec()
+            ]
+        );
         assert_eq!(long, 0);
     }
 

@@ -281,7 +281,10 @@ mod tests {
         let s = sentence("!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4A");
         assert_eq!(&s.talker, b"AI");
         assert!(!s.own_ship);
-        assert_eq!((s.total, s.number, s.seq_id, s.channel, s.fill), (1, 1, None, b'A', 0));
+        assert_eq!(
+            (s.total, s.number, s.seq_id, s.channel, s.fill),
+            (1, 1, None, b'A', 0)
+        );
         assert_eq!(s.payload, b"15RTgt0PAso;90TKcjM8h6g208CQ");
         assert_eq!(s.log_time, None);
         assert!(!s.garbage_prefix);
@@ -348,7 +351,10 @@ mod tests {
 
     #[test]
     fn other_lines() {
-        assert_eq!(parse_line(b"$GPZDA,201530.00,04,07,2002,00,00*60"), Ok(Line::OtherSentence));
+        assert_eq!(
+            parse_line(b"$GPZDA,201530.00,04,07,2002,00,00*60"),
+            Ok(Line::OtherSentence)
+        );
         assert_eq!(parse_line(b"\0\0  \r"), Ok(Line::Blank));
         assert_eq!(parse_line(b"# comment"), Ok(Line::Comment));
         assert_eq!(parse_line(b"hello"), Err(FrameError::Garbage));
@@ -358,6 +364,9 @@ mod tests {
             parse_line(line.as_bytes()),
             Err(FrameError::Malformed("fragment number out of range"))
         );
-        assert_eq!(parse_line(b"!*IVDM"), Err(FrameError::Malformed("bad address field")));
+        assert_eq!(
+            parse_line(b"!*IVDM"),
+            Err(FrameError::Malformed("bad address field"))
+        );
     }
 }
