@@ -203,9 +203,6 @@ pub fn parse_line(line: &[u8]) -> Result<Line<'_>, FrameError> {
             _ => return Err(FrameError::Malformed("bad fill bits")),
         },
     };
-    if payload.is_empty() {
-        return Err(FrameError::Malformed("empty payload"));
-    }
     Ok(Line::Sentence(Sentence {
         talker,
         own_ship: body[4] == b'O',
