@@ -125,7 +125,10 @@ fn libais_tagblock_fields_match_tagblock_json() {
         assert_eq!(ours["type"], e["type"]);
         assert_eq!(ours["tag_source"], e["tagblock_station"]);
         // libais prints `2014-12-10T00:41:53.000000Z`; vesselwatch prints whole seconds plainly.
-        let libais_time = e["tagblock_timestamp"].as_str().unwrap().replace(".000000Z", "Z");
+        let libais_time = e["tagblock_timestamp"]
+            .as_str()
+            .unwrap()
+            .replace(".000000Z", "Z");
         assert_eq!(ours["tag_time"], libais_time.as_str());
     }
 }
