@@ -1,0 +1,122 @@
+//! End-to-end tests of `vesselwatch decode` with the real binary, each in a fresh temp dir.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_vesselwatch"))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+}
+
+fn run(args: &[&std::ffi::OsStr]) -> Output {
+    bin().args(args).output().expect("binary runs")
+}
+
+fn stdout_lines(o: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every stdout line is JSON"))
+        .collect()
+}
+
+#[test]
+fn decode_prints_json_lines_and_a_summary() {
+    let o = run(&[
+        "decode".as_ref(),
+        fixture("conformance/sample.aivdm").as_os_str(),
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    let lines = stdout_lines(&o);
+    assert_eq!(lines.len(), 100);
+    assert_eq!(lines[0]["mmsi"], 371_798_000);
+    let stderr = String::from_utf8(o.stderr).unwrap();
+    assert!(stderr.contains("decoded "), "{stderr}");
+    assert!(stderr.contains("wrong_length "), "{stderr}");
+}
+
+#[test]
+fn gzip_input_decodes_like_plain_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("sample.aivdm.gz");
+    let plain = std::fs::read(fixture("conformance/sample.aivdm")).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
+    enc.write_all(&plain).unwrap();
+    enc.finish().unwrap();
+    let a = run(&[
+        "decode".as_ref(),
+        fixture("conformance/sample.aivdm").as_os_str(),
+    ]);
+    let b = run(&["decode".as_ref(), gz.as_os_str()]);
+    assert!(b.status.success());
+    assert_eq!(a.stdout, b.stdout);
+    assert!(!a.stdout.is_empty());
+}
+
+#[test]
+fn stdin_and_count_only() {
+    let mut child = bin()
+        .args(["decode", "--count", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4A\ngarbage\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    assert!(o.stdout.is_empty(), "--count prints no records");
+    let stderr = String::from_utf8(o.stderr).unwrap();
+    assert!(stderr.contains("decoded_type_1  1") || stderr.contains("decoded_type_1 "));
+    assert!(stderr.contains("garbage"), "{stderr}");
+}
+
+#[test]
+fn missing_file_is_an_error_but_other_inputs_still_decode() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.nmea");
+    let o = run(&[
+        "decode".as_ref(),
+        missing.as_os_str(),
+        fixture("conformance/ais-18-27.log").as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!stdout_lines(&o).is_empty());
+    let stderr = String::from_utf8(o.stderr).unwrap();
+    assert!(stderr.contains("nope.nmea"), "{stderr}");
+}
+
+#[test]
+fn bad_lines_are_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.nmea");
+    let mut junk = vec![0u8; 5000];
+    junk.extend_from_slice(b"\n!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4B\n\xff\xfe\n");
+    junk.extend_from_slice("!AIVDM,1,1,,A,1*é\n".as_bytes());
+    std::fs::write(&path, junk).unwrap();
+    let o = run(&["decode".as_ref(), path.as_os_str()]);
+    assert!(o.status.success());
+    assert!(o.stdout.is_empty());
+    let stderr = String::from_utf8(o.stderr).unwrap();
+    for reason in ["line_too_long", "bad_checksum", "garbage", "malformed_sentence"] {
+        assert!(stderr.contains(reason), "{reason} missing: {stderr}");
+    }
+}
+
+#[test]
+fn unknown_option_is_a_usage_error() {
+    let o = run(&["decode".as_ref(), "--frobnicate".as_ref()]);
+    assert_eq!(o.status.code(), Some(2));
+}
