@@ -8,7 +8,7 @@
 use crate::decode::{self, AisMessage, BitBuf, DecodeError};
 use crate::framing::{self, FrameError, Line, lines::LineSplitter};
 use crate::reassembly::{
-    Assembly, FragmentError, FragmentKey, Limits, Reassembler, ReassemblyStats, Tick,
+    Assembly, Fragment, FragmentError, FragmentKey, Limits, Reassembler, ReassemblyStats, Tick,
 };
 use crate::time::UnixMillis;
 
@@ -388,9 +388,17 @@ impl FrontEnd {
                 time: meta.time(),
                 sentence: self.sentences,
             };
-            let pushed = self
-                .reassembler
-                .push(key, s.total, s.number, s.payload, s.fill, now, meta);
+            let pushed = self.reassembler.push(
+                key,
+                Fragment {
+                    total: s.total,
+                    number: s.number,
+                    payload: s.payload,
+                    fill: s.fill,
+                },
+                now,
+                meta,
+            );
             let loaded = match pushed {
                 Assembly::Complete {
                     payload,

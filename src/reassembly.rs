@@ -107,6 +107,19 @@ pub struct ReassemblyStats {
     pub superseded: u64,
 }
 
+/// One fragment as the sentence gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fragment<'a> {
+    /// Fragments in the message.
+    pub total: u8,
+    /// This fragment's number, from 1.
+    pub number: u8,
+    /// Its piece of the armoured payload.
+    pub payload: &'a [u8],
+    /// Fill bits (only the last fragment's count).
+    pub fill: u8,
+}
+
 /// What pushing a fragment produced.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Assembly<'a, M> {
@@ -194,19 +207,22 @@ impl<M: Copy> Reassembler<M> {
         }
     }
 
-    /// Adds fragment `number` of `total` (2 to 9 fragments; single sentences need no reassembly).
+    /// Adds a fragment of a 2- to 9-fragment message (single sentences need no reassembly).
     pub fn push(
         &mut self,
         key: FragmentKey,
-        total: u8,
-        number: u8,
-        payload: &[u8],
-        fill: u8,
+        fragment: Fragment<'_>,
         now: Tick,
         meta: M,
     ) -> Assembly<'_, M> {
+        let Fragment {
+            total,
+            number,
+            payload,
+            fill,
+        } = fragment;
         self.pushes += 1;
-        if self.pushes % 1024 == 0 {
+        if self.pushes.is_multiple_of(1024) {
             self.sweep(now);
         }
         if number == 1 {
@@ -304,6 +320,15 @@ mod tests {
         }
     }
 
+    fn frag(total: u8, number: u8, payload: &[u8], fill: u8) -> Fragment<'_> {
+        Fragment {
+            total,
+            number,
+            payload,
+            fill,
+        }
+    }
+
     fn tick(n: u64) -> Tick {
         Tick {
             time: None,
@@ -322,15 +347,15 @@ mod tests {
     fn three_fragments_join_in_order() {
         let mut r = Reassembler::new(Limits::default());
         assert_eq!(
-            r.push(key(7), 3, 1, b"aa", 0, tick(1), ()),
+            r.push(key(7), frag(3, 1, b"aa", 0), tick(1), ()),
             Assembly::Pending
         );
         assert_eq!(
-            r.push(key(7), 3, 2, b"bb", 0, tick(2), ()),
+            r.push(key(7), frag(3, 2, b"bb", 0), tick(2), ()),
             Assembly::Pending
         );
         assert_eq!(
-            complete(r.push(key(7), 3, 3, b"cc", 4, tick(3), ())),
+            complete(r.push(key(7), frag(3, 3, b"cc", 4), tick(3), ())),
             Some(b"aabbcc".to_vec())
         );
         assert_eq!(r.pending(), 0);
@@ -341,12 +366,12 @@ mod tests {
         // Regression for nmea-parser's `LEMMEP`: a lone fragment 2 must not attach to anything.
         let mut r = Reassembler::new(Limits::default());
         assert_eq!(
-            r.push(key(1), 2, 2, b"XX", 0, tick(1), ()),
+            r.push(key(1), frag(2, 2, b"XX", 0), tick(1), ()),
             Assembly::Rejected(FragmentError::Orphan)
         );
-        r.push(key(1), 2, 1, b"aa", 0, tick(2), ());
+        r.push(key(1), frag(2, 1, b"aa", 0), tick(2), ());
         assert_eq!(
-            complete(r.push(key(1), 2, 2, b"bb", 0, tick(3), ())),
+            complete(r.push(key(1), frag(2, 2, b"bb", 0), tick(3), ())),
             Some(b"aabb".to_vec())
         );
     }
@@ -354,19 +379,19 @@ mod tests {
     #[test]
     fn repeat_or_wrong_count_discards_the_partial_message() {
         let mut r = Reassembler::new(Limits::default());
-        r.push(key(2), 3, 1, b"aa", 0, tick(1), ());
-        r.push(key(2), 3, 2, b"bb", 0, tick(2), ());
+        r.push(key(2), frag(3, 1, b"aa", 0), tick(1), ());
+        r.push(key(2), frag(3, 2, b"bb", 0), tick(2), ());
         assert_eq!(
-            r.push(key(2), 3, 2, b"bb", 0, tick(3), ()),
+            r.push(key(2), frag(3, 2, b"bb", 0), tick(3), ()),
             Assembly::Rejected(FragmentError::Mismatch)
         );
         assert_eq!(
-            r.push(key(2), 3, 3, b"cc", 0, tick(4), ()),
+            r.push(key(2), frag(3, 3, b"cc", 0), tick(4), ()),
             Assembly::Rejected(FragmentError::Orphan)
         );
-        r.push(key(3), 2, 1, b"aa", 0, tick(5), ());
+        r.push(key(3), frag(2, 1, b"aa", 0), tick(5), ());
         assert_eq!(
-            r.push(key(3), 3, 2, b"bb", 0, tick(6), ()),
+            r.push(key(3), frag(3, 2, b"bb", 0), tick(6), ()),
             Assembly::Rejected(FragmentError::Mismatch)
         );
     }
@@ -378,18 +403,18 @@ mod tests {
         b.channel = b'B';
         let mut other_station = key(4);
         other_station.station = FragmentKey::station_hash(Some(b"r2"));
-        r.push(key(4), 2, 1, b"a1", 0, tick(1), ());
-        r.push(b, 2, 1, b"b1", 0, tick(2), ());
+        r.push(key(4), frag(2, 1, b"a1", 0), tick(1), ());
+        r.push(b, frag(2, 1, b"b1", 0), tick(2), ());
         assert_eq!(
-            r.push(other_station, 2, 2, b"s2", 0, tick(3), ()),
+            r.push(other_station, frag(2, 2, b"s2", 0), tick(3), ()),
             Assembly::Rejected(FragmentError::Orphan)
         );
         assert_eq!(
-            complete(r.push(b, 2, 2, b"b2", 0, tick(4), ())),
+            complete(r.push(b, frag(2, 2, b"b2", 0), tick(4), ())),
             Some(b"b1b2".to_vec())
         );
         assert_eq!(
-            complete(r.push(key(4), 2, 2, b"a2", 0, tick(5), ())),
+            complete(r.push(key(4), frag(2, 2, b"a2", 0), tick(5), ())),
             Some(b"a1a2".to_vec())
         );
     }
@@ -401,9 +426,9 @@ mod tests {
             time: Some(UnixMillis(ms)),
             sentence: 1,
         };
-        r.push(key(5), 2, 1, b"aa", 0, at(0), ());
+        r.push(key(5), frag(2, 1, b"aa", 0), at(0), ());
         assert_eq!(
-            r.push(key(5), 2, 2, b"bb", 0, at(61_000), ()),
+            r.push(key(5), frag(2, 2, b"bb", 0), at(61_000), ()),
             Assembly::Rejected(FragmentError::Orphan)
         );
         assert_eq!(r.stats().expired, 1);
@@ -417,14 +442,14 @@ mod tests {
         };
         let mut r = Reassembler::new(limits);
         for s in 0..5 {
-            r.push(key(s), 2, 1, b"aa", 0, tick(u64::from(s)), ());
+            r.push(key(s), frag(2, 1, b"aa", 0), tick(u64::from(s)), ());
             assert!(r.pending() <= 3);
         }
         assert_eq!(r.stats().evicted, 2);
         assert_eq!(
-            r.push(key(0), 2, 2, b"bb", 0, tick(9), ()),
+            r.push(key(0), frag(2, 2, b"bb", 0), tick(9), ()),
             Assembly::Rejected(FragmentError::Orphan)
         );
-        assert!(complete(r.push(key(4), 2, 2, b"bb", 0, tick(9), ())).is_some());
+        assert!(complete(r.push(key(4), frag(2, 2, b"bb", 0), tick(9), ())).is_some());
     }
 }

@@ -9,7 +9,9 @@ fn bin() -> Command {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 fn run(args: &[&std::ffi::OsStr]) -> Output {
@@ -110,7 +112,12 @@ fn bad_lines_are_not_an_error() {
     assert!(o.status.success());
     assert!(o.stdout.is_empty());
     let stderr = String::from_utf8(o.stderr).unwrap();
-    for reason in ["line_too_long", "bad_checksum", "garbage", "malformed_sentence"] {
+    for reason in [
+        "line_too_long",
+        "bad_checksum",
+        "garbage",
+        "malformed_sentence",
+    ] {
         assert!(stderr.contains(reason), "{reason} missing: {stderr}");
     }
 }

@@ -33,16 +33,21 @@ impl std::fmt::Debug for BitBuf {
     }
 }
 
-/// The six-bit value of one armour character, or `None` for a character outside the armour set
-/// (`0`..=`W` and `` ` ``..=`w`).
-#[inline]
-fn unarmour(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'W' => Some(c - 48),
-        b'`'..=b'w' => Some(c - 56),
-        _ => None,
+/// Six-bit value of each armour character (`0`..=`W` and `` ` ``..=`w`); 0x80 marks the rest, so
+/// that a whole payload can be checked with one OR instead of a branch per character.
+const UNARMOUR: [u8; 256] = {
+    let mut t = [0x80u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        if c >= 48 && c <= 87 {
+            t[c] = (c - 48) as u8;
+        } else if c >= 96 && c <= 119 {
+            t[c] = (c - 56) as u8;
+        }
+        c += 1;
     }
-}
+    t
+};
 
 impl BitBuf {
     /// Loads an armoured payload with `fill` bits to drop at the end. Checks every character, so a
@@ -61,11 +66,11 @@ impl BitBuf {
         let bytes = &mut self.bytes[..];
         let mut chunks = armoured.chunks_exact(4);
         let mut o = 0;
+        let mut invalid = 0u8;
         for c in &mut chunks {
-            let v = u32::from(unarmour(c[0]).ok_or(DecodeError::BadArmour)?) << 18
-                | u32::from(unarmour(c[1]).ok_or(DecodeError::BadArmour)?) << 12
-                | u32::from(unarmour(c[2]).ok_or(DecodeError::BadArmour)?) << 6
-                | u32::from(unarmour(c[3]).ok_or(DecodeError::BadArmour)?);
+            let [a, b, c, d] = [c[0], c[1], c[2], c[3]].map(|x| UNARMOUR[usize::from(x)]);
+            invalid |= a | b | c | d;
+            let v = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
             bytes[o] = (v >> 16) as u8;
             bytes[o + 1] = (v >> 8) as u8;
             bytes[o + 2] = v as u8;
@@ -75,11 +80,16 @@ impl BitBuf {
         if !rest.is_empty() {
             let mut v = 0u32;
             for (i, &c) in rest.iter().enumerate() {
-                v |= u32::from(unarmour(c).ok_or(DecodeError::BadArmour)?) << (18 - 6 * i);
+                let x = UNARMOUR[usize::from(c)];
+                invalid |= x;
+                v |= u32::from(x & 63) << (18 - 6 * i);
             }
             bytes[o] = (v >> 16) as u8;
             bytes[o + 1] = (v >> 8) as u8;
             bytes[o + 2] = v as u8;
+        }
+        if invalid & 0x80 != 0 {
+            return Err(DecodeError::BadArmour);
         }
         let bits = armoured.len() * 6;
         if usize::from(fill) >= bits {

@@ -75,9 +75,15 @@ pub struct Sentence<'a> {
     pub garbage_prefix: bool,
 }
 
-/// XOR of all bytes: the NMEA checksum.
+/// XOR of all bytes: the NMEA checksum. Folds eight bytes at a time, since every sentence pays it.
 pub(crate) fn xor_checksum(bytes: &[u8]) -> u8 {
-    bytes.iter().fold(0, |acc, b| acc ^ b)
+    let mut words = bytes.chunks_exact(8);
+    let mut w = 0u64;
+    for c in &mut words {
+        w ^= u64::from_ne_bytes(c.try_into().expect("8 bytes"));
+    }
+    let folded = w.to_ne_bytes().iter().fold(0, |acc, b| acc ^ b);
+    words.remainder().iter().fold(folded, |acc, b| acc ^ b)
 }
 
 /// Two hex digits, either case. Works on bytes so that a multi-byte character is refused, not split.
@@ -166,22 +172,19 @@ pub fn parse_line(line: &[u8]) -> Result<Line<'_>, FrameError> {
     if !talker.iter().all(u8::is_ascii_alphanumeric) {
         return Err(FrameError::Malformed("bad talker"));
     }
-    let mut fields = body[5..].split(|&b| b == b',');
-    // body[5] is the comma after the address field: skip the empty piece before it.
-    if fields.next() != Some(&[][..]) {
+    // body[5] is the comma after the address field. The four short fields are taken from the
+    // front and the fill bits from the back, so the payload itself is never scanned for commas: a
+    // comma inside it is caught as bad armour by the decoder.
+    if body[5] != b',' {
         return Err(FrameError::Malformed("bad address field"));
     }
-    let (Some(total), Some(number), Some(seq), Some(channel), Some(payload), Some(fill), None) = (
-        fields.next(),
-        fields.next(),
-        fields.next(),
-        fields.next(),
-        fields.next(),
-        fields.next(),
-        fields.next(),
-    ) else {
-        return Err(FrameError::Malformed("wrong field count"));
-    };
+    let malformed = FrameError::Malformed("wrong field count");
+    let (total, rest) = short_field(&body[6..]).ok_or(malformed)?;
+    let (number, rest) = short_field(rest).ok_or(malformed)?;
+    let (seq, rest) = short_field(rest).ok_or(malformed)?;
+    let (channel, rest) = short_field(rest).ok_or(malformed)?;
+    let comma = memchr::memrchr(b',', rest).ok_or(malformed)?;
+    let (payload, fill) = (&rest[..comma], &rest[comma + 1..]);
     let total = single_digit(total).ok_or(FrameError::Malformed("bad fragment count"))?;
     let number = single_digit(number).ok_or(FrameError::Malformed("bad fragment number"))?;
     if total == 0 || number == 0 || number > total {
@@ -217,6 +220,12 @@ pub fn parse_line(line: &[u8]) -> Result<Line<'_>, FrameError> {
         station,
         garbage_prefix,
     }))
+}
+
+/// Splits off a field of at most three bytes and its comma; longer fields are malformed here.
+fn short_field(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    let i = s.iter().take(4).position(|&b| b == b',')?;
+    Some((&s[..i], &s[i + 1..]))
 }
 
 fn single_digit(field: &[u8]) -> Option<u8> {
