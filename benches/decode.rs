@@ -21,7 +21,10 @@ fn feed() -> (Vec<u8>, u64) {
         "pyais/nmea_data_sample.txt",
     ] {
         let text = std::fs::read(root.join(f)).unwrap();
-        for line in text.split(|&b| b == b'\n').filter(|l| l.starts_with(b"!AIVD")) {
+        for line in text
+            .split(|&b| b == b'\n')
+            .filter(|l| l.starts_with(b"!AIVD"))
+        {
             out.extend_from_slice(line);
             out.push(b'\n');
             n += 1;
