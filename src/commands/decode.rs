@@ -96,7 +96,6 @@ pub fn run(opts: &DecodeOptions, out: &mut dyn Write) -> Result<DecodeReport, De
         let mut reader = match open_input(path) {
             Ok(r) => r,
             Err(e) => {
-                tracing::error!(path = %path.display(), error = %e, "Cannot open input; skipping it.");
                 failed.push(input_error(e));
                 continue;
             }
@@ -107,7 +106,6 @@ pub fn run(opts: &DecodeOptions, out: &mut dyn Write) -> Result<DecodeReport, De
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    tracing::error!(path = %path.display(), error = %e, "Read failed; rest of input skipped.");
                     failed.push(input_error(e));
                     break;
                 }

@@ -26,20 +26,8 @@ pub fn write_message(out: &mut Vec<u8>, d: &Decoded) {
         }
         AisMessage::BaseStation(m) => {
             let [y, mo, da, hh, mi, s] = m.civil;
-            let mut ts = itoa::Buffer::new();
-            let mut stamp = String::with_capacity(24);
             // gpsd's "%04u-%02u-%02uT%02u:%02u:%02uZ", kept even when fields say "not available".
-            for (i, (v, width)) in [(y, 4), (mo, 2), (da, 2), (hh, 2), (mi, 2), (s, 2)]
-                .into_iter()
-                .enumerate()
-            {
-                let digits = ts.format(v);
-                for _ in digits.len()..width {
-                    stamp.push('0');
-                }
-                stamp.push_str(digits);
-                stamp.push_str(["-", "-", "T", ":", ":", "Z"][i]);
-            }
+            let stamp = format!("{y:04}-{mo:02}-{da:02}T{hh:02}:{mi:02}:{s:02}Z");
             o.str("timestamp", &stamp);
             o.bool("accuracy", m.accuracy);
             o.float("lon", m.lon, 7);
