@@ -135,33 +135,23 @@ fn encode_position(f: &PositionFields) -> BitWriter {
         .put(0, 2)
         .put(u64::from(f.mmsi), 30);
     if f.msg_type == 18 {
-        w.put(0, 8)
-            .put(u64::from(f.sog), 10)
-            .put(u64::from(f.accuracy), 1)
-            .put_signed(i64::from(f.lon), 28)
-            .put_signed(i64::from(f.lat), 27)
-            .put(u64::from(f.cog), 12)
-            .put(u64::from(f.heading), 9)
-            .put(u64::from(f.second), 6)
-            .put(0, 2)
-            .put(0b11100, 5)
-            .put(0, 1)
-            .put(0, 1)
-            .put(0, 20);
+        w.put(0, 8); // regional reserved
     } else {
-        w.put(u64::from(f.status), 4)
-            .put_signed(-128, 8)
-            .put(u64::from(f.sog), 10)
-            .put(u64::from(f.accuracy), 1)
-            .put_signed(i64::from(f.lon), 28)
-            .put_signed(i64::from(f.lat), 27)
-            .put(u64::from(f.cog), 12)
-            .put(u64::from(f.heading), 9)
-            .put(u64::from(f.second), 6)
-            .put(0, 2)
-            .put(0, 3)
-            .put(0, 1)
-            .put(0, 19);
+        w.put(u64::from(f.status), 4).put_signed(-128, 8); // status, ROT not available
+    }
+    w.put(u64::from(f.sog), 10)
+        .put(u64::from(f.accuracy), 1)
+        .put_signed(i64::from(f.lon), 28)
+        .put_signed(i64::from(f.lat), 27)
+        .put(u64::from(f.cog), 12)
+        .put(u64::from(f.heading), 9)
+        .put(u64::from(f.second), 6);
+    if f.msg_type == 18 {
+        // regional, CS/display/DSC/band/msg22 flags, assigned, RAIM, radio
+        w.put(0, 2).put(0b11100, 5).put(0, 1).put(0, 1).put(0, 20);
+    } else {
+        // maneuver, spare, RAIM, radio
+        w.put(0, 2).put(0, 3).put(0, 1).put(0, 19);
     }
     w
 }

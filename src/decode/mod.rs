@@ -289,30 +289,35 @@ fn min_bits(msg_type: u8) -> usize {
     }
 }
 
-/// Latitude from a signed field in 1/`scale` minutes: `None` for 91°, an error beyond ±90°.
+/// A coordinate from a signed field in 1/`scale` minutes: `None` for the "not available" value
+/// (`limit` + 1 degrees: 91 for latitude, 181 for longitude), `err` beyond ±`limit` degrees.
 #[inline]
-fn latitude(raw: i64, scale: f64) -> Result<Option<f64>, DecodeError> {
+fn coordinate(
+    raw: i64,
+    scale: f64,
+    limit: f64,
+    err: DecodeError,
+) -> Result<Option<f64>, DecodeError> {
     let deg = raw as f64 / (60.0 * scale);
-    if raw == (91.0 * 60.0 * scale) as i64 {
+    if raw == ((limit + 1.0) * 60.0 * scale) as i64 {
         Ok(None)
-    } else if !(-90.0..=90.0).contains(&deg) {
-        Err(DecodeError::LatOutOfRange)
+    } else if !(-limit..=limit).contains(&deg) {
+        Err(err)
     } else {
         Ok(Some(deg))
     }
 }
 
-/// Longitude from a signed field in 1/`scale` minutes: `None` for 181°, an error beyond ±180°.
+/// Latitude: `None` for 91°, an error beyond ±90°.
+#[inline]
+fn latitude(raw: i64, scale: f64) -> Result<Option<f64>, DecodeError> {
+    coordinate(raw, scale, 90.0, DecodeError::LatOutOfRange)
+}
+
+/// Longitude: `None` for 181°, an error beyond ±180°.
 #[inline]
 fn longitude(raw: i64, scale: f64) -> Result<Option<f64>, DecodeError> {
-    let deg = raw as f64 / (60.0 * scale);
-    if raw == (181.0 * 60.0 * scale) as i64 {
-        Ok(None)
-    } else if !(-180.0..=180.0).contains(&deg) {
-        Err(DecodeError::LonOutOfRange)
-    } else {
-        Ok(Some(deg))
-    }
+    coordinate(raw, scale, 180.0, DecodeError::LonOutOfRange)
 }
 
 /// Speed in 1/10 knot: 1023 is "not available".
