@@ -346,7 +346,7 @@ impl FrontEnd {
     /// Processes one line (without line ending) from `feed`.
     pub fn push_line(&mut self, feed: u32, line: &[u8]) -> Option<Decoded> {
         match self.line(feed, line) {
-            Ok(d) => d,
+            Ok(d) => Some(d),
             Err(outcome) => {
                 self.counters.add(outcome);
                 None
@@ -354,7 +354,7 @@ impl FrontEnd {
         }
     }
 
-    fn line(&mut self, feed: u32, line: &[u8]) -> Result<Option<Decoded>, Outcome> {
+    fn line(&mut self, feed: u32, line: &[u8]) -> Result<Decoded, Outcome> {
         let s = match framing::parse_line(line)? {
             Line::Sentence(s) => s,
             Line::OtherSentence => return Err(Outcome::OtherSentence),
@@ -421,7 +421,7 @@ impl FrontEnd {
             self.counters.invalid_course += u64::from(p.invalid.course);
             self.counters.invalid_heading += u64::from(p.invalid.heading);
         }
-        Ok(Some(Decoded { message, meta }))
+        Ok(Decoded { message, meta })
     }
 }
 

@@ -136,7 +136,7 @@ impl BitBuf {
     }
 
     /// Six-bit text of `chars` characters at `start`, without `@` padding and trailing spaces.
-    pub fn text(&self, start: usize, chars: usize) -> AisText {
+    pub fn text<const N: usize>(&self, start: usize, chars: usize) -> AisText<N> {
         let mut t = AisText::default();
         t.push_sixbit(self, start, chars);
         t
@@ -146,24 +146,26 @@ impl BitBuf {
 /// Longest text an AIS message carries: the type 21 name with its extension (20 + 14 characters).
 pub const MAX_TEXT: usize = 34;
 
-/// A short AIS text (name, call sign, destination) held inline: decoding a name costs no
-/// allocation. Always ASCII.
+/// A short AIS text (name, call sign, destination) of at most `N` characters, held inline: decoding
+/// a name costs no allocation, and sizing each field to its standard length keeps messages small
+/// enough to move cheaply (20 for names, 7 for call signs, [`MAX_TEXT`] for aids to navigation).
+/// Always ASCII.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct AisText {
+pub struct AisText<const N: usize = 20> {
     len: u8,
-    buf: [u8; MAX_TEXT],
+    buf: [u8; N],
 }
 
-impl Default for AisText {
+impl<const N: usize> Default for AisText<N> {
     fn default() -> Self {
         Self {
             len: 0,
-            buf: [0; MAX_TEXT],
+            buf: [0; N],
         }
     }
 }
 
-impl AisText {
+impl<const N: usize> AisText<N> {
     /// The text, trimmed.
     pub fn as_str(&self) -> &str {
         // Only six-bit ASCII characters are ever stored.
@@ -181,7 +183,7 @@ impl AisText {
         let mut len = usize::from(self.len);
         for k in 0..chars {
             let v = bits.get(start + 6 * k, 6) as u8;
-            if v == 0 || len == MAX_TEXT {
+            if v == 0 || len == N {
                 break;
             }
             self.buf[len] = if v < 32 { v + 64 } else { v };
@@ -194,19 +196,19 @@ impl AisText {
     }
 }
 
-impl std::fmt::Debug for AisText {
+impl<const N: usize> std::fmt::Debug for AisText<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
-impl std::fmt::Display for AisText {
+impl<const N: usize> std::fmt::Display for AisText<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-impl serde::Serialize for AisText {
+impl<const N: usize> serde::Serialize for AisText<N> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
     }

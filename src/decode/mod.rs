@@ -202,7 +202,7 @@ pub struct StaticVoyage {
     /// IMO number; `None` when 0 (not available).
     pub imo: Option<u32>,
     /// Call sign.
-    pub callsign: AisText,
+    pub callsign: AisText<7>,
     /// Ship name.
     pub shipname: AisText,
     /// Ship and cargo type code.
@@ -238,7 +238,7 @@ pub struct StaticPartB {
     /// Ship and cargo type code.
     pub shiptype: u8,
     /// Call sign.
-    pub callsign: AisText,
+    pub callsign: AisText<7>,
     /// Dimensions, absent for an auxiliary craft (MMSI 98xxxxxxx), which sends its mothership.
     pub dims: Option<Dimensions>,
     /// The mothership's MMSI, for an auxiliary craft.
@@ -253,7 +253,7 @@ pub struct AidToNavigation {
     /// Aid type code.
     pub aid_type: u8,
     /// Name, with the name extension appended.
-    pub name: AisText,
+    pub name: AisText<{ bits::MAX_TEXT }>,
     /// Position accuracy flag.
     pub accuracy: bool,
     /// Longitude in degrees.
