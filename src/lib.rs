@@ -10,9 +10,11 @@
 #![warn(missing_docs)]
 
 pub mod commands;
+pub mod config;
 pub mod decode;
 pub mod framing;
 pub mod frontend;
+pub mod geofence;
 pub mod output;
 pub mod reassembly;
 pub mod time;

@@ -1,0 +1,420 @@
+//! Geofences: compiled fence geometry and the spatial index over it.
+//!
+//! Owns turning `[[fences]]` into geometry (circles, GeoJSON polygons, gate lines) and answering, per
+//! fix, "which fences is this point near, and how far outside each is it?". An R-tree over each
+//! fence's box, widened by its reach (exit margin or approach zone), makes a vessel far from every
+//! fence cost one tree lookup. Pure: no I/O after building (building reads GeoJSON through the
+//! config).
+
+use geo::{
+    Closest, Contains, Distance, Haversine, HaversineClosestPoint, Line, MultiPolygon, Point,
+    Polygon,
+    line_intersection::{LineIntersection, line_intersection},
+};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{AABB, RTree};
+
+use crate::config::{ConfigError, FenceKind, Loaded};
+
+/// Default hysteresis: how far outside a fence a vessel must be before it has left.
+pub const DEFAULT_EXIT_MARGIN_KM: f64 = 0.5;
+/// Default approach zone around a port.
+pub const DEFAULT_APPROACH_KM: f64 = 25.0;
+const KM_PER_DEG_LAT: f64 = 111.2;
+
+/// The shape of a fence.
+#[derive(Debug, Clone)]
+pub enum Shape {
+    /// A circle on the sphere.
+    Circle {
+        /// Centre (x = lon, y = lat).
+        center: Point,
+        /// Radius in metres.
+        radius_m: f64,
+    },
+    /// One or more polygons (lon/lat).
+    Polygons(MultiPolygon),
+    /// A gate line (lon/lat).
+    Gate(Line),
+}
+
+/// A compiled fence.
+#[derive(Debug, Clone)]
+pub struct Fence {
+    /// Index in the configuration, stable for the life of the config.
+    pub id: usize,
+    /// Its unique name.
+    pub name: String,
+    /// What it stands for.
+    pub kind: FenceKind,
+    /// Its geometry.
+    pub shape: Shape,
+    /// Hysteresis in metres.
+    pub exit_margin_m: f64,
+    /// Approach zone in metres (ports; 0 for other kinds).
+    pub approach_m: f64,
+    /// Time inside before an arrival counts.
+    pub min_dwell_ms: Option<i64>,
+}
+
+/// Where a point lies relative to an area fence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Zone {
+    /// Inside the fence.
+    Inside,
+    /// Outside, but within the exit margin: changes nothing.
+    Band {
+        /// Metres outside the fence boundary.
+        distance_m: f64,
+    },
+    /// Beyond the exit margin.
+    Outside {
+        /// Metres outside the fence boundary.
+        distance_m: f64,
+    },
+}
+
+impl Fence {
+    /// Metres from `p` to the fence when outside, 0 when inside. Gates are never "inside".
+    pub fn distance_outside_m(&self, p: Point) -> f64 {
+        match &self.shape {
+            Shape::Circle { center, radius_m } => {
+                (Haversine.distance(*center, p) - radius_m).max(0.0)
+            }
+            Shape::Polygons(mp) => {
+                if mp.contains(&p) {
+                    return 0.0;
+                }
+                mp.0.iter()
+                    .map(|poly| match poly.haversine_closest_point(&p) {
+                        Closest::Intersection(q) | Closest::SinglePoint(q) => {
+                            Haversine.distance(p, q)
+                        }
+                        Closest::Indeterminate => f64::INFINITY,
+                    })
+                    .fold(f64::INFINITY, f64::min)
+            }
+            Shape::Gate(line) => Haversine
+                .distance(p, line.start_point())
+                .min(Haversine.distance(p, line.end_point())),
+        }
+    }
+
+    /// Classifies `p` against an area fence (port, anchorage, area).
+    pub fn zone(&self, p: Point) -> Zone {
+        let d = self.distance_outside_m(p);
+        if d <= 0.0 {
+            Zone::Inside
+        } else if d <= self.exit_margin_m {
+            Zone::Band { distance_m: d }
+        } else {
+            Zone::Outside { distance_m: d }
+        }
+    }
+
+    /// How far around the fence it must be consulted: the approach zone or the exit margin.
+    fn reach_m(&self) -> f64 {
+        self.exit_margin_m.max(self.approach_m)
+    }
+}
+
+/// The direction of a gate transit, named for the larger component of the movement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Moving east.
+    Eastbound,
+    /// Moving west.
+    Westbound,
+    /// Moving north.
+    Northbound,
+    /// Moving south.
+    Southbound,
+}
+
+impl Direction {
+    /// The direction of travel from `a` to `b`.
+    pub fn of(a: Point, b: Point) -> Self {
+        let dx = (b.x() - a.x()) * a.y().to_radians().cos();
+        let dy = b.y() - a.y();
+        if dx.abs() >= dy.abs() {
+            if dx >= 0.0 {
+                Direction::Eastbound
+            } else {
+                Direction::Westbound
+            }
+        } else if dy >= 0.0 {
+            Direction::Northbound
+        } else {
+            Direction::Southbound
+        }
+    }
+}
+
+type Indexed = GeomWithData<Rectangle<[f64; 2]>, usize>;
+
+/// All fences, with a spatial index.
+#[derive(Debug, Clone)]
+pub struct FenceSet {
+    fences: Vec<Fence>,
+    areas: RTree<Indexed>,
+    gates: RTree<Indexed>,
+}
+
+fn polygon_from(rings: &[Vec<geojson::Position>]) -> Option<Polygon> {
+    let ring = |r: &Vec<geojson::Position>| -> Option<geo::LineString> {
+        r.iter()
+            .map(|p| (p.len() >= 2).then(|| geo::Coord { x: p[0], y: p[1] }))
+            .collect::<Option<Vec<_>>>()
+            .map(geo::LineString::new)
+    };
+    let mut it = rings.iter();
+    let exterior = ring(it.next()?)?;
+    let holes = it.map(ring).collect::<Option<Vec<_>>>()?;
+    (exterior.0.len() >= 4).then(|| Polygon::new(exterior, holes))
+}
+
+/// Reads a GeoJSON Polygon or MultiPolygon (bare, in a Feature, or every feature of a collection).
+fn parse_geojson(text: &str, key: &str) -> Result<MultiPolygon, ConfigError> {
+    let bad = |why: &str| ConfigError::Invalid {
+        key: key.to_string(),
+        value: "GeoJSON".into(),
+        allowed: why.to_string(),
+    };
+    let gj: geojson::GeoJson = text
+        .parse()
+        .map_err(|e: geojson::Error| bad(&format!("does not parse: {e}")))?;
+    let geometries: Vec<geojson::Geometry> = match gj {
+        geojson::GeoJson::Geometry(g) => vec![g],
+        geojson::GeoJson::Feature(f) => f.geometry.into_iter().collect(),
+        geojson::GeoJson::FeatureCollection(c) => {
+            c.features.into_iter().filter_map(|f| f.geometry).collect()
+        }
+    };
+    let mut polys = Vec::new();
+    for g in geometries {
+        match g.value {
+            geojson::GeometryValue::Polygon { coordinates } => polys.push(
+                polygon_from(&coordinates)
+                    .ok_or_else(|| bad("a polygon ring needs at least 4 positions"))?,
+            ),
+            geojson::GeometryValue::MultiPolygon { coordinates } => {
+                for p in &coordinates {
+                    polys.push(
+                        polygon_from(p)
+                            .ok_or_else(|| bad("a polygon ring needs at least 4 positions"))?,
+                    );
+                }
+            }
+            _ => return Err(bad("must be a Polygon or MultiPolygon")),
+        }
+    }
+    if polys.is_empty() {
+        return Err(bad("holds no polygon"));
+    }
+    for p in &polys {
+        for c in p.exterior().coords() {
+            if !(-180.0..=180.0).contains(&c.x) || !(-90.0..=90.0).contains(&c.y) {
+                return Err(bad("coordinates must be [lon, lat] within ±180/±90"));
+            }
+        }
+    }
+    Ok(MultiPolygon::new(polys))
+}
+
+fn bbox(shape: &Shape) -> ([f64; 2], [f64; 2]) {
+    use geo::BoundingRect;
+    match shape {
+        Shape::Circle { center, radius_m } => {
+            let dlat = radius_m / 1000.0 / KM_PER_DEG_LAT;
+            let dlon = dlat / center.y().to_radians().cos().max(0.01);
+            (
+                [center.x() - dlon, center.y() - dlat],
+                [center.x() + dlon, center.y() + dlat],
+            )
+        }
+        Shape::Polygons(mp) => {
+            let r = mp.bounding_rect().expect("validated non-empty");
+            ([r.min().x, r.min().y], [r.max().x, r.max().y])
+        }
+        Shape::Gate(l) => {
+            let r = l.bounding_rect();
+            ([r.min().x, r.min().y], [r.max().x, r.max().y])
+        }
+    }
+}
+
+impl FenceSet {
+    /// Compiles the configuration's fences, reading GeoJSON files through it.
+    pub fn build(loaded: &Loaded) -> Result<Self, ConfigError> {
+        let mut fences = Vec::with_capacity(loaded.config.fences.len());
+        for (id, f) in loaded.config.fences.iter().enumerate() {
+            let shape = if let (Some(c), Some(r)) = (f.center, f.radius_km) {
+                Shape::Circle {
+                    center: Point::new(c.lon, c.lat),
+                    radius_m: r * 1000.0,
+                }
+            } else if let Some(path) = &f.geojson {
+                let text = loaded.read_relative(path)?;
+                Shape::Polygons(parse_geojson(&text, &format!("fences[{id}].geojson"))?)
+            } else if let Some(line) = &f.line {
+                Shape::Gate(Line::new(
+                    geo::Coord {
+                        x: line[0].lon,
+                        y: line[0].lat,
+                    },
+                    geo::Coord {
+                        x: line[1].lon,
+                        y: line[1].lat,
+                    },
+                ))
+            } else {
+                unreachable!("validated: exactly one geometry")
+            };
+            fences.push(Fence {
+                id,
+                name: f.name.clone(),
+                kind: f.kind,
+                shape,
+                exit_margin_m: f.exit_margin_km.unwrap_or(DEFAULT_EXIT_MARGIN_KM) * 1000.0,
+                approach_m: match f.kind {
+                    FenceKind::Port => f.approach_km.unwrap_or(DEFAULT_APPROACH_KM) * 1000.0,
+                    _ => 0.0,
+                },
+                min_dwell_ms: f.min_dwell.map(|d| d.millis()),
+            });
+        }
+        Ok(Self::from_fences(fences))
+    }
+
+    /// Indexes already compiled fences (also used by benchmarks to add many).
+    pub fn from_fences(fences: Vec<Fence>) -> Self {
+        let mut areas = Vec::new();
+        let mut gates = Vec::new();
+        for f in &fences {
+            let (mut lo, mut hi) = bbox(&f.shape);
+            let km = f.reach_m() / 1000.0;
+            let dlat = km / KM_PER_DEG_LAT;
+            let dlon = dlat / lo[1].abs().max(hi[1].abs()).to_radians().cos().max(0.01);
+            lo = [lo[0] - dlon, lo[1] - dlat];
+            hi = [hi[0] + dlon, hi[1] + dlat];
+            let item = GeomWithData::new(Rectangle::from_corners(lo, hi), f.id);
+            if f.kind == FenceKind::Gate {
+                gates.push(item);
+            } else {
+                areas.push(item);
+            }
+        }
+        Self {
+            fences,
+            areas: RTree::bulk_load(areas),
+            gates: RTree::bulk_load(gates),
+        }
+    }
+
+    /// All fences, by id.
+    pub fn fences(&self) -> &[Fence] {
+        &self.fences
+    }
+
+    /// The fence with this id.
+    pub fn get(&self, id: usize) -> &Fence {
+        &self.fences[id]
+    }
+
+    /// Area fences (port, anchorage, area) whose reach contains `p`, in id order.
+    pub fn areas_near(&self, p: Point, out: &mut Vec<usize>) {
+        out.clear();
+        out.extend(
+            self.areas
+                .locate_all_at_point(&[p.x(), p.y()])
+                .map(|g| g.data),
+        );
+        out.sort_unstable();
+    }
+
+    /// Gates crossed by the segment `a`→`b`, with the crossing point, in id order.
+    pub fn gates_crossed(&self, a: Point, b: Point) -> Vec<(usize, Point)> {
+        let env = AABB::from_corners([a.x(), a.y()], [b.x(), b.y()]);
+        let seg = Line::new(a.0, b.0);
+        let mut out: Vec<(usize, Point)> = self
+            .gates
+            .locate_in_envelope_intersecting(&env)
+            .filter_map(|g| {
+                let Shape::Gate(gate) = &self.fences[g.data].shape else {
+                    return None;
+                };
+                match line_intersection(seg, *gate)? {
+                    LineIntersection::SinglePoint { intersection, .. } => {
+                        Some((g.data, Point(intersection)))
+                    }
+                    LineIntersection::Collinear { .. } => None,
+                }
+            })
+            .collect();
+        out.sort_unstable_by_key(|(id, _)| *id);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> FenceSet {
+        FenceSet::build(&Loaded::embedded()).unwrap()
+    }
+
+    fn id(set: &FenceSet, name: &str) -> usize {
+        set.fences().iter().find(|f| f.name == name).unwrap().id
+    }
+
+    #[test]
+    fn tartus_zones_and_index() {
+        let set = shipped();
+        let naval = set.get(id(&set, "tartus-naval"));
+        assert_eq!(naval.zone(Point::new(35.869, 34.901)), Zone::Inside);
+        // ~200 m west of the basin's west edge: in the band.
+        assert!(matches!(
+            naval.zone(Point::new(35.8605, 34.901)),
+            Zone::Band { .. }
+        ));
+        // 5 km offshore: outside, and within the 25 km approach.
+        let far = Point::new(35.81, 34.90);
+        let Zone::Outside { distance_m } = naval.zone(far) else {
+            panic!()
+        };
+        assert!((4000.0..6000.0).contains(&distance_m), "{distance_m}");
+        let mut near = Vec::new();
+        set.areas_near(far, &mut near);
+        assert!(near.contains(&naval.id));
+        // Mid-Atlantic: nothing.
+        set.areas_near(Point::new(-30.0, 40.0), &mut near);
+        assert!(near.is_empty());
+    }
+
+    #[test]
+    fn gibraltar_transit_and_direction() {
+        let set = shipped();
+        let a = Point::new(-5.3, 35.96);
+        let b = Point::new(-5.7, 35.95);
+        let crossed = set.gates_crossed(a, b);
+        assert_eq!(crossed.len(), 1);
+        assert_eq!(set.get(crossed[0].0).name, "gibraltar");
+        assert_eq!(Direction::of(a, b), Direction::Westbound);
+        assert!(set.gates_crossed(a, Point::new(-5.35, 35.96)).is_empty());
+    }
+
+    #[test]
+    fn geojson_errors_are_clear() {
+        let e = parse_geojson(
+            r#"{"type":"Point","coordinates":[1,2]}"#,
+            "fences[0].geojson",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`fences[0].geojson` = GeoJSON: must be a Polygon or MultiPolygon"
+        );
+    }
+}
