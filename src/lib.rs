@@ -18,6 +18,8 @@ pub mod geofence;
 pub mod output;
 pub mod reassembly;
 pub mod time;
+pub mod tracker;
+pub mod watchlist;
 
 pub use decode::AisMessage;
 pub use frontend::{Decoded, FrontEnd, Meta};

@@ -1,0 +1,447 @@
+//! The tracker: per-vessel state from decoded messages.
+//!
+//! Owns what is known of each vessel (latest fix, motion, status, static data, last seen) and the
+//! rules that protect it from bad data: message time resolution, duplicates from several receivers,
+//! reports older than the latest, and implausible jumps (quarantined, not applied). Pure: time comes
+//! with the message, or as the arrival time the caller passes in.
+
+use std::hash::{Hash, Hasher};
+
+use geo::{Distance, Haversine, Point};
+use rustc_hash::{FxHashMap, FxHasher};
+
+use crate::decode::{AisMessage, AisText, Position};
+use crate::frontend::Decoded;
+use crate::time::UnixMillis;
+use crate::watchlist::normalise;
+
+/// Metres per nautical mile.
+const M_PER_NM: f64 = 1852.0;
+/// Reports with the same content within this window are one report heard by several receivers.
+const DUPLICATE_WINDOW_MS: i64 = 60_000;
+
+/// One accepted position.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fix {
+    /// Message time.
+    pub time: UnixMillis,
+    /// Latitude in degrees.
+    pub lat: f64,
+    /// Longitude in degrees.
+    pub lon: f64,
+    /// Speed over ground in knots, when reported.
+    pub sog: Option<f32>,
+}
+
+impl Fix {
+    /// As a `geo` point (x = lon, y = lat).
+    pub fn point(&self) -> Point {
+        Point::new(self.lon, self.lat)
+    }
+}
+
+/// What a vessel's static reports have said.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StaticData {
+    /// IMO number.
+    pub imo: Option<u32>,
+    /// Name, normalised.
+    pub name: Option<String>,
+    /// Call sign, normalised.
+    pub callsign: Option<String>,
+    /// Ship and cargo type.
+    pub shiptype: Option<u8>,
+    /// Destination, normalised.
+    pub destination: Option<String>,
+}
+
+/// Everything known about one vessel.
+#[derive(Debug, Clone, Default)]
+pub struct Vessel {
+    /// MMSI.
+    pub mmsi: u32,
+    /// The latest accepted fix.
+    pub fix: Option<Fix>,
+    /// Course over ground of the latest report.
+    pub cog: Option<f32>,
+    /// True heading of the latest report.
+    pub heading: Option<u16>,
+    /// Navigational status of the latest report.
+    pub status: Option<u8>,
+    /// Static data.
+    pub statics: StaticData,
+    /// Bumped whenever `statics` changes, so that watch matches can be cached.
+    pub statics_version: u32,
+    /// Time of the latest message of any kind.
+    pub last_seen: Option<UnixMillis>,
+    fingerprint: u64,
+    fingerprint_time: Option<UnixMillis>,
+    quarantine: Option<Fix>,
+}
+
+/// What one message did to the tracker.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Observation {
+    /// A new accepted position; `previous` is the fix it replaced.
+    Fix {
+        /// The new fix.
+        fix: Fix,
+        /// The previous fix, if any.
+        previous: Option<Fix>,
+    },
+    /// Static data (possibly changed).
+    Static,
+    /// The vessel was heard, without a usable position (unavailable, or another message type).
+    Heard,
+    /// The same report again from another receiver: ignored.
+    Duplicate,
+    /// Older than the vessel's latest fix: not applied.
+    Stale,
+    /// An implausible jump: held back, not applied.
+    Quarantined,
+    /// Not from a vessel (base stations, aids to navigation) or of no use to tracking.
+    Ignored,
+}
+
+/// Counters of the tracker's decisions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrackerStats {
+    /// Accepted fixes.
+    pub fixes: u64,
+    /// Duplicates dropped.
+    pub duplicates: u64,
+    /// Stale reports dropped.
+    pub stale: u64,
+    /// Jumps quarantined.
+    pub quarantined: u64,
+    /// Positions marked unavailable.
+    pub no_position: u64,
+    /// Messages timed by the arrival clock because the feed had no time at all.
+    pub arrival_timed: u64,
+}
+
+/// Per-vessel state for every vessel heard.
+#[derive(Debug)]
+pub struct Tracker {
+    vessels: FxHashMap<u32, Vessel>,
+    max_speed_kn: f64,
+    /// The latest base-station (type 4) UTC time: the feed's own clock when it has no timestamps.
+    base_clock: Option<UnixMillis>,
+    stats: TrackerStats,
+}
+
+impl Tracker {
+    /// A tracker that quarantines jumps implying more than `max_speed_kn`.
+    pub fn new(max_speed_kn: f64) -> Self {
+        Self {
+            vessels: FxHashMap::default(),
+            max_speed_kn,
+            base_clock: None,
+            stats: TrackerStats::default(),
+        }
+    }
+
+    /// The vessel with this MMSI, if heard.
+    pub fn vessel(&self, mmsi: u32) -> Option<&Vessel> {
+        self.vessels.get(&mmsi)
+    }
+
+    /// Every vessel heard.
+    pub fn vessels(&self) -> impl Iterator<Item = &Vessel> {
+        self.vessels.values()
+    }
+
+    /// Vessels tracked.
+    pub fn len(&self) -> usize {
+        self.vessels.len()
+    }
+
+    /// True when no vessel has been heard.
+    pub fn is_empty(&self) -> bool {
+        self.vessels.is_empty()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> TrackerStats {
+        self.stats
+    }
+
+    /// The time of a message: the feed's (tag block or log), else derived from base-station reports
+    /// refined by the report's UTC second, else `arrival`.
+    pub fn message_time(&mut self, d: &Decoded, arrival: UnixMillis) -> UnixMillis {
+        if let Some(t) = d.meta.time() {
+            return t;
+        }
+        let Some(base) = self.base_clock else {
+            self.stats.arrival_timed += 1;
+            return arrival;
+        };
+        let second = match &d.message {
+            AisMessage::Position(p) | AisMessage::ExtendedClassB(p, _) => {
+                p.second.filter(|&s| s < 60)
+            }
+            _ => None,
+        };
+        match second {
+            Some(s) => {
+                // The report's second within the base clock's minute, moved by a minute when that is
+                // closer (the report may straddle a minute boundary).
+                let minute = base.0 - base.0.rem_euclid(60_000);
+                let mut t = minute + i64::from(s) * 1000;
+                if t - base.0 > 30_000 {
+                    t -= 60_000;
+                } else if base.0 - t > 30_000 {
+                    t += 60_000;
+                }
+                UnixMillis(t)
+            }
+            None => base,
+        }
+    }
+
+    /// Applies one decoded message at time `time` (see [`Tracker::message_time`]).
+    pub fn observe(&mut self, d: &Decoded, time: UnixMillis) -> (u32, Observation) {
+        let mmsi = d.message.header().mmsi;
+        match &d.message {
+            AisMessage::BaseStation(b) => {
+                if let Some(utc) = b.utc {
+                    self.base_clock = Some(utc);
+                }
+                (mmsi, Observation::Ignored)
+            }
+            AisMessage::Position(p) => (mmsi, self.position(p, time)),
+            AisMessage::ExtendedClassB(p, x) => {
+                let obs = self.position(p, time);
+                let v = self.vessels.get_mut(&mmsi).expect("position() inserts");
+                learn(v, None, Some(&x.shipname), None, Some(x.shiptype), None);
+                (mmsi, obs)
+            }
+            AisMessage::StaticVoyage(s) => {
+                let v = self.heard(mmsi, time);
+                learn(
+                    v,
+                    s.imo,
+                    Some(&s.shipname),
+                    Some(&s.callsign),
+                    Some(s.shiptype),
+                    Some(&s.destination),
+                );
+                (mmsi, Observation::Static)
+            }
+            AisMessage::StaticPartA(a) => {
+                let v = self.heard(mmsi, time);
+                learn(v, None, Some(&a.shipname), None, None, None);
+                (mmsi, Observation::Static)
+            }
+            AisMessage::StaticPartB(b) => {
+                let v = self.heard(mmsi, time);
+                learn(v, None, None, Some(&b.callsign), Some(b.shiptype), None);
+                (mmsi, Observation::Static)
+            }
+            AisMessage::AidToNavigation(_) | AisMessage::Other(_) => (mmsi, Observation::Ignored),
+        }
+    }
+
+    fn heard(&mut self, mmsi: u32, time: UnixMillis) -> &mut Vessel {
+        let v = self.vessels.entry(mmsi).or_insert_with(|| Vessel {
+            mmsi,
+            ..Vessel::default()
+        });
+        if v.last_seen.is_none_or(|t| time > t) {
+            v.last_seen = Some(time);
+        }
+        v
+    }
+
+    fn position(&mut self, p: &Position, time: UnixMillis) -> Observation {
+        let fingerprint = {
+            let mut h = FxHasher::default();
+            (
+                p.header.msg_type,
+                p.lat.map(f64::to_bits),
+                p.lon.map(f64::to_bits),
+            )
+                .hash(&mut h);
+            (
+                p.speed.map(f32::to_bits),
+                p.course.map(f32::to_bits),
+                p.heading,
+                p.second,
+                p.status,
+            )
+                .hash(&mut h);
+            h.finish()
+        };
+        let max_speed_kn = self.max_speed_kn;
+        let v = self.vessels.entry(p.header.mmsi).or_insert_with(|| Vessel {
+            mmsi: p.header.mmsi,
+            ..Vessel::default()
+        });
+        if v.fingerprint == fingerprint
+            && v.fingerprint_time
+                .is_some_and(|t| (time.0 - t.0).abs() <= DUPLICATE_WINDOW_MS)
+        {
+            self.stats.duplicates += 1;
+            return Observation::Duplicate;
+        }
+        v.fingerprint = fingerprint;
+        v.fingerprint_time = Some(time);
+        if v.last_seen.is_none_or(|t| time > t) {
+            v.last_seen = Some(time);
+        }
+        let (Some(lat), Some(lon)) = (p.lat, p.lon) else {
+            self.stats.no_position += 1;
+            return Observation::Heard;
+        };
+        let fix = Fix {
+            time,
+            lat,
+            lon,
+            sog: p.speed,
+        };
+        let previous = v.fix;
+        if let Some(prev) = previous {
+            if time < prev.time {
+                self.stats.stale += 1;
+                return Observation::Stale;
+            }
+            let plausible = |from: &Fix| implied_speed_kn(from, &fix) <= max_speed_kn;
+            if !plausible(&prev) {
+                // A jump is applied only when the next fix confirms it: then the old position was
+                // the wrong one (or the ship really moved while unheard).
+                let confirmed = v
+                    .quarantine
+                    .as_ref()
+                    .is_some_and(|q| q.time <= time && plausible(q));
+                if !confirmed {
+                    v.quarantine = Some(fix);
+                    self.stats.quarantined += 1;
+                    return Observation::Quarantined;
+                }
+            }
+        }
+        v.quarantine = None;
+        v.fix = Some(fix);
+        v.cog = p.course;
+        v.heading = p.heading;
+        if p.status.is_some() {
+            v.status = p.status;
+        }
+        self.stats.fixes += 1;
+        Observation::Fix { fix, previous }
+    }
+}
+
+fn implied_speed_kn(a: &Fix, b: &Fix) -> f64 {
+    let metres = Haversine.distance(a.point(), b.point());
+    // One second at least: two fixes at the same time and different places are a jump.
+    let seconds = ((b.time.0 - a.time.0) as f64 / 1000.0).max(1.0);
+    metres / M_PER_NM / (seconds / 3600.0)
+}
+
+fn learn(
+    v: &mut Vessel,
+    imo: Option<u32>,
+    name: Option<&AisText>,
+    callsign: Option<&AisText<7>>,
+    shiptype: Option<u8>,
+    destination: Option<&AisText>,
+) {
+    let before = v.statics.clone();
+    let s = &mut v.statics;
+    if imo.is_some() {
+        s.imo = imo;
+    }
+    if let Some(n) = name
+        .map(|n| normalise(n.as_str()))
+        .filter(|n| !n.is_empty())
+    {
+        s.name = Some(n);
+    }
+    if let Some(c) = callsign
+        .map(|c| normalise(c.as_str()))
+        .filter(|c| !c.is_empty())
+    {
+        s.callsign = Some(c);
+    }
+    if shiptype.is_some_and(|t| t != 0) {
+        s.shiptype = shiptype;
+    }
+    if let Some(d) = destination
+        .map(|d| normalise(d.as_str()))
+        .filter(|d| !d.is_empty())
+    {
+        s.destination = Some(d);
+    }
+    if *s != before {
+        v.statics_version += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frontend::FrontEnd;
+
+    fn decoded(line: &str) -> Decoded {
+        FrontEnd::default().push_line(0, line.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn duplicates_stale_and_jumps() {
+        let mut t = Tracker::new(60.0);
+        let d = decoded("!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4A");
+        let (mmsi, o) = t.observe(&d, UnixMillis(1_000_000));
+        assert!(matches!(o, Observation::Fix { previous: None, .. }));
+        // The same report from a second receiver a moment later.
+        assert_eq!(
+            t.observe(&d, UnixMillis(1_002_000)).1,
+            Observation::Duplicate
+        );
+        let v = t.vessel(mmsi).unwrap();
+        assert_eq!(v.fix.unwrap().time, UnixMillis(1_000_000));
+        assert_eq!(t.stats().duplicates, 1);
+        // An older report after the dedup window: stale.
+        let mut earlier = d.clone();
+        if let AisMessage::Position(p) = &mut earlier.message {
+            p.second = Some(1);
+        }
+        assert_eq!(
+            t.observe(&earlier, UnixMillis(900_000)).1,
+            Observation::Stale
+        );
+        // A jump of ~1 degree in a minute: quarantined, then confirmed by a consistent next fix.
+        let mut far = d.clone();
+        if let AisMessage::Position(p) = &mut far.message {
+            p.lat = p.lat.map(|l| l + 1.0);
+        }
+        assert_eq!(
+            t.observe(&far, UnixMillis(1_060_000)).1,
+            Observation::Quarantined
+        );
+        let mut far2 = far.clone();
+        if let AisMessage::Position(p) = &mut far2.message {
+            p.second = Some(2);
+        }
+        assert!(matches!(
+            t.observe(&far2, UnixMillis(1_120_000)).1,
+            Observation::Fix { .. }
+        ));
+        assert_eq!(t.stats().quarantined, 1);
+    }
+
+    #[test]
+    fn time_from_base_station_refined_by_second() {
+        let mut t = Tracker::new(60.0);
+        let base = decoded("!AIVDM,1,1,,A,403OviQuMGCqWrRO9>E6fE700@GO,0*4D"); // 2007-05-14T19:57:39Z
+        let arrival = UnixMillis(5);
+        let bt = t.message_time(&base, arrival);
+        assert_eq!(bt, arrival);
+        t.observe(&base, bt);
+        let pos = decoded("!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4A"); // second 33
+        assert_eq!(
+            t.message_time(&pos, arrival).to_string(),
+            "2007-05-14T19:57:33Z"
+        );
+    }
+}
