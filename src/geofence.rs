@@ -100,6 +100,24 @@ impl Fence {
         }
     }
 
+    /// Metres from `p` to the fence's boundary, from inside or outside: the weight used to
+    /// interpolate when a track crossed it.
+    pub fn boundary_distance_m(&self, p: Point) -> f64 {
+        match &self.shape {
+            Shape::Circle { center, radius_m } => (Haversine.distance(*center, p) - radius_m).abs(),
+            Shape::Polygons(mp) => mp
+                .0
+                .iter()
+                .flat_map(|poly| std::iter::once(poly.exterior()).chain(poly.interiors()))
+                .map(|ring| match ring.haversine_closest_point(&p) {
+                    Closest::Intersection(q) | Closest::SinglePoint(q) => Haversine.distance(p, q),
+                    Closest::Indeterminate => f64::INFINITY,
+                })
+                .fold(f64::INFINITY, f64::min),
+            Shape::Gate(_) => self.distance_outside_m(p),
+        }
+    }
+
     /// Classifies `p` against an area fence (port, anchorage, area).
     pub fn zone(&self, p: Point) -> Zone {
         let d = self.distance_outside_m(p);

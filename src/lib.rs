@@ -12,9 +12,11 @@
 pub mod commands;
 pub mod config;
 pub mod decode;
+pub mod event;
 pub mod framing;
 pub mod frontend;
 pub mod geofence;
+pub mod movement;
 pub mod output;
 pub mod reassembly;
 pub mod time;

@@ -1,0 +1,237 @@
+//! Movement events: the records vesselwatch decides, prints, stores and sends.
+//!
+//! Owns the event record, its stable id, and its two printed forms (a readable line and a JSON
+//! line). The JSON of an event is the one record every later stage (store, queries, webhooks) uses.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::geofence::Direction;
+use crate::time::UnixMillis;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// Already inside a fence when first seen: no arrival, but now known to be there.
+    Present,
+    /// Entered a fence (and stayed `min_dwell` where set).
+    Arrival,
+    /// Left a fence beyond its exit margin.
+    Departure,
+    /// Silent for `dark_after` inside or near a port.
+    Dark,
+    /// Heard again after going dark.
+    Reappeared,
+    /// Held off a port, slow or within 2 km, for `holding_after`.
+    Holding,
+    /// Crossed a gate line.
+    Transit,
+}
+
+impl EventKind {
+    /// The lowercase name used in JSON, on the command line and in filters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Present => "present",
+            EventKind::Arrival => "arrival",
+            EventKind::Departure => "departure",
+            EventKind::Dark => "dark",
+            EventKind::Reappeared => "reappeared",
+            EventKind::Holding => "holding",
+            EventKind::Transit => "transit",
+        }
+    }
+}
+
+/// A position with its time, as events carry them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FixRecord {
+    /// Message time.
+    #[serde(serialize_with = "rfc3339")]
+    pub time: UnixMillis,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+}
+
+/// One movement event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Stable id derived from the content: the same feed always gives the same ids, so replaying
+    /// twice never duplicates and webhook receivers can deduplicate.
+    pub id: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// When it was decided, in message time.
+    #[serde(serialize_with = "rfc3339")]
+    pub time: UnixMillis,
+    /// The vessel's MMSI.
+    pub mmsi: u32,
+    /// IMO number, when its static report was seen.
+    pub imo: Option<u32>,
+    /// Name, when its static report was seen.
+    pub name: Option<String>,
+    /// Call sign, when its static report was seen.
+    pub callsign: Option<String>,
+    /// Watchlist label, for a watched vessel.
+    pub label: Option<String>,
+    /// Watchlist group.
+    pub group: Option<String>,
+    /// The fence's name.
+    pub fence: String,
+    /// Latitude of the deciding fix (or the last known position).
+    pub lat: Option<f64>,
+    /// Longitude of the deciding fix.
+    pub lon: Option<f64>,
+    /// Speed over ground at the deciding fix.
+    pub sog: Option<f32>,
+    /// True when the event is inferred across a gap rather than observed (a departure found on
+    /// reappearing far away).
+    pub inferred: bool,
+    /// When the boundary or gate was crossed, interpolated between the fixes either side.
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub crossing_time: Option<UnixMillis>,
+    /// Start of the window the event covers (silence, holding, inferred departure).
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub window_start: Option<UnixMillis>,
+    /// End of that window.
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub window_end: Option<UnixMillis>,
+    /// The last fix on the other side of the boundary or gate.
+    pub other_side: Option<FixRecord>,
+    /// Direction of a transit.
+    pub direction: Option<Direction>,
+    /// For a departure: when the visit began (its arrival, or when first seen present).
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub visit_start: Option<UnixMillis>,
+}
+
+fn rfc3339<S: serde::Serializer>(t: &UnixMillis, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(t)
+}
+
+fn rfc3339_opt<S: serde::Serializer>(t: &Option<UnixMillis>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.collect_str(t),
+        None => s.serialize_none(),
+    }
+}
+
+/// FNV-1a, 64 bits. Spelled out rather than taken from a hasher crate because event ids are stored
+/// and sent to other systems: the function must never change between releases or platforms.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in *part {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The stable id of an event: its kind, vessel, fence and time.
+pub fn event_id(kind: EventKind, mmsi: u32, fence: &str, time: UnixMillis) -> String {
+    let h = fnv1a(&[
+        kind.as_str().as_bytes(),
+        &mmsi.to_le_bytes(),
+        fence.as_bytes(),
+        &time.0.to_le_bytes(),
+    ]);
+    format!("{h:016x}")
+}
+
+impl Event {
+    /// One JSON object, no newline: what `replay --format jsonl` prints.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("events always serialise")
+    }
+
+    /// One readable line.
+    pub fn to_text(&self) -> String {
+        let who = self
+            .label
+            .clone()
+            .or_else(|| self.name.clone())
+            .unwrap_or_else(|| format!("MMSI {}", self.mmsi));
+        let mut s = format!(
+            "{}  {:<10}  {:<16}  {:<22}",
+            self.time,
+            self.kind.as_str(),
+            who,
+            self.fence
+        );
+        if let (Some(lat), Some(lon)) = (self.lat, self.lon) {
+            let _ = write!(s, "  {lat:.4},{lon:.4}");
+        }
+        if let Some(sog) = self.sog {
+            let _ = write!(s, "  {sog:.1} kn");
+        }
+        if let Some(d) = self.direction {
+            let _ = write!(
+                s,
+                "  {}",
+                serde_json::to_value(d)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            );
+        }
+        if let (Some(a), Some(b)) = (self.window_start, self.window_end) {
+            let _ = write!(s, "  [{a} .. {b}]");
+        }
+        if self.inferred {
+            s.push_str("  (inferred)");
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_stable_and_distinct() {
+        let a = event_id(
+            EventKind::Departure,
+            273_000_001,
+            "tartus-naval",
+            UnixMillis(1_733_100_000_000),
+        );
+        // Pinned: an id must never change between releases.
+        assert_eq!(
+            a,
+            event_id(
+                EventKind::Departure,
+                273_000_001,
+                "tartus-naval",
+                UnixMillis(1_733_100_000_000)
+            )
+        );
+        assert_eq!(a.len(), 16);
+        assert_ne!(
+            a,
+            event_id(
+                EventKind::Arrival,
+                273_000_001,
+                "tartus-naval",
+                UnixMillis(1_733_100_000_000)
+            )
+        );
+        assert_ne!(
+            a,
+            event_id(
+                EventKind::Departure,
+                273_000_001,
+                "tartus-port",
+                UnixMillis(1_733_100_000_000)
+            )
+        );
+    }
+}

@@ -1,0 +1,658 @@
+//! The movement engine: decoded messages and clock ticks in, movement events out.
+//!
+//! Owns the state machine per (vessel, fence) that decides arrivals, departures and presence, with
+//! hysteresis; the per-vessel rules for `dark`/`reappeared` and `holding`; gate transits; and the
+//! engine clock (message time in replay). Pure: it never performs I/O or reads a clock; the caller
+//! passes the arrival time and ticks. Same input, same events, byte for byte.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use geo::{Distance, Haversine};
+use rustc_hash::FxHashMap;
+
+use crate::config::{FenceKind, Loaded, Vessels};
+use crate::event::{Event, EventKind, FixRecord, event_id};
+use crate::frontend::Decoded;
+use crate::geofence::{Direction, FenceSet, Zone};
+use crate::time::UnixMillis;
+use crate::tracker::{Fix, Observation, Tracker, TrackerStats};
+use crate::watchlist::{Identity, Watchlist};
+
+/// A vessel holding off a port stays within this distance of where it stopped...
+const HOLDING_RADIUS_M: f64 = 2000.0;
+/// ...or moves no faster than this.
+const HOLDING_MAX_SOG_KN: f32 = 1.0;
+
+/// The engine's thresholds, from `[monitor]`.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineSettings {
+    /// Watched vessels only, or all.
+    pub vessels: Vessels,
+    /// Silence before `dark`.
+    pub dark_after_ms: i64,
+    /// Holding time before `holding`.
+    pub holding_after_ms: i64,
+    /// Jump quarantine threshold.
+    pub max_speed_kn: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum FenceState {
+    /// Never placed yet (first fix in the margin band).
+    Unknown,
+    /// Known outside; the last fix there.
+    Outside { last: Fix },
+    /// Inside, but not yet for `min_dwell`.
+    Entering {
+        first_inside: Fix,
+        last_outside: Fix,
+    },
+    /// Inside since `since`; the last fix there.
+    Inside { last: Fix, since: UnixMillis },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Holding {
+    fence: usize,
+    anchor: Fix,
+    emitted: bool,
+}
+
+/// Movement state of one monitored vessel.
+#[derive(Debug, Default)]
+struct Movement {
+    /// Cached watch match and the statics version it was computed for.
+    watch: Option<usize>,
+    watch_version: Option<u32>,
+    fences: Vec<(usize, FenceState)>,
+    /// The port the vessel is in or approaching: where going silent counts as `dark`.
+    dark_zone: Option<usize>,
+    /// Set while dark: since when (last seen) and at which port.
+    dark: Option<(UnixMillis, usize)>,
+    /// Bumped on every message, so that stale dark deadlines are recognised.
+    generation: u64,
+    holding: Option<Holding>,
+    /// False until the first fix has been placed against the fences: until then, the state of
+    /// every fence is unknown (a vessel already in port gets `present`, not an arrival).
+    placed: bool,
+}
+
+/// Counts of what the engine did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// The tracker's counters.
+    pub tracker: TrackerStats,
+    /// Events emitted, by kind (in [`EventKind`] order).
+    pub events: [u64; 7],
+}
+
+/// The movement engine.
+#[derive(Debug)]
+pub struct Engine {
+    settings: EngineSettings,
+    fences: FenceSet,
+    watchlist: Watchlist,
+    tracker: Tracker,
+    movement: FxHashMap<u32, Movement>,
+    dark_queue: BinaryHeap<Reverse<(i64, u32, u64)>>,
+    clock: Option<UnixMillis>,
+    /// Scratch buffers for the fences near a fix, reused so that the per-fix path allocates nothing.
+    near: Vec<usize>,
+    ids: Vec<usize>,
+    events: [u64; 7],
+}
+
+/// Linear interpolation of the time a track crossed a line, weighted by each fix's distance to it.
+fn interpolate(a: &Fix, da: f64, b: &Fix, db: f64) -> UnixMillis {
+    let frac = if da + db > 0.0 { da / (da + db) } else { 0.5 };
+    UnixMillis(a.time.0 + ((b.time.0 - a.time.0) as f64 * frac).round() as i64)
+}
+
+fn record(f: &Fix) -> FixRecord {
+    FixRecord {
+        time: f.time,
+        lat: f.lat,
+        lon: f.lon,
+    }
+}
+
+/// What an event needs beyond its kind, fence and time.
+#[derive(Default)]
+struct Detail {
+    fix: Option<Fix>,
+    other_side: Option<Fix>,
+    crossing_time: Option<UnixMillis>,
+    window: Option<(UnixMillis, UnixMillis)>,
+    inferred: bool,
+    direction: Option<Direction>,
+    visit_start: Option<UnixMillis>,
+}
+
+impl Engine {
+    /// An engine for a loaded configuration.
+    pub fn new(loaded: &Loaded) -> Result<Self, crate::config::ConfigError> {
+        let m = &loaded.config.monitor;
+        let settings = EngineSettings {
+            vessels: m.vessels,
+            dark_after_ms: m.dark_after.millis(),
+            holding_after_ms: m.holding_after.millis(),
+            max_speed_kn: m.max_speed_kn,
+        };
+        Ok(Self::with_parts(
+            settings,
+            FenceSet::build(loaded)?,
+            Watchlist::new(&loaded.config.watch),
+        ))
+    }
+
+    /// An engine from compiled parts (benchmarks add fences this way).
+    pub fn with_parts(settings: EngineSettings, fences: FenceSet, watchlist: Watchlist) -> Self {
+        Self {
+            tracker: Tracker::new(settings.max_speed_kn),
+            settings,
+            fences,
+            watchlist,
+            movement: FxHashMap::default(),
+            dark_queue: BinaryHeap::new(),
+            clock: None,
+            near: Vec::new(),
+            ids: Vec::new(),
+            events: [0; 7],
+        }
+    }
+
+    /// The tracker, for queries of vessel state.
+    pub fn tracker(&self) -> &Tracker {
+        &self.tracker
+    }
+
+    /// The engine clock: the latest message time or tick.
+    pub fn clock(&self) -> Option<UnixMillis> {
+        self.clock
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            tracker: self.tracker.stats(),
+            events: self.events,
+        }
+    }
+
+    /// Open visits: (MMSI, fence name, since) for every monitored vessel inside a fence.
+    pub fn open_visits(&self) -> Vec<(u32, &str, UnixMillis)> {
+        let mut v: Vec<_> = self
+            .movement
+            .iter()
+            .flat_map(|(mmsi, m)| {
+                m.fences.iter().filter_map(move |(id, s)| match s {
+                    FenceState::Inside { since, .. } => {
+                        Some((*mmsi, self.fences.get(*id).name.as_str(), *since))
+                    }
+                    _ => None,
+                })
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Advances the engine clock to `now`, firing `dark` for vessels silent past the threshold.
+    /// Replay ticks with message time; the daemon with the wall clock.
+    pub fn tick(&mut self, now: UnixMillis, out: &mut Vec<Event>) {
+        if self.clock.is_some_and(|c| c >= now) {
+            return;
+        }
+        self.clock = Some(now);
+        while let Some(&Reverse((deadline, mmsi, generation))) = self.dark_queue.peek() {
+            if deadline > now.0 {
+                break;
+            }
+            self.dark_queue.pop();
+            let Some(m) = self.movement.get(&mmsi) else {
+                continue;
+            };
+            let (Some(fence), None) = (m.dark_zone, m.dark) else {
+                continue;
+            };
+            if m.generation != generation {
+                continue;
+            }
+            let last_seen = self
+                .tracker
+                .vessel(mmsi)
+                .and_then(|v| v.last_seen)
+                .unwrap_or(UnixMillis(deadline));
+            let fix = self.tracker.vessel(mmsi).and_then(|v| v.fix);
+            let time = UnixMillis(deadline);
+            self.emit(
+                out,
+                EventKind::Dark,
+                mmsi,
+                fence,
+                time,
+                Detail {
+                    fix,
+                    window: Some((last_seen, time)),
+                    ..Detail::default()
+                },
+            );
+            if let Some(m) = self.movement.get_mut(&mmsi) {
+                m.dark = Some((last_seen, fence));
+            }
+        }
+    }
+
+    /// Processes one decoded message. `arrival` is when it was received, used only when neither the
+    /// feed nor its base stations give a time.
+    pub fn on_message(&mut self, d: &Decoded, arrival: UnixMillis, out: &mut Vec<Event>) {
+        let time = self.tracker.message_time(d, arrival);
+        self.tick(time, out);
+        let (mmsi, obs) = self.tracker.observe(d, time);
+        let (fix, previous) = match obs {
+            Observation::Fix { fix, previous } => (Some(fix), previous),
+            Observation::Static | Observation::Heard => (None, None),
+            Observation::Duplicate
+            | Observation::Stale
+            | Observation::Quarantined
+            | Observation::Ignored => return,
+        };
+        if !self.monitored(mmsi) {
+            return;
+        }
+        let m = self.movement.entry(mmsi).or_default();
+        let placed = m.placed;
+        m.generation += 1;
+        let reappeared_from = m.dark.take();
+        if let Some((since, fence)) = reappeared_from {
+            let fix = fix.or_else(|| self.tracker.vessel(mmsi).and_then(|v| v.fix));
+            self.emit(
+                out,
+                EventKind::Reappeared,
+                mmsi,
+                fence,
+                time,
+                Detail {
+                    fix,
+                    window: Some((since, time)),
+                    ..Detail::default()
+                },
+            );
+        }
+        if let Some(fix) = fix {
+            if let Some(prev) = previous {
+                self.transits(out, mmsi, &prev, &fix);
+            }
+            self.areas(
+                out,
+                mmsi,
+                &fix,
+                previous.filter(|_| placed),
+                reappeared_from.map(|(s, _)| s),
+            );
+        }
+        let m = self.movement.get_mut(&mmsi).expect("inserted above");
+        if m.dark_zone.is_some() {
+            self.dark_queue.push(Reverse((
+                time.0 + self.settings.dark_after_ms,
+                mmsi,
+                m.generation,
+            )));
+        }
+    }
+
+    /// Whether events are wanted for this vessel; caches its watch match per statics version.
+    fn monitored(&mut self, mmsi: u32) -> bool {
+        let Some(v) = self.tracker.vessel(mmsi) else {
+            return false;
+        };
+        let version = v.statics_version;
+        let cached = self
+            .movement
+            .get(&mmsi)
+            .and_then(|m| (m.watch_version == Some(version)).then_some(m.watch));
+        let watch = match cached {
+            Some(w) => w,
+            None => {
+                let id = Identity {
+                    mmsi,
+                    imo: v.statics.imo,
+                    name: v.statics.name.as_deref(),
+                    callsign: v.statics.callsign.as_deref(),
+                };
+                let w = self.watchlist.find(&id);
+                if w.is_some()
+                    || self.settings.vessels == Vessels::All
+                    || self.movement.contains_key(&mmsi)
+                {
+                    let m = self.movement.entry(mmsi).or_default();
+                    m.watch = w;
+                    m.watch_version = Some(version);
+                }
+                w
+            }
+        };
+        watch.is_some() || self.settings.vessels == Vessels::All
+    }
+
+    fn transits(&mut self, out: &mut Vec<Event>, mmsi: u32, prev: &Fix, fix: &Fix) {
+        for (gate, at) in self.fences.gates_crossed(prev.point(), fix.point()) {
+            let da = Haversine.distance(prev.point(), at);
+            let db = Haversine.distance(at, fix.point());
+            self.emit(
+                out,
+                EventKind::Transit,
+                mmsi,
+                gate,
+                fix.time,
+                Detail {
+                    fix: Some(*fix),
+                    other_side: Some(*prev),
+                    crossing_time: Some(interpolate(prev, da, fix, db)),
+                    direction: Some(Direction::of(prev.point(), fix.point())),
+                    ..Detail::default()
+                },
+            );
+        }
+    }
+
+    fn areas(
+        &mut self,
+        out: &mut Vec<Event>,
+        mmsi: u32,
+        fix: &Fix,
+        previous: Option<Fix>,
+        dark_since: Option<UnixMillis>,
+    ) {
+        let mut hits = std::mem::take(&mut self.near);
+        self.fences.areas_near(fix.point(), &mut hits);
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.clear();
+        ids.extend_from_slice(&hits);
+        let m = self
+            .movement
+            .get_mut(&mmsi)
+            .expect("monitored vessels have movement");
+        m.placed = true;
+        ids.extend(
+            m.fences
+                .iter()
+                .map(|(id, _)| *id)
+                .filter(|id| !hits.contains(id)),
+        );
+        ids.sort_unstable();
+        let mut in_port = None;
+        let mut nearest_approach: Option<(f64, usize)> = None;
+        for &id in &ids {
+            let fence = self.fences.get(id);
+            let zone = fence.zone(fix.point());
+            if fence.kind == FenceKind::Port {
+                match zone {
+                    Zone::Inside => in_port = in_port.or(Some(id)),
+                    Zone::Band { distance_m } | Zone::Outside { distance_m }
+                        if distance_m <= fence.approach_m
+                            && nearest_approach.is_none_or(|(d, _)| distance_m < d) =>
+                    {
+                        nearest_approach = Some((distance_m, id));
+                    }
+                    _ => {}
+                }
+            }
+            self.step_fence(out, mmsi, id, zone, fix, previous, dark_since);
+        }
+        let m = self
+            .movement
+            .get_mut(&mmsi)
+            .expect("monitored vessels have movement");
+        // Fences the vessel is outside of and away from forget it: it is known to be outside, and
+        // its previous fix says so when it comes near again.
+        m.fences
+            .retain(|(id, s)| !matches!(s, FenceState::Outside { .. }) || hits.contains(id));
+        m.dark_zone = in_port.or(nearest_approach.map(|(_, id)| id));
+        self.near = hits;
+        self.ids = ids;
+        let approach = if in_port.is_none() {
+            nearest_approach.map(|(_, id)| id)
+        } else {
+            None
+        };
+        self.holding(out, mmsi, fix, approach);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn step_fence(
+        &mut self,
+        out: &mut Vec<Event>,
+        mmsi: u32,
+        id: usize,
+        zone: Zone,
+        fix: &Fix,
+        previous: Option<Fix>,
+        dark_since: Option<UnixMillis>,
+    ) {
+        let fence = self.fences.get(id);
+        let m = self.movement.get_mut(&mmsi).expect("monitored");
+        let state = match m.fences.iter().find(|(f, _)| *f == id) {
+            Some((_, s)) => *s,
+            // No state: either never placed (first fix), or away from this fence until now.
+            None => match previous {
+                None => FenceState::Unknown,
+                Some(p) => match fence.zone(p.point()) {
+                    Zone::Inside => FenceState::Inside {
+                        last: p,
+                        since: p.time,
+                    },
+                    _ => FenceState::Outside { last: p },
+                },
+            },
+        };
+        let dwell = fence.min_dwell_ms;
+        let mut event = None;
+        let next = match (state, zone) {
+            (FenceState::Unknown, Zone::Inside) => {
+                event = Some((
+                    EventKind::Present,
+                    Detail {
+                        fix: Some(*fix),
+                        visit_start: Some(fix.time),
+                        ..Detail::default()
+                    },
+                ));
+                FenceState::Inside {
+                    last: *fix,
+                    since: fix.time,
+                }
+            }
+            (FenceState::Unknown, Zone::Outside { .. }) => FenceState::Outside { last: *fix },
+            (FenceState::Outside { last }, Zone::Inside) => {
+                if dwell.is_some_and(|d| d > 0) {
+                    FenceState::Entering {
+                        first_inside: *fix,
+                        last_outside: last,
+                    }
+                } else {
+                    let crossing = interpolate(
+                        &last,
+                        fence.boundary_distance_m(last.point()),
+                        fix,
+                        fence.boundary_distance_m(fix.point()),
+                    );
+                    event = Some((
+                        EventKind::Arrival,
+                        Detail {
+                            fix: Some(*fix),
+                            other_side: Some(last),
+                            crossing_time: Some(crossing),
+                            ..Detail::default()
+                        },
+                    ));
+                    FenceState::Inside {
+                        last: *fix,
+                        since: crossing,
+                    }
+                }
+            }
+            (FenceState::Outside { .. }, Zone::Outside { .. }) => {
+                FenceState::Outside { last: *fix }
+            }
+            (
+                FenceState::Entering {
+                    first_inside,
+                    last_outside,
+                },
+                Zone::Inside,
+            ) => {
+                if fix.time.0 - first_inside.time.0 >= dwell.unwrap_or(0) {
+                    let crossing = interpolate(
+                        &last_outside,
+                        fence.boundary_distance_m(last_outside.point()),
+                        &first_inside,
+                        fence.boundary_distance_m(first_inside.point()),
+                    );
+                    event = Some((
+                        EventKind::Arrival,
+                        Detail {
+                            fix: Some(*fix),
+                            other_side: Some(last_outside),
+                            crossing_time: Some(crossing),
+                            ..Detail::default()
+                        },
+                    ));
+                    FenceState::Inside {
+                        last: *fix,
+                        since: crossing,
+                    }
+                } else {
+                    state
+                }
+            }
+            (FenceState::Entering { .. }, Zone::Outside { .. }) => {
+                FenceState::Outside { last: *fix }
+            }
+            (FenceState::Inside { since, .. }, Zone::Inside) => {
+                FenceState::Inside { last: *fix, since }
+            }
+            (FenceState::Inside { last, since }, Zone::Outside { .. }) => {
+                let crossing = interpolate(
+                    &last,
+                    fence.boundary_distance_m(last.point()),
+                    fix,
+                    fence.boundary_distance_m(fix.point()),
+                );
+                event = Some((
+                    EventKind::Departure,
+                    Detail {
+                        fix: Some(*fix),
+                        other_side: Some(last),
+                        crossing_time: Some(crossing),
+                        inferred: dark_since.is_some(),
+                        window: dark_since.map(|s| (s, fix.time)),
+                        visit_start: Some(since),
+                        ..Detail::default()
+                    },
+                ));
+                FenceState::Outside { last: *fix }
+            }
+            // The margin band changes nothing.
+            (s, Zone::Band { .. }) => s,
+        };
+        match m.fences.iter_mut().find(|(f, _)| *f == id) {
+            Some((_, s)) => *s = next,
+            None => m.fences.push((id, next)),
+        }
+        if let Some((kind, detail)) = event {
+            self.emit(out, kind, mmsi, id, fix.time, detail);
+        }
+    }
+
+    fn holding(&mut self, out: &mut Vec<Event>, mmsi: u32, fix: &Fix, approach: Option<usize>) {
+        let holding_after = self.settings.holding_after_ms;
+        let m = self.movement.get_mut(&mmsi).expect("monitored");
+        let Some(fence) = approach else {
+            m.holding = None;
+            return;
+        };
+        let h = match m.holding {
+            Some(h) if h.fence == fence => {
+                let slow = fix.sog.is_some_and(|s| s <= HOLDING_MAX_SOG_KN);
+                let close = Haversine.distance(h.anchor.point(), fix.point()) <= HOLDING_RADIUS_M;
+                if slow || close {
+                    h
+                } else {
+                    Holding {
+                        fence,
+                        anchor: *fix,
+                        emitted: false,
+                    }
+                }
+            }
+            _ => Holding {
+                fence,
+                anchor: *fix,
+                emitted: false,
+            },
+        };
+        let due = !h.emitted && fix.time.0 - h.anchor.time.0 >= holding_after;
+        m.holding = Some(Holding {
+            emitted: h.emitted || due,
+            ..h
+        });
+        if due {
+            self.emit(
+                out,
+                EventKind::Holding,
+                mmsi,
+                fence,
+                fix.time,
+                Detail {
+                    fix: Some(*fix),
+                    window: Some((h.anchor.time, fix.time)),
+                    ..Detail::default()
+                },
+            );
+        }
+    }
+
+    fn emit(
+        &mut self,
+        out: &mut Vec<Event>,
+        kind: EventKind,
+        mmsi: u32,
+        fence: usize,
+        time: UnixMillis,
+        d: Detail,
+    ) {
+        let fence = &self.fences.get(fence).name;
+        let vessel = self.tracker.vessel(mmsi);
+        let statics = vessel.map(|v| &v.statics);
+        let watch = self
+            .movement
+            .get(&mmsi)
+            .and_then(|m| m.watch)
+            .map(|w| self.watchlist.get(w));
+        self.events[kind as usize] += 1;
+        out.push(Event {
+            id: event_id(kind, mmsi, fence, time),
+            kind,
+            time,
+            mmsi,
+            imo: statics.and_then(|s| s.imo),
+            name: statics.and_then(|s| s.name.clone()),
+            callsign: statics.and_then(|s| s.callsign.clone()),
+            label: watch.map(|w| w.label.clone()),
+            group: watch.and_then(|w| w.group.clone()),
+            fence: fence.clone(),
+            lat: d.fix.map(|f| f.lat),
+            lon: d.fix.map(|f| f.lon),
+            sog: d.fix.and_then(|f| f.sog),
+            inferred: d.inferred,
+            crossing_time: d.crossing_time,
+            window_start: d.window.map(|w| w.0),
+            window_end: d.window.map(|w| w.1),
+            other_side: d.other_side.as_ref().map(record),
+            direction: d.direction,
+            visit_start: d.visit_start,
+        });
+    }
+}
