@@ -160,7 +160,7 @@ impl Event {
             .or_else(|| self.name.clone())
             .unwrap_or_else(|| format!("MMSI {}", self.mmsi));
         let mut s = format!(
-            "{}  {:<10}  {:<16}  {:<22}",
+            "{}  {:<10}  {:<20}  {:<22}",
             self.time,
             self.kind.as_str(),
             who,

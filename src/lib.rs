@@ -19,6 +19,7 @@ pub mod geofence;
 pub mod movement;
 pub mod output;
 pub mod reassembly;
+pub mod simulate;
 pub mod time;
 pub mod tracker;
 pub mod watchlist;

@@ -70,6 +70,9 @@ struct Movement {
     dark_zone: Option<usize>,
     /// Set while dark: since when (last seen) and at which port.
     dark: Option<(UnixMillis, usize)>,
+    /// Set on reappearing, until the next fix: the start of the silence, so that a departure found
+    /// by that fix is marked inferred with the window of the gap.
+    gap_since: Option<UnixMillis>,
     /// Bumped on every message, so that stale dark deadlines are recognised.
     generation: u64,
     holding: Option<Holding>,
@@ -264,9 +267,9 @@ impl Engine {
         let m = self.movement.entry(mmsi).or_default();
         let placed = m.placed;
         m.generation += 1;
-        let reappeared_from = m.dark.take();
-        if let Some((since, fence)) = reappeared_from {
-            let fix = fix.or_else(|| self.tracker.vessel(mmsi).and_then(|v| v.fix));
+        if let Some((since, fence)) = m.dark.take() {
+            m.gap_since = Some(since);
+            // The position of this message when it has one; never the stale one from before.
             self.emit(
                 out,
                 EventKind::Reappeared,
@@ -284,13 +287,11 @@ impl Engine {
             if let Some(prev) = previous {
                 self.transits(out, mmsi, &prev, &fix);
             }
-            self.areas(
-                out,
-                mmsi,
-                &fix,
-                previous.filter(|_| placed),
-                reappeared_from.map(|(s, _)| s),
-            );
+            let gap_since = self
+                .movement
+                .get_mut(&mmsi)
+                .and_then(|m| m.gap_since.take());
+            self.areas(out, mmsi, &fix, previous.filter(|_| placed), gap_since);
         }
         let m = self.movement.get_mut(&mmsi).expect("inserted above");
         if m.dark_zone.is_some() {

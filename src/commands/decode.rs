@@ -4,15 +4,14 @@
 //! [`FrontEnd`] in bounded chunks, and writing JSON to a buffered writer. Memory stays flat however
 //! large the input: nothing holds more than one chunk and one output buffer.
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use super::{CHUNK, open_input};
 
 use crate::frontend::{Counters, FrontEnd};
 use crate::output::gpsd_json;
 
-/// Bytes read per call: large enough that per-read overhead vanishes, small enough to stay in cache.
-const CHUNK: usize = 256 * 1024;
 /// Output is flushed whenever the buffer passes this.
 const OUT_FLUSH: usize = 256 * 1024;
 
@@ -48,22 +47,6 @@ pub struct DecodeReport {
     pub counters: Counters,
     /// Inputs that could not be opened or read to the end.
     pub failed: Vec<DecodeCommandError>,
-}
-
-/// Opens `path` (or stdin for `-`), unwrapping gzip when the content starts with its magic number.
-fn open_input(path: &Path) -> io::Result<Box<dyn Read>> {
-    let raw: Box<dyn Read> = if path == Path::new("-") {
-        Box::new(io::stdin().lock())
-    } else {
-        Box::new(File::open(path)?)
-    };
-    let mut reader = BufReader::with_capacity(CHUNK, raw);
-    let gz = reader.fill_buf()?.starts_with(&[0x1f, 0x8b]);
-    Ok(if gz {
-        Box::new(flate2::bufread::MultiGzDecoder::new(reader))
-    } else {
-        Box::new(reader)
-    })
 }
 
 /// Runs the command, writing JSON lines to `out`. Returns the counts even when some inputs failed;

@@ -1,0 +1,222 @@
+//! `vesselwatch replay`: recorded feeds through the daemon's pipeline, events printed as they happen.
+//!
+//! Owns reading the inputs (plain or gzip), pacing (as fast as possible, or N× real time by message
+//! time), and printing events as text or JSON lines. The pipeline itself is the library's: front end,
+//! then movement engine. Store and webhooks join in later issues; `--db` is accepted already.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{CHUNK, open_input};
+use crate::config::{ConfigError, Loaded};
+use crate::event::Event;
+use crate::frontend::{Counters, FrontEnd};
+use crate::movement::{Engine, EngineStats};
+use crate::time::UnixMillis;
+
+/// How fast to replay.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    /// As fast as the machine goes.
+    Max,
+    /// This many times real time, by message time.
+    Factor(f64),
+}
+
+impl std::str::FromStr for Speed {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "max" {
+            return Ok(Speed::Max);
+        }
+        match s.trim_end_matches('x').parse::<f64>() {
+            Ok(f) if f > 0.0 && f.is_finite() => Ok(Speed::Factor(f)),
+            _ => Err(format!(
+                "`{s}` is not a speed: use `max` or a factor such as 60"
+            )),
+        }
+    }
+}
+
+/// How to print events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// One readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line: the event record.
+    Jsonl,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(Format::Text),
+            "jsonl" => Ok(Format::Jsonl),
+            _ => Err(format!("`{s}` is not a format: use `text` or `jsonl`")),
+        }
+    }
+}
+
+/// Options of `vesselwatch replay`.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    /// The configuration; by default `config/vesselwatch.toml` when it exists, else the built-in one.
+    pub config: Option<PathBuf>,
+    /// The database to record into (the store arrives with the next issue).
+    pub db: Option<PathBuf>,
+    /// Pacing.
+    pub speed: Speed,
+    /// Output format.
+    pub format: Format,
+    /// Recorded feeds, in order; `-` for standard input.
+    pub inputs: Vec<PathBuf>,
+}
+
+/// Errors that stop a replay.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// An input could not be read.
+    #[error("cannot read {path}: {source}")]
+    Input {
+        /// The input.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// Output failed.
+    #[error("cannot write output: {0}")]
+    Output(#[source] io::Error),
+}
+
+/// What a replay did.
+#[derive(Debug)]
+pub struct ReplayReport {
+    /// Front-end counters.
+    pub counters: Counters,
+    /// Engine counters.
+    pub engine: EngineStats,
+    /// Vessels tracked at the end.
+    pub vessels: usize,
+}
+
+/// Loads `--config`, else `config/vesselwatch.toml` in the working directory, else the built-in copy.
+pub fn load_config(path: Option<&Path>) -> Result<Loaded, ConfigError> {
+    match path {
+        Some(p) => Loaded::from_file(p),
+        None if Path::new("config/vesselwatch.toml").exists() => {
+            Loaded::from_file(Path::new("config/vesselwatch.toml"))
+        }
+        None => Ok(Loaded::embedded()),
+    }
+}
+
+fn write_event(out: &mut dyn Write, format: Format, e: &Event) -> io::Result<()> {
+    match format {
+        Format::Text => writeln!(out, "{}", e.to_text()),
+        Format::Jsonl => writeln!(out, "{}", e.to_json()),
+    }
+}
+
+/// Runs a replay, printing events to `out`.
+pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, ReplayError> {
+    let loaded = load_config(opts.config.as_deref())?;
+    let mut engine = Engine::new(&loaded)?;
+    let mut fe = FrontEnd::default();
+    let mut events = Vec::new();
+    let mut chunk = vec![0u8; CHUNK];
+    let started = Instant::now();
+    let mut first_time: Option<UnixMillis> = None;
+    let mut output_error = None;
+
+    for (feed, path) in opts.inputs.iter().enumerate() {
+        let feed = feed as u32;
+        let mut reader = open_input(path).map_err(|source| ReplayError::Input {
+            path: path.clone(),
+            source,
+        })?;
+        loop {
+            let n = match reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(ReplayError::Input {
+                        path: path.clone(),
+                        source,
+                    });
+                }
+            };
+            // The arrival clock, read at the I/O edge, times only feeds with no time of their own.
+            let arrival = UnixMillis::from_system_time(SystemTime::now()).unwrap_or(UnixMillis(0));
+            let mut sink = |d: crate::frontend::Decoded| {
+                engine.on_message(&d, arrival, &mut events);
+                if let (Speed::Factor(f), Some(now)) = (opts.speed, engine.clock()) {
+                    let first = *first_time.get_or_insert(now);
+                    let due =
+                        Duration::from_secs_f64(((now.0 - first.0).max(0) as f64 / 1000.0) / f);
+                    if let Some(wait) = due.checked_sub(started.elapsed()) {
+                        std::thread::sleep(wait);
+                    }
+                }
+                for e in events.drain(..) {
+                    if let Err(err) = write_event(out, opts.format, &e) {
+                        output_error.get_or_insert(err);
+                    }
+                }
+                if matches!(opts.speed, Speed::Factor(_)) {
+                    let _ = out.flush();
+                }
+            };
+            fe.push_bytes(feed, &chunk[..n], &mut sink);
+            if let Some(e) = output_error.take() {
+                return Err(ReplayError::Output(e));
+            }
+        }
+        fe.finish_feed(feed, |d| {
+            engine.on_message(&d, UnixMillis(0), &mut events);
+        });
+        for e in events.drain(..) {
+            write_event(out, opts.format, &e).map_err(ReplayError::Output)?;
+        }
+    }
+    out.flush().map_err(ReplayError::Output)?;
+    Ok(ReplayReport {
+        counters: fe.counters().clone(),
+        engine: engine.stats(),
+        vessels: engine.tracker().len(),
+    })
+}
+
+/// The replay summary for standard error.
+pub fn format_summary(r: &ReplayReport) -> String {
+    let t = &r.engine.tracker;
+    let kinds = [
+        "present",
+        "arrival",
+        "departure",
+        "dark",
+        "reappeared",
+        "holding",
+        "transit",
+    ];
+    let mut s = format!(
+        "decoded {}  vessels {}  fixes {}  duplicates {}  stale {}  quarantined {}\nevents:",
+        r.counters.get(crate::frontend::Outcome::Decoded),
+        r.vessels,
+        t.fixes,
+        t.duplicates,
+        t.stale,
+        t.quarantined
+    );
+    for (k, n) in kinds.iter().zip(r.engine.events) {
+        s.push_str(&format!(" {k} {n}"));
+    }
+    s.push('\n');
+    s
+}
