@@ -127,3 +127,46 @@ fn unknown_option_is_a_usage_error() {
     let o = run(&["decode".as_ref(), "--frobnicate".as_ref()]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn default_config_round_trips_through_check_config() {
+    let o = run(&["default-config".as_ref()]);
+    assert!(o.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("vesselwatch.toml");
+    std::fs::write(&cfg, &o.stdout).unwrap();
+    // The example's GeoJSON paths are relative to the config file: copy the fences beside it.
+    let fences = dir.path().join("fences");
+    std::fs::create_dir(&fences).unwrap();
+    for entry in
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/fences")).unwrap()
+    {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), fences.join(entry.file_name())).unwrap();
+    }
+    let o = run(&["check-config".as_ref(), cfg.as_os_str()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .starts_with("ok: 11 fences")
+    );
+}
+
+#[test]
+fn check_config_names_the_key_the_value_and_what_is_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "[[fences]]\nname = \"x\"\nkind = \"port\"\ncenter = { lat = 95.0, lon = 35.8 }\nradius_km = 2\n",
+    )
+    .unwrap();
+    let o = run(&["check-config".as_ref(), cfg.as_os_str()]);
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8(o.stderr).unwrap();
+    assert!(
+        stderr.contains("`fences[0].center.lat` = 95: must be between -90 and 90"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,319 @@
+//! Property tests of the movement engine and the simulator.
+//!
+//! - No flapping: GPS jitter inside a fence and in its margin band produces no events.
+//! - A clean pass (outside → deep inside with jitter → outside) gives exactly one arrival and one
+//!   departure.
+//! - Simulate, then decode, returns what was encoded.
+
+use proptest::prelude::*;
+use vesselwatch::config::{Loaded, Origin};
+use vesselwatch::decode::AisMessage;
+use vesselwatch::event::{Event, EventKind};
+use vesselwatch::frontend::FrontEnd;
+use vesselwatch::movement::Engine;
+use vesselwatch::simulate::encode::{self, PositionReport};
+use vesselwatch::simulate::{Report, Scenario};
+use vesselwatch::time::UnixMillis;
+
+const CENTER: (f64, f64) = (34.9, 35.87);
+const RADIUS_KM: f64 = 1.0;
+const MARGIN_KM: f64 = 0.5;
+
+fn engine() -> Engine {
+    let toml = format!(
+        "[monitor]\nvessels = \"all\"\n[[fences]]\nname = \"port\"\nkind = \"port\"\n\
+         center = {{ lat = {}, lon = {} }}\nradius_km = {RADIUS_KM}\nexit_margin_km = {MARGIN_KM}\n",
+        CENTER.0, CENTER.1
+    );
+    Engine::new(&Loaded::from_str(&toml, Origin::Embedded).unwrap()).unwrap()
+}
+
+/// The point `km` from the centre on `bearing` degrees (flat approximation, fine at 1.5 km).
+fn offset(km: f64, bearing: f64) -> (f64, f64) {
+    let b = bearing.to_radians();
+    let dlat = km * b.cos() / 111.2;
+    let dlon = km * b.sin() / (111.2 * CENTER.0.to_radians().cos());
+    (CENTER.0 + dlat, CENTER.1 + dlon)
+}
+
+/// Feeds one type 1 report at `t` seconds into the engine, through the real front end.
+fn feed(engine: &mut Engine, fe: &mut FrontEnd, t: i64, lat: f64, lon: f64, out: &mut Vec<Event>) {
+    let report = PositionReport {
+        msg_type: 1,
+        mmsi: 273_000_999,
+        status: 5,
+        speed: Some(0.1),
+        lat,
+        lon,
+        course: Some(0.0),
+        heading: Some(0),
+        second: (t % 60) as u8,
+    };
+    let (payload, fill) = encode::position(&report).armour();
+    for line in encode::sentences(&payload, fill, 'A', 0, "rTEST", 1_700_000_000 + t, 0) {
+        if let Some(d) = fe.push_line(0, line.as_bytes()) {
+            engine.on_message(&d, UnixMillis(0), out);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn jitter_inside_and_in_the_band_never_flaps(
+        jitter in proptest::collection::vec((0.0..(RADIUS_KM + MARGIN_KM - 0.01), 0.0..360.0), 1..200),
+    ) {
+        let (mut e, mut fe, mut out) = (engine(), FrontEnd::default(), Vec::new());
+        feed(&mut e, &mut fe, 0, CENTER.0, CENTER.1, &mut out);
+        prop_assert_eq!(out.len(), 1);
+        prop_assert_eq!(out[0].kind, EventKind::Present);
+        out.clear();
+        for (i, (km, bearing)) in jitter.iter().enumerate() {
+            let (lat, lon) = offset(*km, *bearing);
+            // Ten minutes apart: no jump is implausible at this scale.
+            feed(&mut e, &mut fe, 600 * (i as i64 + 1), lat, lon, &mut out);
+        }
+        prop_assert!(out.is_empty(), "{:?}", out.iter().map(|e| e.kind).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn one_pass_through_is_one_arrival_and_one_departure(
+        jitter in proptest::collection::vec((0.0..(RADIUS_KM + MARGIN_KM - 0.01), 0.0..360.0), 0..50),
+        approach in 0.0..360.0f64,
+    ) {
+        let (mut e, mut fe, mut out) = (engine(), FrontEnd::default(), Vec::new());
+        let (lat, lon) = offset(5.0, approach);
+        feed(&mut e, &mut fe, 0, lat, lon, &mut out);
+        feed(&mut e, &mut fe, 600, CENTER.0, CENTER.1, &mut out);
+        let mut t = 600;
+        for (km, bearing) in &jitter {
+            t += 600;
+            let (lat, lon) = offset(*km, *bearing);
+            feed(&mut e, &mut fe, t, lat, lon, &mut out);
+        }
+        let (lat, lon) = offset(5.0, approach + 180.0);
+        feed(&mut e, &mut fe, t + 1200, lat, lon, &mut out);
+        let kinds: Vec<_> = out.iter().map(|e| e.kind).collect();
+        prop_assert_eq!(kinds, vec![EventKind::Arrival, EventKind::Departure]);
+        let (arr, dep) = (&out[0], &out[1]);
+        // Crossing times lie between the fixes either side.
+        let crossing = arr.crossing_time.unwrap();
+        prop_assert!(crossing.0 >= 1_700_000_000_000 && crossing.0 <= 1_700_000_600_000);
+        prop_assert_eq!(dep.visit_start, Some(crossing));
+        prop_assert!(dep.crossing_time.unwrap() <= dep.time);
+    }
+
+    #[test]
+    fn simulate_then_decode_returns_what_was_encoded(
+        seed in any::<u64>(),
+        class_b in any::<bool>(),
+        name in "[A-Z][A-Z0-9 ]{0,18}[A-Z]",
+        callsign in "[A-Z0-9]{4,7}",
+        lat in -60.0..60.0f64,
+        lon in -170.0..170.0f64,
+        legs in proptest::collection::vec((-0.5..0.5f64, -0.5..0.5f64, 1.0..30.0f64), 1..4),
+    ) {
+        let mut waypoints = format!("{{ lat = {lat}, lon = {lon} }}");
+        for (dlat, dlon, kn) in &legs {
+            waypoints.push_str(&format!(", {{ lat = {}, lon = {}, speed_kn = {kn} }}", lat + dlat, lon + dlon));
+        }
+        let toml = format!(
+            "name = \"p\"\nseed = {seed}\nstart = \"2025-01-01T00:00:00Z\"\nend = \"2025-01-01T03:00:00Z\"\n\
+             [[vessels]]\nmmsi = 273000555\nimo = 9123456\nname = \"{name}\"\ncallsign = \"{callsign}\"\n\
+             shiptype = 70\ndestination = \"TARTUS\"\nclass = \"{}\"\nnoise_m = 20\nwaypoints = [{waypoints}]\n",
+            if class_b { "B" } else { "A" }
+        );
+        let emissions = Scenario::parse(&toml).unwrap().run().unwrap();
+        prop_assert!(emissions.len() > 10);
+        let mut fe = FrontEnd::default();
+        for em in &emissions {
+            let decoded: Vec<AisMessage> = em
+                .lines
+                .iter()
+                .filter_map(|l| fe.push_line(0, l.as_bytes()))
+                .map(|d| d.message)
+                .collect();
+            match &em.report {
+                Report::Position(r) => {
+                    prop_assert_eq!(decoded.len(), 1);
+                    let AisMessage::Position(p) = &decoded[0] else { panic!("{decoded:?}") };
+                    prop_assert_eq!(p.header.mmsi, r.mmsi);
+                    prop_assert_eq!(p.header.msg_type, r.msg_type);
+                    prop_assert!((p.lat.unwrap() - r.lat).abs() < 1e-9);
+                    prop_assert!((p.lon.unwrap() - r.lon).abs() < 1e-9);
+                    prop_assert!((p.speed.unwrap() - r.speed.unwrap()).abs() < 0.051);
+                    prop_assert!((p.course.unwrap() - r.course.unwrap()).abs() < 0.051);
+                    prop_assert_eq!(p.heading, r.heading);
+                    prop_assert_eq!(p.second, Some(r.second));
+                }
+                Report::Static(s) if class_b => {
+                    prop_assert_eq!(decoded.len(), 2);
+                    let (AisMessage::StaticPartA(a), AisMessage::StaticPartB(b)) = (&decoded[0], &decoded[1]) else {
+                        panic!("{decoded:?}")
+                    };
+                    prop_assert_eq!(a.shipname.as_str(), s.name.as_str());
+                    prop_assert_eq!(b.callsign.as_str(), s.callsign.as_str());
+                    prop_assert_eq!(b.shiptype, s.shiptype);
+                }
+                Report::Static(s) => {
+                    prop_assert_eq!(decoded.len(), 1);
+                    let AisMessage::StaticVoyage(v) = &decoded[0] else { panic!("{decoded:?}") };
+                    prop_assert_eq!(v.header.mmsi, s.mmsi);
+                    prop_assert_eq!(v.imo, s.imo);
+                    prop_assert_eq!(v.shipname.as_str(), s.name.as_str());
+                    prop_assert_eq!(v.callsign.as_str(), s.callsign.as_str());
+                    prop_assert_eq!(v.destination.as_str(), s.destination.as_str());
+                    prop_assert_eq!(v.shiptype, s.shiptype);
+                }
+            }
+        }
+    }
+}
+
+/// Feeds a type 5 static report for `mmsi` at `t` seconds.
+fn feed_static(
+    engine: &mut Engine,
+    fe: &mut FrontEnd,
+    t: i64,
+    mmsi: u32,
+    imo: u32,
+    name: &str,
+    out: &mut Vec<Event>,
+) {
+    let report = encode::StaticReport {
+        mmsi,
+        imo: Some(imo),
+        callsign: "UBXS".into(),
+        name: name.into(),
+        shiptype: 70,
+        destination: "TARTUS".into(),
+    };
+    let (payload, fill) = encode::static_voyage(&report).armour();
+    for line in encode::sentences(&payload, fill, 'A', 1, "rTEST", 1_700_000_000 + t, t as u32) {
+        if let Some(d) = fe.push_line(0, line.as_bytes()) {
+            engine.on_message(&d, UnixMillis(0), out);
+        }
+    }
+}
+
+fn feed_at(
+    engine: &mut Engine,
+    fe: &mut FrontEnd,
+    mmsi: u32,
+    t: i64,
+    (lat, lon): (f64, f64),
+    out: &mut Vec<Event>,
+) {
+    let report = PositionReport {
+        msg_type: 1,
+        mmsi,
+        status: 0,
+        speed: Some(5.0),
+        lat,
+        lon,
+        course: Some(90.0),
+        heading: Some(90),
+        second: (t % 60) as u8,
+    };
+    let (payload, fill) = encode::position(&report).armour();
+    for line in encode::sentences(&payload, fill, 'B', 0, "rTEST", 1_700_000_000 + t, 0) {
+        if let Some(d) = fe.push_line(0, line.as_bytes()) {
+            engine.on_message(&d, UnixMillis(0), out);
+        }
+    }
+}
+
+fn watch_engine(extra_fence: &str) -> Engine {
+    let toml = format!(
+        "[[fences]]\nname = \"port\"\nkind = \"port\"\ncenter = {{ lat = {}, lon = {} }}\nradius_km = 1\n{extra_fence}\n\
+         [[watch]]\nlabel = \"Sparta\"\nimo = 9268710\nname = \"SPARTA\"\n",
+        CENTER.0, CENTER.1
+    );
+    Engine::new(&Loaded::from_str(&toml, Origin::Embedded).unwrap()).unwrap()
+}
+
+#[test]
+fn watch_by_imo_starts_with_the_static_report_and_follows_a_new_mmsi() {
+    let (mut e, mut fe, mut out) = (watch_engine(""), FrontEnd::default(), Vec::new());
+    // Positions before the static report: not yet known to be Sparta, no events.
+    feed_at(&mut e, &mut fe, 273_000_001, 0, CENTER, &mut out);
+    assert!(out.is_empty());
+    feed_static(
+        &mut e,
+        &mut fe,
+        60,
+        273_000_001,
+        9268710,
+        "SPARTA",
+        &mut out,
+    );
+    // Now watched, already in port: present (not an arrival).
+    feed_at(&mut e, &mut fe, 273_000_001, 600, CENTER, &mut out);
+    assert_eq!(
+        out.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [EventKind::Present]
+    );
+    assert_eq!(out[0].label.as_deref(), Some("Sparta"));
+    // The ship re-flags with a new MMSI: matched again by IMO from its static report.
+    out.clear();
+    feed_static(
+        &mut e,
+        &mut fe,
+        700,
+        273_999_999,
+        9268710,
+        "SPARTA",
+        &mut out,
+    );
+    feed_at(
+        &mut e,
+        &mut fe,
+        273_999_999,
+        1200,
+        offset(5.0, 270.0),
+        &mut out,
+    );
+    feed_at(&mut e, &mut fe, 273_999_999, 2400, CENTER, &mut out);
+    let kinds: Vec<_> = out.iter().map(|e| (e.kind, e.mmsi)).collect();
+    assert_eq!(kinds, [(EventKind::Arrival, 273_999_999)]);
+    // A different ship called SPARTA IV never matches SPARTA.
+    out.clear();
+    feed_static(
+        &mut e,
+        &mut fe,
+        3000,
+        273_000_004,
+        9743033,
+        "SPARTA IV",
+        &mut out,
+    );
+    feed_at(&mut e, &mut fe, 273_000_004, 3600, CENTER, &mut out);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn min_dwell_delays_the_arrival_and_a_short_visit_is_none() {
+    let toml = format!(
+        "[monitor]\nvessels = \"all\"\n[[fences]]\nname = \"anch\"\nkind = \"anchorage\"\n\
+         center = {{ lat = {}, lon = {} }}\nradius_km = 1\nmin_dwell = \"1h\"\n",
+        CENTER.0, CENTER.1
+    );
+    let mut e = Engine::new(&Loaded::from_str(&toml, Origin::Embedded).unwrap()).unwrap();
+    let (mut fe, mut out) = (FrontEnd::default(), Vec::new());
+    let m = 273_000_010;
+    feed_at(&mut e, &mut fe, m, 0, offset(5.0, 0.0), &mut out);
+    feed_at(&mut e, &mut fe, m, 1200, CENTER, &mut out);
+    feed_at(&mut e, &mut fe, m, 2400, CENTER, &mut out);
+    // Only 20 minutes inside, then out: no events at all.
+    feed_at(&mut e, &mut fe, m, 3600, offset(5.0, 180.0), &mut out);
+    assert!(out.is_empty(), "{out:?}");
+    feed_at(&mut e, &mut fe, m, 4800, CENTER, &mut out);
+    feed_at(&mut e, &mut fe, m, 6000, CENTER, &mut out);
+    assert!(out.is_empty());
+    feed_at(&mut e, &mut fe, m, 4800 + 3600, CENTER, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].kind, EventKind::Arrival);
+    // The crossing is the first entry, not the moment the dwell was satisfied.
+    assert!(out[0].crossing_time.unwrap().0 < 1_700_000_000_000 + 4_800_000);
+}
