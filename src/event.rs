@@ -31,6 +31,17 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind, in declaration order (the order of counters).
+    pub const ALL: [EventKind; 7] = [
+        EventKind::Present,
+        EventKind::Arrival,
+        EventKind::Departure,
+        EventKind::Dark,
+        EventKind::Reappeared,
+        EventKind::Holding,
+        EventKind::Transit,
+    ];
+
     /// The lowercase name used in JSON, on the command line and in filters.
     pub fn as_str(self) -> &'static str {
         match self {

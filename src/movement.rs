@@ -86,7 +86,7 @@ struct Movement {
 pub struct EngineStats {
     /// The tracker's counters.
     pub tracker: TrackerStats,
-    /// Events emitted, by kind (in [`EventKind`] order).
+    /// Events emitted, by kind (in [`EventKind::ALL`] order).
     pub events: [u64; 7],
 }
 
@@ -448,7 +448,23 @@ impl Engine {
                 },
             },
         };
-        let dwell = fence.min_dwell_ms;
+        // The time a track crossed the boundary between fixes `a` and `b` on either side of it.
+        let crossing = |a: &Fix, b: &Fix| {
+            interpolate(
+                a,
+                fence.boundary_distance_m(a.point()),
+                b,
+                fence.boundary_distance_m(b.point()),
+            )
+        };
+        // An entry from outside is `Entering` until it has lasted `min_dwell` (at once without one).
+        let state = match (state, zone) {
+            (FenceState::Outside { last }, Zone::Inside) => FenceState::Entering {
+                first_inside: *fix,
+                last_outside: last,
+            },
+            _ => state,
+        };
         let mut event = None;
         let next = match (state, zone) {
             (FenceState::Unknown, Zone::Inside) => {
@@ -465,38 +481,6 @@ impl Engine {
                     since: fix.time,
                 }
             }
-            (FenceState::Unknown, Zone::Outside { .. }) => FenceState::Outside { last: *fix },
-            (FenceState::Outside { last }, Zone::Inside) => {
-                if dwell.is_some_and(|d| d > 0) {
-                    FenceState::Entering {
-                        first_inside: *fix,
-                        last_outside: last,
-                    }
-                } else {
-                    let crossing = interpolate(
-                        &last,
-                        fence.boundary_distance_m(last.point()),
-                        fix,
-                        fence.boundary_distance_m(fix.point()),
-                    );
-                    event = Some((
-                        EventKind::Arrival,
-                        Detail {
-                            fix: Some(*fix),
-                            other_side: Some(last),
-                            crossing_time: Some(crossing),
-                            ..Detail::default()
-                        },
-                    ));
-                    FenceState::Inside {
-                        last: *fix,
-                        since: crossing,
-                    }
-                }
-            }
-            (FenceState::Outside { .. }, Zone::Outside { .. }) => {
-                FenceState::Outside { last: *fix }
-            }
             (
                 FenceState::Entering {
                     first_inside,
@@ -504,49 +488,32 @@ impl Engine {
                 },
                 Zone::Inside,
             ) => {
-                if fix.time.0 - first_inside.time.0 >= dwell.unwrap_or(0) {
-                    let crossing = interpolate(
-                        &last_outside,
-                        fence.boundary_distance_m(last_outside.point()),
-                        &first_inside,
-                        fence.boundary_distance_m(first_inside.point()),
-                    );
+                if fix.time.0 - first_inside.time.0 < fence.min_dwell_ms.unwrap_or(0) {
+                    state
+                } else {
+                    let since = crossing(&last_outside, &first_inside);
                     event = Some((
                         EventKind::Arrival,
                         Detail {
                             fix: Some(*fix),
                             other_side: Some(last_outside),
-                            crossing_time: Some(crossing),
+                            crossing_time: Some(since),
                             ..Detail::default()
                         },
                     ));
-                    FenceState::Inside {
-                        last: *fix,
-                        since: crossing,
-                    }
-                } else {
-                    state
+                    FenceState::Inside { last: *fix, since }
                 }
-            }
-            (FenceState::Entering { .. }, Zone::Outside { .. }) => {
-                FenceState::Outside { last: *fix }
             }
             (FenceState::Inside { since, .. }, Zone::Inside) => {
                 FenceState::Inside { last: *fix, since }
             }
             (FenceState::Inside { last, since }, Zone::Outside { .. }) => {
-                let crossing = interpolate(
-                    &last,
-                    fence.boundary_distance_m(last.point()),
-                    fix,
-                    fence.boundary_distance_m(fix.point()),
-                );
                 event = Some((
                     EventKind::Departure,
                     Detail {
                         fix: Some(*fix),
                         other_side: Some(last),
-                        crossing_time: Some(crossing),
+                        crossing_time: Some(crossing(&last, fix)),
                         inferred: dark_since.is_some(),
                         window: dark_since.map(|s| (s, fix.time)),
                         visit_start: Some(since),
@@ -554,6 +521,11 @@ impl Engine {
                     },
                 ));
                 FenceState::Outside { last: *fix }
+            }
+            // Outside, or an entry that did not last: known outside now.
+            (_, Zone::Outside { .. }) => FenceState::Outside { last: *fix },
+            (FenceState::Outside { .. }, Zone::Inside) => {
+                unreachable!("turned into Entering above")
             }
             // The margin band changes nothing.
             (s, Zone::Band { .. }) => s,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::{CHUNK, open_input};
 use crate::config::{ConfigError, Loaded};
-use crate::event::Event;
+use crate::event::{Event, EventKind};
 use crate::frontend::{Counters, FrontEnd};
 use crate::movement::{Engine, EngineStats};
 use crate::time::UnixMillis;
@@ -133,6 +133,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
     let started = Instant::now();
     let mut first_time: Option<UnixMillis> = None;
     let mut output_error = None;
+    let mut arrival = UnixMillis(0);
 
     for (feed, path) in opts.inputs.iter().enumerate() {
         let feed = feed as u32;
@@ -153,7 +154,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
                 }
             };
             // The arrival clock, read at the I/O edge, times only feeds with no time of their own.
-            let arrival = UnixMillis::from_system_time(SystemTime::now()).unwrap_or(UnixMillis(0));
+            arrival = UnixMillis::from_system_time(SystemTime::now()).unwrap_or(UnixMillis(0));
             let mut sink = |d: crate::frontend::Decoded| {
                 engine.on_message(&d, arrival, &mut events);
                 if let (Speed::Factor(f), Some(now)) = (opts.speed, engine.clock()) {
@@ -178,9 +179,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
                 return Err(ReplayError::Output(e));
             }
         }
-        fe.finish_feed(feed, |d| {
-            engine.on_message(&d, UnixMillis(0), &mut events);
-        });
+        fe.finish_feed(feed, |d| engine.on_message(&d, arrival, &mut events));
         for e in events.drain(..) {
             write_event(out, opts.format, &e).map_err(ReplayError::Output)?;
         }
@@ -214,8 +213,8 @@ pub fn format_summary(r: &ReplayReport) -> String {
         t.stale,
         t.quarantined
     );
-    for (k, n) in kinds.iter().zip(r.engine.events) {
-        s.push_str(&format!(" {k} {n}"));
+    for (k, n) in EventKind::ALL.iter().zip(r.engine.events) {
+        s.push_str(&format!(" {} {n}", k.as_str()));
     }
     s.push('\n');
     s
