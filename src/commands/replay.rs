@@ -195,15 +195,6 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
 /// The replay summary for standard error.
 pub fn format_summary(r: &ReplayReport) -> String {
     let t = &r.engine.tracker;
-    let kinds = [
-        "present",
-        "arrival",
-        "departure",
-        "dark",
-        "reappeared",
-        "holding",
-        "transit",
-    ];
     let mut s = format!(
         "decoded {}  vessels {}  fixes {}  duplicates {}  stale {}  quarantined {}\nevents:",
         r.counters.get(crate::frontend::Outcome::Decoded),
