@@ -218,6 +218,50 @@ pub struct WatchConfig {
     pub callsign: Option<String>,
 }
 
+/// How often unwatched vessels' positions are kept, or not at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sampling {
+    /// Not kept.
+    Off,
+    /// At most one position per vessel per interval.
+    Every(HumanDuration),
+}
+
+impl<'de> Deserialize<'de> for Sampling {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == "off" {
+            return Ok(Sampling::Off);
+        }
+        humantime::parse_duration(&s)
+            .map(|d| Sampling::Every(HumanDuration(d)))
+            .map_err(|e| serde::de::Error::custom(format!("`{s}` is neither \"off\" nor a duration like \"10m\": {e}")))
+    }
+}
+
+/// `[store]`: the SQLite database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// The database file, relative to the config file; default `vesselwatch.db` beside it.
+    pub path: Option<PathBuf>,
+    /// Positions of vessels not on the watchlist: `"off"` or an interval (watched vessels' are all
+    /// kept).
+    pub sample_positions: Sampling,
+    /// Positions older than this (in message time) are deleted.
+    pub position_retention: HumanDuration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            sample_positions: Sampling::Every(HumanDuration(Duration::from_secs(600))),
+            position_retention: HumanDuration(Duration::from_secs(90 * 86_400)),
+        }
+    }
+}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -225,6 +269,9 @@ pub struct Config {
     /// `[monitor]`.
     #[serde(default)]
     pub monitor: MonitorConfig,
+    /// `[store]`.
+    #[serde(default)]
+    pub store: StoreConfig,
     /// `[[fences]]`.
     #[serde(default)]
     pub fences: Vec<FenceConfig>,
@@ -281,6 +328,16 @@ impl Loaded {
         // Compiling the fences reads and checks every GeoJSON file.
         crate::geofence::FenceSet::build(&loaded)?;
         Ok(loaded)
+    }
+
+    /// The database file: `[store] path` relative to the config file, else `vesselwatch.db` beside
+    /// it; for the built-in config, `vesselwatch.db` in the working directory.
+    pub fn db_path(&self) -> PathBuf {
+        let base = match &self.origin {
+            Origin::File(cfg) => cfg.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            Origin::Embedded => PathBuf::from("."),
+        };
+        base.join(self.config.store.path.as_deref().unwrap_or(Path::new("vesselwatch.db")))
     }
 
     /// Reads a file named by the configuration, relative to the config file.

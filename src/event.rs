@@ -133,7 +133,7 @@ fn rfc3339_opt<S: serde::Serializer>(t: &Option<UnixMillis>, s: S) -> Result<S::
 
 /// FNV-1a, 64 bits. Spelled out rather than taken from a hasher crate because event ids are stored
 /// and sent to other systems: the function must never change between releases or platforms.
-fn fnv1a(parts: &[&[u8]]) -> u64 {
+pub(crate) fn fnv1a(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
         for &b in *part {

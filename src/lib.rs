@@ -20,6 +20,7 @@ pub mod movement;
 pub mod output;
 pub mod reassembly;
 pub mod simulate;
+pub mod store;
 pub mod time;
 pub mod tracker;
 pub mod watchlist;

@@ -9,14 +9,15 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use geo::{Distance, Haversine};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
 
 use crate::config::{FenceKind, Loaded, Vessels};
 use crate::event::{Event, EventKind, FixRecord, event_id};
 use crate::frontend::Decoded;
 use crate::geofence::{Direction, FenceSet, Zone};
 use crate::time::UnixMillis;
-use crate::tracker::{Fix, Observation, Tracker, TrackerStats};
+use crate::tracker::{Fix, Observation, StaticData, Tracker, TrackerStats, Vessel};
 use crate::watchlist::{Identity, Watchlist};
 
 /// A vessel holding off a port stays within this distance of where it stopped...
@@ -37,19 +38,31 @@ pub struct EngineSettings {
     pub max_speed_kn: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum FenceState {
+/// Where a vessel stands with one fence: the state machine's state.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum FenceState {
     /// Never placed yet (first fix in the margin band).
     Unknown,
-    /// Known outside; the last fix there.
-    Outside { last: Fix },
+    /// Known outside.
+    Outside {
+        /// The last fix outside.
+        last: Fix,
+    },
     /// Inside, but not yet for `min_dwell`.
     Entering {
+        /// The first fix inside.
         first_inside: Fix,
+        /// The last fix before it, outside.
         last_outside: Fix,
     },
-    /// Inside since `since`; the last fix there.
-    Inside { last: Fix, since: UnixMillis },
+    /// Inside.
+    Inside {
+        /// The last fix inside.
+        last: Fix,
+        /// When the visit began.
+        since: UnixMillis,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +70,46 @@ struct Holding {
     fence: usize,
     anchor: Fix,
     emitted: bool,
+}
+
+/// A vessel's whole state, with fences by name: what the store saves so that a restart resumes
+/// exactly (no repeated arrival, no lost departure). Names rather than indices, so that a changed
+/// config drops the states of removed fences instead of misattributing them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VesselSnapshot {
+    /// MMSI.
+    pub mmsi: u32,
+    /// Latest accepted fix.
+    pub fix: Option<Fix>,
+    /// Course of the latest report.
+    pub cog: Option<f32>,
+    /// Heading of the latest report.
+    pub heading: Option<u16>,
+    /// Navigational status.
+    pub status: Option<u8>,
+    /// Static data.
+    pub statics: StaticData,
+    /// Time of the latest message.
+    pub last_seen: Option<UnixMillis>,
+    /// Movement state, for a monitored vessel.
+    pub movement: Option<MovementSnapshot>,
+}
+
+/// The movement part of a [`VesselSnapshot`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MovementSnapshot {
+    /// State per fence, by fence name.
+    pub fences: Vec<(String, FenceState)>,
+    /// The port where silence counts as dark.
+    pub dark_zone: Option<String>,
+    /// While dark: since when, and at which port.
+    pub dark: Option<(UnixMillis, String)>,
+    /// After reappearing, until the next fix.
+    pub gap_since: Option<UnixMillis>,
+    /// A holding episode: port, anchor fix, whether reported.
+    pub holding: Option<(String, Fix, bool)>,
+    /// Whether the first fix has been placed.
+    pub placed: bool,
 }
 
 /// Movement state of one monitored vessel.
@@ -104,6 +157,13 @@ pub struct Engine {
     near: Vec<usize>,
     ids: Vec<usize>,
     events: [u64; 7],
+    /// Vessels changed since the last [`Engine::take_snapshots`].
+    dirty: FxHashSet<u32>,
+    /// Positions to record since the last [`Engine::take_positions`].
+    positions: Vec<(u32, Fix)>,
+    /// Sampling of unwatched vessels' positions: `None` records none.
+    sample_others_ms: Option<i64>,
+    last_sampled: FxHashMap<u32, i64>,
 }
 
 /// Linear interpolation of the time a track crossed a line, weighted by each fix's distance to it.
@@ -162,6 +222,10 @@ impl Engine {
             near: Vec::new(),
             ids: Vec::new(),
             events: [0; 7],
+            dirty: FxHashSet::default(),
+            positions: Vec::new(),
+            sample_others_ms: None,
+            last_sampled: FxHashMap::default(),
         }
     }
 
@@ -261,7 +325,12 @@ impl Engine {
             | Observation::Quarantined
             | Observation::Ignored => return,
         };
-        if !self.monitored(mmsi) {
+        self.dirty.insert(mmsi);
+        let monitored = self.monitored(mmsi);
+        if let Some(fix) = fix {
+            self.record_position(mmsi, fix);
+        }
+        if !monitored {
             return;
         }
         let m = self.movement.entry(mmsi).or_default();
@@ -300,6 +369,103 @@ impl Engine {
                 mmsi,
                 m.generation,
             )));
+        }
+    }
+
+    /// Every fix of a watched vessel is recorded; other vessels' at most once per sampling interval.
+    fn record_position(&mut self, mmsi: u32, fix: Fix) {
+        let watched = self.movement.get(&mmsi).is_some_and(|m| m.watch.is_some());
+        if !watched {
+            let Some(every) = self.sample_others_ms else { return };
+            let last = self.last_sampled.entry(mmsi).or_insert(i64::MIN);
+            if *last != i64::MIN && fix.time.0 - *last < every {
+                return;
+            }
+            *last = fix.time.0;
+        }
+        self.positions.push((mmsi, fix));
+    }
+
+    /// Records unwatched vessels' positions at most once per `interval` (or never, with `None`);
+    /// watched vessels' are always recorded.
+    pub fn set_position_sampling(&mut self, interval: Option<i64>) {
+        self.sample_others_ms = interval;
+    }
+
+    /// Positions recorded since the last call, in order.
+    pub fn take_positions(&mut self) -> Vec<(u32, Fix)> {
+        std::mem::take(&mut self.positions)
+    }
+
+    /// Snapshots of the vessels changed since the last call, by MMSI.
+    pub fn take_snapshots(&mut self) -> Vec<VesselSnapshot> {
+        let mut ids: Vec<u32> = self.dirty.drain().collect();
+        ids.sort_unstable();
+        ids.into_iter().filter_map(|m| self.snapshot(m)).collect()
+    }
+
+    /// The state of one vessel.
+    pub fn snapshot(&self, mmsi: u32) -> Option<VesselSnapshot> {
+        let v = self.tracker.vessel(mmsi)?;
+        let name = |id: usize| self.fences.get(id).name.clone();
+        let movement = self.movement.get(&mmsi).map(|m| MovementSnapshot {
+            fences: m.fences.iter().map(|(id, s)| (name(*id), *s)).collect(),
+            dark_zone: m.dark_zone.map(name),
+            dark: m.dark.map(|(t, f)| (t, name(f))),
+            gap_since: m.gap_since,
+            holding: m.holding.map(|h| (name(h.fence), h.anchor, h.emitted)),
+            placed: m.placed,
+        });
+        Some(VesselSnapshot {
+            mmsi,
+            fix: v.fix,
+            cog: v.cog,
+            heading: v.heading,
+            status: v.status,
+            statics: v.statics.clone(),
+            last_seen: v.last_seen,
+            movement,
+        })
+    }
+
+    /// Restores saved vessels and the engine clock, as after a restart. States of fences no longer
+    /// configured are dropped; dark deadlines are rebuilt.
+    pub fn restore(&mut self, snapshots: Vec<VesselSnapshot>, clock: Option<UnixMillis>) {
+        self.clock = clock;
+        let by_name: FxHashMap<String, usize> =
+            self.fences.fences().iter().map(|f| (f.name.clone(), f.id)).collect();
+        for s in snapshots {
+            let mut v = Vessel::default();
+            v.mmsi = s.mmsi;
+            v.fix = s.fix;
+            v.cog = s.cog;
+            v.heading = s.heading;
+            v.status = s.status;
+            v.statics = s.statics;
+            v.last_seen = s.last_seen;
+            v.statics_version = 1;
+            self.tracker.restore(v);
+            let Some(ms) = s.movement else { continue };
+            let id = |n: &String| by_name.get(n).copied();
+            let m = Movement {
+                watch: None,
+                watch_version: None,
+                fences: ms.fences.iter().filter_map(|(n, st)| Some((id(n)?, *st))).collect(),
+                dark_zone: ms.dark_zone.as_ref().and_then(id),
+                dark: ms.dark.as_ref().and_then(|(t, n)| Some((*t, id(n)?))),
+                gap_since: ms.gap_since,
+                generation: 1,
+                holding: ms.holding.as_ref().and_then(|(n, anchor, emitted)| {
+                    Some(Holding { fence: id(n)?, anchor: *anchor, emitted: *emitted })
+                }),
+                placed: ms.placed,
+            };
+            if let (Some(_), None, Some(seen)) = (m.dark_zone, m.dark, s.last_seen) {
+                self.dark_queue.push(Reverse((seen.0 + self.settings.dark_after_ms, s.mmsi, 1)));
+            }
+            self.movement.insert(s.mmsi, m);
+            // Recompute the watch match from the restored static data.
+            self.monitored(s.mmsi);
         }
     }
 

@@ -12,7 +12,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Integer milliseconds rather than `SystemTime` because it is `Copy`, totally ordered, cheap to
 /// subtract and serialises the same on every platform, which is what replay and reassembly time limits
 /// need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct UnixMillis(pub i64);
 
 /// Epoch values at or above this are taken to be milliseconds (10^11 s is the year 5138).

@@ -21,7 +21,7 @@ const M_PER_NM: f64 = 1852.0;
 const DUPLICATE_WINDOW_MS: i64 = 60_000;
 
 /// One accepted position.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Fix {
     /// Message time.
     pub time: UnixMillis,
@@ -41,7 +41,7 @@ impl Fix {
 }
 
 /// What a vessel's static reports have said.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StaticData {
     /// IMO number.
     pub imo: Option<u32>,
@@ -159,6 +159,11 @@ impl Tracker {
     /// True when no vessel has been heard.
     pub fn is_empty(&self) -> bool {
         self.vessels.is_empty()
+    }
+
+    /// Puts back a vessel saved by the store, as it was (restart).
+    pub fn restore(&mut self, v: Vessel) {
+        self.vessels.insert(v.mmsi, v);
     }
 
     /// Counters.

@@ -1,0 +1,601 @@
+//! The store: SQLite, and the only module that writes SQL.
+//!
+//! Owns the schema (embedded, numbered migrations applied at open inside a transaction), the single
+//! writer, and reading the engine's state back for an exact restart. Queries live in [`query`].
+//!
+//! One writer, on its own thread, fed by a bounded channel: SQLite allows one writer at a time, and
+//! a single owner makes batching (many rows per transaction), ordering and retry simple. An event,
+//! the visit it opens or closes, and the engine state behind it travel in one [`Batch`] and are
+//! committed in one transaction, so a crash never leaves one without the others. WAL mode lets
+//! readers (the query commands) read while the writer writes.
+
+pub mod query;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+
+use crate::config::{FenceConfig, Loaded};
+use crate::event::{Event, EventKind};
+use crate::movement::{MovementSnapshot, VesselSnapshot};
+use crate::time::UnixMillis;
+use crate::tracker::Fix;
+
+/// The migrations, in order: version `i + 1` is `MIGRATIONS[i]`.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_initial.sql"),
+    include_str!("../../migrations/0002_positions.sql"),
+];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused.
+    #[error("{path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The error.
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer vesselwatch.
+    #[error(
+        "{path}: database schema version {found} is newer than this vesselwatch knows ({known}); upgrade vesselwatch"
+    )]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its version.
+        found: u32,
+        /// The newest this binary knows.
+        known: u32,
+    },
+    /// The writer stopped with batches it could not write.
+    #[error("{unwritten} batch(es) could not be written to {path}: {last_error}")]
+    Unwritten {
+        /// The database file.
+        path: PathBuf,
+        /// Batches left.
+        unwritten: u64,
+        /// The last error.
+        last_error: String,
+    },
+}
+
+fn sql_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Applies every migration newer than the database, each in its own transaction.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let err = sql_err(path);
+    let found: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(&err)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction().map_err(&err)?;
+        tx.execute_batch(sql).map_err(&err)?;
+        tx.pragma_update(None, "user_version", i as u32 + 1).map_err(&err)?;
+        tx.commit().map_err(&err)?;
+        tracing::info!(path = %path.display(), version = i + 1, "Applied migration.");
+    }
+    Ok(())
+}
+
+/// Opens (creating if needed) and migrates the database for writing: WAL, foreign keys, a busy
+/// timeout so that a reader's brief lock is waited out, not failed.
+pub fn open(path: &Path) -> Result<Connection, StoreError> {
+    open_to_version(path, SCHEMA_VERSION)
+}
+
+/// Opens and migrates up to `version` only: for tests of upgrades from older schemas.
+pub fn open_to_version(path: &Path, version: u32) -> Result<Connection, StoreError> {
+    let err = sql_err(path);
+    let mut conn = Connection::open(path).map_err(&err)?;
+    conn.pragma_update(None, "journal_mode", "wal").map_err(&err)?;
+    conn.pragma_update(None, "synchronous", "normal").map_err(&err)?;
+    conn.pragma_update(None, "foreign_keys", "on").map_err(&err)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(&err)?;
+    if version < SCHEMA_VERSION {
+        let found: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(&err)?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(version as usize).skip(found as usize) {
+            let tx = conn.transaction().map_err(&err)?;
+            tx.execute_batch(sql).map_err(&err)?;
+            tx.pragma_update(None, "user_version", i as u32 + 1).map_err(&err)?;
+            tx.commit().map_err(&err)?;
+        }
+        return Ok(conn);
+    }
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+/// Opens an existing database read-only, for queries; refuses one newer than this binary.
+pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    let err = sql_err(path);
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(&err)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(&err)?;
+    let found: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(&err)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    Ok(conn)
+}
+
+/// Records the configured fences, noticing edits by a hash of each definition (its config and, for
+/// GeoJSON fences, the file's content).
+pub fn sync_fences(conn: &Connection, path: &Path, loaded: &Loaded) -> Result<usize, StoreError> {
+    let err = sql_err(path);
+    let now = UnixMillis::from_system_time(std::time::SystemTime::now()).unwrap_or(UnixMillis(0));
+    let mut changed = 0;
+    for f in &loaded.config.fences {
+        let definition = fence_definition(f, loaded);
+        let hash = format!("{:016x}", crate::event::fnv1a(&[definition.as_bytes()]));
+        let old: Option<String> = conn
+            .query_row("SELECT hash FROM fences WHERE name = ?1", [&f.name], |r| r.get(0))
+            .optional()
+            .map_err(&err)?;
+        if old.as_deref() != Some(hash.as_str()) {
+            if old.is_some() {
+                tracing::info!(fence = %f.name, "Fence definition changed since the database last saw it.");
+            }
+            conn.execute(
+                "INSERT INTO fences (name, kind, definition, hash, updated) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (name) DO UPDATE SET kind = ?2, definition = ?3, hash = ?4, updated = ?5",
+                params![f.name, format!("{:?}", f.kind).to_lowercase(), definition, hash, now.0],
+            )
+            .map_err(&err)?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+fn fence_definition(f: &FenceConfig, loaded: &Loaded) -> String {
+    let geojson = f.geojson.as_ref().and_then(|p| loaded.read_relative(p).ok());
+    serde_json::json!({
+        "kind": format!("{:?}", f.kind).to_lowercase(),
+        "center": f.center.map(|c| [c.lat, c.lon]),
+        "radius_km": f.radius_km,
+        "line": f.line.as_ref().map(|l| l.iter().map(|p| [p.lat, p.lon]).collect::<Vec<_>>()),
+        "geojson": geojson,
+        "exit_margin_km": f.exit_margin_km,
+        "approach_km": f.approach_km,
+        "min_dwell_ms": f.min_dwell.map(|d| d.millis()),
+    })
+    .to_string()
+}
+
+/// The engine's saved state: every vessel's snapshot and the engine clock.
+pub fn load_state(conn: &Connection, path: &Path) -> Result<(Vec<VesselSnapshot>, Option<UnixMillis>), StoreError> {
+    let err = sql_err(path);
+    let clock: Option<i64> = conn
+        .query_row("SELECT clock FROM engine_clock WHERE id = 1", [], |r| r.get(0))
+        .optional()
+        .map_err(&err)?;
+    let mut stmt = conn
+        .prepare("SELECT mmsi, fence, state FROM engine_state ORDER BY mmsi, fence")
+        .map_err(&err)?;
+    let mut rows = stmt.query([]).map_err(&err)?;
+    let mut out: Vec<VesselSnapshot> = Vec::new();
+    while let Some(r) = rows.next().map_err(&err)? {
+        let (mmsi, fence, state): (u32, String, String) = (r.get(0).map_err(&err)?, r.get(1).map_err(&err)?, r.get(2).map_err(&err)?);
+        if fence.is_empty() {
+            match serde_json::from_str::<VesselSnapshot>(&state) {
+                Ok(s) => out.push(s),
+                Err(e) => tracing::warn!(mmsi, error = %e, "Unreadable saved vessel state; starting that vessel afresh."),
+            }
+        } else if let Some(last) = out.last_mut().filter(|s| s.mmsi == mmsi)
+            && let Some(m) = last.movement.as_mut()
+        {
+            match serde_json::from_str(&state) {
+                Ok(s) => m.fences.push((fence, s)),
+                Err(e) => tracing::warn!(mmsi, %fence, error = %e, "Unreadable saved fence state; dropped."),
+            }
+        }
+    }
+    Ok((out, clock.map(UnixMillis)))
+}
+
+/// A feed's progress, recorded with each batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The source name or input path.
+    pub feed: String,
+    /// Bytes read.
+    pub position: u64,
+    /// Latest message time.
+    pub message_time: Option<UnixMillis>,
+}
+
+/// Everything decided since the last batch, written in one transaction.
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    /// Events, in order.
+    pub events: Vec<Event>,
+    /// States of the vessels changed.
+    pub snapshots: Vec<VesselSnapshot>,
+    /// Positions to keep.
+    pub positions: Vec<(u32, Fix)>,
+    /// Feed progress.
+    pub checkpoints: Vec<Checkpoint>,
+    /// The engine clock.
+    pub clock: Option<UnixMillis>,
+}
+
+impl Batch {
+    /// Rows this batch writes (roughly): what the batching thresholds count.
+    pub fn rows(&self) -> usize {
+        self.events.len() + self.snapshots.len() + self.positions.len() + self.checkpoints.len()
+    }
+
+    fn absorb(&mut self, other: Batch) {
+        self.events.extend(other.events);
+        self.snapshots.extend(other.snapshots);
+        self.positions.extend(other.positions);
+        self.checkpoints.extend(other.checkpoints);
+        self.clock = other.clock.or(self.clock);
+    }
+}
+
+/// Writes one batch in one transaction.
+pub fn write_batch(conn: &mut Connection, b: &Batch, retention_ms: Option<i64>) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    write_events(&tx, &b.events)?;
+    write_snapshots(&tx, &b.snapshots)?;
+    {
+        let mut ins = tx.prepare_cached(
+            "INSERT OR IGNORE INTO positions (mmsi, time, lat, lon, sog) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (mmsi, f) in &b.positions {
+            ins.execute(params![mmsi, f.time.0, f.lat, f.lon, f.sog.map(f64::from)])?;
+        }
+    }
+    for c in &b.checkpoints {
+        tx.execute(
+            "INSERT INTO checkpoints (feed, position, message_time, updated) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (feed) DO UPDATE SET position = ?2, message_time = ?3, updated = ?4",
+            params![
+                c.feed,
+                c.position as i64,
+                c.message_time.map(|t| t.0),
+                UnixMillis::from_system_time(std::time::SystemTime::now()).map_or(0, |t| t.0)
+            ],
+        )?;
+    }
+    if let Some(clock) = b.clock {
+        tx.execute(
+            "INSERT INTO engine_clock (id, clock) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET clock = max(clock, ?1)",
+            [clock.0],
+        )?;
+    }
+    if let (Some(keep), Some(newest)) = (retention_ms, b.positions.iter().map(|(_, f)| f.time.0).max()) {
+        tx.execute("DELETE FROM positions WHERE time < ?1", [newest - keep])?;
+    }
+    tx.commit()
+}
+
+fn write_events(tx: &Transaction<'_>, events: &[Event]) -> rusqlite::Result<()> {
+    let mut ins = tx.prepare_cached(
+        "INSERT OR IGNORE INTO events (id, kind, time, mmsi, fence, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for e in events {
+        // An event already stored (a replay of the same feed) changes nothing, visits included.
+        if ins.execute(params![e.id, e.kind.as_str(), e.time.0, e.mmsi, e.fence, e.to_json()])? == 0 {
+            continue;
+        }
+        match e.kind {
+            EventKind::Present | EventKind::Arrival => {
+                let open: Option<i64> = tx
+                    .query_row(
+                        "SELECT id FROM visits WHERE mmsi = ?1 AND fence = ?2 AND departure IS NULL",
+                        params![e.mmsi, e.fence],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if open.is_none() {
+                    tx.execute(
+                        "INSERT INTO visits (mmsi, fence, arrival, arrival_event, present_at_start)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![
+                            e.mmsi,
+                            e.fence,
+                            e.crossing_time.unwrap_or(e.time).0,
+                            e.id,
+                            e.kind == EventKind::Present
+                        ],
+                    )?;
+                }
+            }
+            EventKind::Departure => {
+                let closed = tx.execute(
+                    "UPDATE visits SET departure = ?3, departure_event = ?4, inferred = ?5
+                     WHERE mmsi = ?1 AND fence = ?2 AND departure IS NULL",
+                    params![e.mmsi, e.fence, e.crossing_time.unwrap_or(e.time).0, e.id, e.inferred],
+                )?;
+                if closed == 0 {
+                    tx.execute(
+                        "INSERT INTO visits (mmsi, fence, arrival, departure, departure_event, inferred)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![
+                            e.mmsi,
+                            e.fence,
+                            e.visit_start.map(|t| t.0),
+                            e.crossing_time.unwrap_or(e.time).0,
+                            e.id,
+                            e.inferred
+                        ],
+                    )?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn write_snapshots(tx: &Transaction<'_>, snapshots: &[VesselSnapshot]) -> rusqlite::Result<()> {
+    let mut del = tx.prepare_cached("DELETE FROM engine_state WHERE mmsi = ?1")?;
+    let mut ins = tx.prepare_cached("INSERT INTO engine_state (mmsi, fence, state) VALUES (?1, ?2, ?3)")?;
+    let mut vessel = tx.prepare_cached(
+        "INSERT INTO vessels (mmsi, imo, name, callsign, shiptype, first_seen, last_seen, lat, lon)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)
+         ON CONFLICT (mmsi) DO UPDATE SET
+           imo = coalesce(?2, imo), name = coalesce(?3, name), callsign = coalesce(?4, callsign),
+           shiptype = coalesce(?5, shiptype), last_seen = max(last_seen, ?6),
+           first_seen = min(first_seen, ?6), lat = coalesce(?7, lat), lon = coalesce(?8, lon)",
+    )?;
+    let mut name = tx.prepare_cached(
+        "INSERT INTO vessel_names (mmsi, name, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT (mmsi, name) DO UPDATE SET last_seen = max(last_seen, ?3)",
+    )?;
+    for s in snapshots {
+        del.execute([s.mmsi])?;
+        let mut whole = s.clone();
+        let fences = whole.movement.as_mut().map(|m: &mut MovementSnapshot| std::mem::take(&mut m.fences));
+        ins.execute(params![s.mmsi, "", serde_json::to_string(&whole).expect("serialisable")])?;
+        for (fence, state) in fences.into_iter().flatten() {
+            ins.execute(params![s.mmsi, fence, serde_json::to_string(&state).expect("serialisable")])?;
+        }
+        let seen = s.last_seen.or(s.fix.map(|f| f.time)).map_or(0, |t| t.0);
+        vessel.execute(params![
+            s.mmsi,
+            s.statics.imo,
+            s.statics.name,
+            s.statics.callsign,
+            s.statics.shiptype,
+            seen,
+            s.fix.map(|f| f.lat),
+            s.fix.map(|f| f.lon)
+        ])?;
+        if let Some(n) = &s.statics.name {
+            name.execute(params![s.mmsi, n, seen])?;
+        }
+    }
+    Ok(())
+}
+
+/// The writer's counters, readable while it runs (metrics and logs).
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Batches committed.
+    pub batches: AtomicU64,
+    /// Transactions committed (several queued batches may share one).
+    pub transactions: AtomicU64,
+    /// Rows written (roughly).
+    pub rows: AtomicU64,
+    /// Failed attempts that were retried.
+    pub retries: AtomicU64,
+    /// Batches waiting in the channel or being retried.
+    pub pending: AtomicU64,
+}
+
+/// The single writer thread and the bounded channel to it.
+#[derive(Debug)]
+pub struct Writer {
+    tx: Option<SyncSender<Batch>>,
+    handle: Option<JoinHandle<Result<(), StoreError>>>,
+    stats: Arc<WriterStats>,
+}
+
+/// How long the writer keeps retrying at shutdown before giving up and reporting what is left.
+const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(30);
+
+impl Writer {
+    /// Starts the writer on `conn`. At most `capacity` batches wait; a full channel blocks the
+    /// sender (back pressure: a slow disk slows the pipeline, it never grows memory).
+    pub fn spawn(conn: Connection, path: PathBuf, capacity: usize, retention_ms: Option<i64>) -> Self {
+        let (tx, rx) = sync_channel(capacity);
+        let stats = Arc::new(WriterStats::default());
+        let s = Arc::clone(&stats);
+        let handle = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer_loop(conn, path, rx, s, retention_ms))
+            .expect("spawn the store writer");
+        Self {
+            tx: Some(tx),
+            handle: Some(handle),
+            stats,
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+
+    /// Queues a batch, waiting while the channel is full.
+    pub fn send(&self, batch: Batch) {
+        if batch.rows() == 0 && batch.clock.is_none() {
+            return;
+        }
+        self.stats.pending.fetch_add(1, Ordering::Relaxed);
+        if let Some(tx) = &self.tx
+            && tx.send(batch).is_err()
+        {
+            // The writer thread has ended; `finish` reports why.
+            self.stats.pending.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Closes the channel and waits until everything queued is written (or the writer gives up).
+    pub fn finish(mut self) -> Result<(), StoreError> {
+        drop(self.tx.take());
+        match self.handle.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(StoreError::Unwritten {
+                path: PathBuf::new(),
+                unwritten: self.stats.pending.load(Ordering::Relaxed),
+                last_error: "the writer thread panicked".into(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+fn retryable(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(
+        e.sqlite_error_code(),
+        Some(DatabaseBusy | DatabaseLocked | DiskFull | ReadOnly | SystemIoFailure | CannotOpen | OutOfMemory)
+    )
+}
+
+fn writer_loop(
+    mut conn: Connection,
+    path: PathBuf,
+    rx: Receiver<Batch>,
+    stats: Arc<WriterStats>,
+    retention_ms: Option<i64>,
+) -> Result<(), StoreError> {
+    let mut closed_at: Option<Instant> = None;
+    while let Ok(first) = rx.recv() {
+        // Coalesce what is already queued into one transaction: fewer commits when busy.
+        let mut batch = first;
+        let mut count = 1u64;
+        while batch.rows() < 50_000 {
+            match rx.try_recv() {
+                Ok(b) => {
+                    batch.absorb(b);
+                    count += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match write_batch(&mut conn, &batch, retention_ms) {
+                Ok(()) => {
+                    stats.batches.fetch_add(count, Ordering::Relaxed);
+                    stats.transactions.fetch_add(1, Ordering::Relaxed);
+                    stats.rows.fetch_add(batch.rows() as u64, Ordering::Relaxed);
+                    stats.pending.fetch_sub(count, Ordering::Relaxed);
+                    break;
+                }
+                Err(e) if retryable(&e) => {
+                    stats.retries.fetch_add(1, Ordering::Relaxed);
+                    let pending = stats.pending.load(Ordering::Relaxed);
+                    tracing::warn!(path = %path.display(), error = %e, pending, retry_in_ms = backoff.as_millis() as u64,
+                        "Store write failed; the batch stays queued and will be retried.");
+                    // Once the pipeline has finished, keep trying only for a while, then report.
+                    let done = rx.try_recv().err() == Some(std::sync::mpsc::TryRecvError::Disconnected);
+                    let since = *closed_at.get_or_insert_with(Instant::now);
+                    if done && since.elapsed() > SHUTDOWN_PATIENCE {
+                        return Err(StoreError::Unwritten {
+                            path,
+                            unwritten: pending,
+                            last_error: e.to_string(),
+                        });
+                    }
+                    if !done {
+                        closed_at = None;
+                    }
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+                Err(e) => {
+                    // Not a condition that time fixes (a bug or a corrupt file): say so and stop.
+                    tracing::error!(path = %path.display(), error = %e, "Store write failed permanently.");
+                    return Err(StoreError::Unwritten {
+                        path,
+                        unwritten: stats.pending.load(Ordering::Relaxed),
+                        last_error: e.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_database_has_the_latest_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(&dir.path().join("a.db")).unwrap();
+        let v: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        let n: i64 = conn.query_row("SELECT count(*) FROM positions", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn upgrade_from_the_first_schema_keeps_the_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = open_to_version(&path, 1).unwrap();
+            conn.execute(
+                "INSERT INTO events (id, kind, time, mmsi, fence, record) VALUES ('x', 'arrival', 1, 2, 'f', '{}')",
+                [],
+            )
+            .unwrap();
+            assert!(conn.prepare("SELECT * FROM positions").is_err(), "no positions table in version 1");
+        }
+        let conn = open(&path).unwrap();
+        let v: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, 2);
+        let id: String = conn.query_row("SELECT id FROM events", [], |r| r.get(0)).unwrap();
+        assert_eq!(id, "x");
+        conn.execute("INSERT INTO positions (mmsi, time, lat, lon) VALUES (1, 2, 3, 4)", []).unwrap();
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        {
+            let conn = open(&path).unwrap();
+            conn.pragma_update(None, "user_version", 99).unwrap();
+        }
+        let e = open(&path).unwrap_err().to_string();
+        assert!(e.contains("schema version 99 is newer than this vesselwatch knows (2)"), "{e}");
+        assert!(open_read_only(&path).is_err());
+    }
+}

@@ -1,0 +1,300 @@
+//! Read queries over the store: events, visits, vessels and tracks, with filters.
+//!
+//! Owns the SELECTs. Opens nothing itself and never writes: callers pass a read-only connection, so
+//! a query never blocks the writer (WAL).
+
+use rusqlite::{Connection, ToSql};
+use serde::Serialize;
+
+use crate::time::UnixMillis;
+use crate::watchlist::normalise;
+
+/// Filters shared by the query commands; `None` means no filter.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Vessels, already resolved to MMSIs (see [`resolve_vessel`]).
+    pub mmsis: Option<Vec<u32>>,
+    /// A fence name.
+    pub fence: Option<String>,
+    /// An event kind.
+    pub kind: Option<String>,
+    /// From this time (inclusive).
+    pub since: Option<UnixMillis>,
+    /// Until this time (exclusive).
+    pub until: Option<UnixMillis>,
+}
+
+/// Resolves `NAME|MMSI|IMO` to MMSIs: nine digits are an MMSI, seven an IMO number (every MMSI that
+/// reported it), anything else a name, compared normalised against current and past names.
+pub fn resolve_vessel(conn: &Connection, text: &str) -> rusqlite::Result<Vec<u32>> {
+    let t = text.trim();
+    let mut out: Vec<u32> = Vec::new();
+    if t.len() <= 9 && !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        let n: u32 = t.parse().unwrap_or(0);
+        if t.len() == 7 {
+            let mut stmt = conn.prepare("SELECT mmsi FROM vessels WHERE imo = ?1 ORDER BY mmsi")?;
+            out.extend(stmt.query_map([n], |r| r.get::<_, u32>(0))?.collect::<Result<Vec<_>, _>>()?);
+        }
+        if out.is_empty() {
+            out.push(n);
+        }
+    } else {
+        let name = normalise(t);
+        let mut stmt = conn.prepare(
+            "SELECT mmsi FROM vessels WHERE name = ?1 UNION SELECT mmsi FROM vessel_names WHERE name = ?1 ORDER BY 1",
+        )?;
+        out.extend(stmt.query_map([&name], |r| r.get::<_, u32>(0))?.collect::<Result<Vec<_>, _>>()?);
+    }
+    Ok(out)
+}
+
+/// Builds `WHERE` clauses for the given column names.
+struct Where {
+    clauses: Vec<String>,
+    args: Vec<Box<dyn ToSql>>,
+}
+
+impl Where {
+    fn new(f: &Filter, mmsi: &str, fence: Option<&str>, kind: Option<&str>, time: &str) -> Self {
+        let mut w = Where {
+            clauses: Vec::new(),
+            args: Vec::new(),
+        };
+        if let Some(m) = &f.mmsis {
+            let list = if m.is_empty() {
+                "NULL".to_string()
+            } else {
+                m.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+            };
+            w.clauses.push(format!("{mmsi} IN ({list})"));
+        }
+        if let (Some(col), Some(v)) = (fence, &f.fence) {
+            w.args.push(Box::new(v.clone()));
+            w.clauses.push(format!("{col} = ?{}", w.args.len()));
+        }
+        if let (Some(col), Some(v)) = (kind, &f.kind) {
+            w.args.push(Box::new(v.clone()));
+            w.clauses.push(format!("{col} = ?{}", w.args.len()));
+        }
+        if let Some(s) = f.since {
+            w.args.push(Box::new(s.0));
+            w.clauses.push(format!("{time} >= ?{}", w.args.len()));
+        }
+        if let Some(u) = f.until {
+            w.args.push(Box::new(u.0));
+            w.clauses.push(format!("{time} < ?{}", w.args.len()));
+        }
+        w
+    }
+
+    fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    fn params(&self) -> Vec<&dyn ToSql> {
+        self.args.iter().map(|a| a.as_ref()).collect()
+    }
+}
+
+/// Event records (the JSON `replay --format jsonl` prints), in time order.
+pub fn events(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<String>> {
+    let w = Where::new(f, "mmsi", Some("fence"), Some("kind"), "time");
+    let sql = format!("SELECT record FROM events{} ORDER BY time, mmsi, fence, kind", w.sql());
+    let mut stmt = conn.prepare(&sql)?;
+    stmt.query_map(w.params().as_slice(), |r| r.get(0))?.collect()
+}
+
+/// One visit: an arrival (or presence when first seen) and its departure, if any.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Visit {
+    /// MMSI.
+    pub mmsi: u32,
+    /// Vessel name, when known.
+    pub name: Option<String>,
+    /// Fence.
+    pub fence: String,
+    /// Start (crossing time, or first seen when already inside).
+    #[serde(serialize_with = "ms_opt")]
+    pub arrival: Option<UnixMillis>,
+    /// End; `None` while in port.
+    #[serde(serialize_with = "ms_opt")]
+    pub departure: Option<UnixMillis>,
+    /// Length in seconds, for a closed visit with a known start.
+    pub duration_s: Option<i64>,
+    /// Already inside when first seen.
+    pub present_at_start: bool,
+    /// Departure inferred across an AIS gap.
+    pub inferred: bool,
+}
+
+fn ms_opt<S: serde::Serializer>(t: &Option<UnixMillis>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.collect_str(t),
+        None => s.serialize_none(),
+    }
+}
+
+/// Visits overlapping the time filter, in arrival order.
+pub fn visits(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Visit>> {
+    let mut w = Where::new(
+        &Filter {
+            since: None,
+            until: None,
+            ..f.clone()
+        },
+        "v.mmsi",
+        Some("v.fence"),
+        None,
+        "v.arrival",
+    );
+    // A visit overlaps [since, until) when it ends after `since` and starts before `until`.
+    if let Some(s) = f.since {
+        w.args.push(Box::new(s.0));
+        w.clauses.push(format!("coalesce(v.departure, 9223372036854775807) >= ?{}", w.args.len()));
+    }
+    if let Some(u) = f.until {
+        w.args.push(Box::new(u.0));
+        w.clauses.push(format!("coalesce(v.arrival, 0) < ?{}", w.args.len()));
+    }
+    let sql = format!(
+        "SELECT v.mmsi, s.name, v.fence, v.arrival, v.departure, v.present_at_start, v.inferred
+         FROM visits v LEFT JOIN vessels s ON s.mmsi = v.mmsi{}
+         ORDER BY coalesce(v.arrival, v.departure), v.mmsi, v.fence",
+        w.sql()
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    stmt.query_map(w.params().as_slice(), |r| {
+        let arrival: Option<i64> = r.get(3)?;
+        let departure: Option<i64> = r.get(4)?;
+        Ok(Visit {
+            mmsi: r.get(0)?,
+            name: r.get(1)?,
+            fence: r.get(2)?,
+            arrival: arrival.map(UnixMillis),
+            departure: departure.map(UnixMillis),
+            duration_s: arrival.zip(departure).map(|(a, d)| (d - a) / 1000),
+            present_at_start: r.get(5)?,
+            inferred: r.get(6)?,
+        })
+    })?
+    .collect()
+}
+
+/// A vessel as the store knows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VesselRow {
+    /// MMSI.
+    pub mmsi: u32,
+    /// IMO number.
+    pub imo: Option<u32>,
+    /// Current name.
+    pub name: Option<String>,
+    /// Call sign.
+    pub callsign: Option<String>,
+    /// Ship type code.
+    pub shiptype: Option<u8>,
+    /// First message time.
+    #[serde(serialize_with = "ms")]
+    pub first_seen: UnixMillis,
+    /// Last message time.
+    #[serde(serialize_with = "ms")]
+    pub last_seen: UnixMillis,
+    /// Last latitude.
+    pub lat: Option<f64>,
+    /// Last longitude.
+    pub lon: Option<f64>,
+    /// Names used before, oldest first.
+    pub names: Vec<String>,
+}
+
+fn ms<S: serde::Serializer>(t: &UnixMillis, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(t)
+}
+
+/// Vessels seen in the time filter, by MMSI.
+pub fn vessels(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<VesselRow>> {
+    let mut w = Where::new(
+        &Filter {
+            since: None,
+            until: None,
+            ..f.clone()
+        },
+        "mmsi",
+        None,
+        None,
+        "last_seen",
+    );
+    if let Some(s) = f.since {
+        w.args.push(Box::new(s.0));
+        w.clauses.push(format!("last_seen >= ?{}", w.args.len()));
+    }
+    if let Some(u) = f.until {
+        w.args.push(Box::new(u.0));
+        w.clauses.push(format!("first_seen < ?{}", w.args.len()));
+    }
+    let sql = format!(
+        "SELECT mmsi, imo, name, callsign, shiptype, first_seen, last_seen, lat, lon FROM vessels{} ORDER BY mmsi",
+        w.sql()
+    );
+    let mut names = conn.prepare("SELECT name FROM vessel_names WHERE mmsi = ?1 ORDER BY first_seen, name")?;
+    let mut stmt = conn.prepare(&sql)?;
+    let rows: Vec<VesselRow> = stmt
+        .query_map(w.params().as_slice(), |r| {
+            Ok(VesselRow {
+                mmsi: r.get(0)?,
+                imo: r.get(1)?,
+                name: r.get(2)?,
+                callsign: r.get(3)?,
+                shiptype: r.get(4)?,
+                first_seen: UnixMillis(r.get(5)?),
+                last_seen: UnixMillis(r.get(6)?),
+                lat: r.get(7)?,
+                lon: r.get(8)?,
+                names: Vec::new(),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|mut v| {
+            v.names = names.query_map([v.mmsi], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            Ok(v)
+        })
+        .collect()
+}
+
+/// One stored position.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TrackPoint {
+    /// MMSI.
+    pub mmsi: u32,
+    /// Message time.
+    #[serde(serialize_with = "ms")]
+    pub time: UnixMillis,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+    /// Speed over ground.
+    pub sog: Option<f64>,
+}
+
+/// Positions of the filtered vessels, in time order.
+pub fn track(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<TrackPoint>> {
+    let w = Where::new(f, "mmsi", None, None, "time");
+    let sql = format!("SELECT mmsi, time, lat, lon, sog FROM positions{} ORDER BY time, mmsi", w.sql());
+    let mut stmt = conn.prepare(&sql)?;
+    stmt.query_map(w.params().as_slice(), |r| {
+        Ok(TrackPoint {
+            mmsi: r.get(0)?,
+            time: UnixMillis(r.get(1)?),
+            lat: r.get(2)?,
+            lon: r.get(3)?,
+            sog: r.get(4)?,
+        })
+    })?
+    .collect()
+}
