@@ -235,7 +235,11 @@ impl<'de> Deserialize<'de> for Sampling {
         }
         humantime::parse_duration(&s)
             .map(|d| Sampling::Every(HumanDuration(d)))
-            .map_err(|e| serde::de::Error::custom(format!("`{s}` is neither \"off\" nor a duration like \"10m\": {e}")))
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "`{s}` is neither \"off\" nor a duration like \"10m\": {e}"
+                ))
+            })
     }
 }
 
@@ -337,7 +341,13 @@ impl Loaded {
             Origin::File(cfg) => cfg.parent().unwrap_or(Path::new(".")).to_path_buf(),
             Origin::Embedded => PathBuf::from("."),
         };
-        base.join(self.config.store.path.as_deref().unwrap_or(Path::new("vesselwatch.db")))
+        base.join(
+            self.config
+                .store
+                .path
+                .as_deref()
+                .unwrap_or(Path::new("vesselwatch.db")),
+        )
     }
 
     /// Reads a file named by the configuration, relative to the config file.

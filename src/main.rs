@@ -8,9 +8,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use vesselwatch::commands::decode::{self, DecodeOptions};
+use vesselwatch::commands::query::{self, OutputFormat, QueryOptions, TimeArg, What};
 use vesselwatch::commands::replay::{self, Format, ReplayOptions, Speed};
 use vesselwatch::config::DEFAULT_CONFIG;
 use vesselwatch::simulate::Scenario;
+use vesselwatch::time::UnixMillis;
 
 /// Watches AIS feeds for vessel movements at ports and straits.
 #[derive(Parser)]
@@ -42,9 +44,12 @@ enum Command {
         /// Configuration file [default: config/vesselwatch.toml if present, else the built-in one].
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Database file to record into.
-        #[arg(long)]
+        /// Database file to record into [default: `[store] path`, else vesselwatch.db beside the config].
+        #[arg(long, conflicts_with = "no_store")]
         db: Option<PathBuf>,
+        /// Print events only; record nothing.
+        #[arg(long)]
+        no_store: bool,
         /// `max`, or a factor of real time such as `60`.
         #[arg(long, default_value = "max")]
         speed: Speed,
@@ -70,6 +75,82 @@ enum Command {
     },
     /// Print the example configuration.
     DefaultConfig,
+    /// List recorded events.
+    Events {
+        #[command(flatten)]
+        q: QueryArgs,
+        /// Only this kind (arrival, departure, present, dark, reappeared, holding, transit).
+        #[arg(long)]
+        kind: Option<String>,
+    },
+    /// List visits: arrival, departure and duration per vessel and fence.
+    Visits {
+        #[command(flatten)]
+        q: QueryArgs,
+    },
+    /// List vessels seen.
+    Vessels {
+        #[command(flatten)]
+        q: QueryArgs,
+    },
+    /// Print a vessel's recorded positions.
+    Track {
+        /// NAME, MMSI or IMO.
+        #[arg(value_name = "VESSEL")]
+        target: String,
+        #[command(flatten)]
+        q: QueryArgs,
+    },
+}
+
+/// Options of the query commands.
+#[derive(clap::Args)]
+struct QueryArgs {
+    /// Database file [default: as for `replay`].
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Configuration naming the database.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Only this vessel: NAME, MMSI or IMO.
+    #[arg(long)]
+    vessel: Option<String>,
+    /// Only this fence.
+    #[arg(long)]
+    fence: Option<String>,
+    /// From this time: RFC 3339, or a duration back from now such as `7d`.
+    #[arg(long)]
+    since: Option<TimeArg>,
+    /// Until this time (same forms).
+    #[arg(long)]
+    until: Option<TimeArg>,
+    /// table, json, jsonl or csv (and geojson for `track`).
+    #[arg(long, default_value = "table")]
+    format: OutputFormat,
+}
+
+impl QueryArgs {
+    fn options(self, kind: Option<String>) -> QueryOptions {
+        QueryOptions {
+            db: self.db,
+            config: self.config,
+            vessel: self.vessel,
+            fence: self.fence,
+            kind,
+            since: self.since,
+            until: self.until,
+            format: self.format,
+        }
+    }
+}
+
+fn query(what: What, opts: QueryOptions) -> anyhow::Result<ExitCode> {
+    let now = UnixMillis::from_system_time(std::time::SystemTime::now()).unwrap_or(UnixMillis(0));
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    query::run(what, &opts, now, &mut out)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
@@ -113,6 +194,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay {
             config,
             db,
+            no_store,
             speed,
             format,
             files,
@@ -120,6 +202,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let opts = ReplayOptions {
                 config,
                 db,
+                no_store,
                 speed,
                 format,
                 inputs: files,
@@ -154,6 +237,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::DefaultConfig => {
             print!("{DEFAULT_CONFIG}");
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Events { q, kind } => query(What::Events, q.options(kind)),
+        Command::Visits { q } => query(What::Visits, q.options(None)),
+        Command::Vessels { q } => query(What::Vessels, q.options(None)),
+        Command::Track { target, q } => {
+            let mut opts = q.options(None);
+            opts.vessel = Some(target);
+            query(What::Track, opts)
         }
     }
 }

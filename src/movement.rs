@@ -91,6 +91,9 @@ pub struct VesselSnapshot {
     pub statics: StaticData,
     /// Time of the latest message.
     pub last_seen: Option<UnixMillis>,
+    /// Time of the first message.
+    #[serde(default)]
+    pub first_seen: Option<UnixMillis>,
     /// Movement state, for a monitored vessel.
     pub movement: Option<MovementSnapshot>,
 }
@@ -161,6 +164,8 @@ pub struct Engine {
     dirty: FxHashSet<u32>,
     /// Positions to record since the last [`Engine::take_positions`].
     positions: Vec<(u32, Fix)>,
+    /// Whether changes and positions are collected for a store at all.
+    recording: bool,
     /// Sampling of unwatched vessels' positions: `None` records none.
     sample_others_ms: Option<i64>,
     last_sampled: FxHashMap<u32, i64>,
@@ -224,6 +229,7 @@ impl Engine {
             events: [0; 7],
             dirty: FxHashSet::default(),
             positions: Vec::new(),
+            recording: false,
             sample_others_ms: None,
             last_sampled: FxHashMap::default(),
         }
@@ -325,10 +331,12 @@ impl Engine {
             | Observation::Quarantined
             | Observation::Ignored => return,
         };
-        self.dirty.insert(mmsi);
         let monitored = self.monitored(mmsi);
-        if let Some(fix) = fix {
-            self.record_position(mmsi, fix);
+        if self.recording {
+            self.dirty.insert(mmsi);
+            if let Some(fix) = fix {
+                self.record_position(mmsi, fix);
+            }
         }
         if !monitored {
             return;
@@ -376,7 +384,9 @@ impl Engine {
     fn record_position(&mut self, mmsi: u32, fix: Fix) {
         let watched = self.movement.get(&mmsi).is_some_and(|m| m.watch.is_some());
         if !watched {
-            let Some(every) = self.sample_others_ms else { return };
+            let Some(every) = self.sample_others_ms else {
+                return;
+            };
             let last = self.last_sampled.entry(mmsi).or_insert(i64::MIN);
             if *last != i64::MIN && fix.time.0 - *last < every {
                 return;
@@ -386,10 +396,12 @@ impl Engine {
         self.positions.push((mmsi, fix));
     }
 
-    /// Records unwatched vessels' positions at most once per `interval` (or never, with `None`);
-    /// watched vessels' are always recorded.
-    pub fn set_position_sampling(&mut self, interval: Option<i64>) {
-        self.sample_others_ms = interval;
+    /// Starts collecting changed vessels and positions for a store (off by default, so that a run
+    /// without one holds nothing). Unwatched vessels' positions are kept at most once per
+    /// `sample_others_ms` (or never, with `None`); watched vessels' always.
+    pub fn enable_recording(&mut self, sample_others_ms: Option<i64>) {
+        self.recording = true;
+        self.sample_others_ms = sample_others_ms;
     }
 
     /// Positions recorded since the last call, in order.
@@ -424,6 +436,7 @@ impl Engine {
             status: v.status,
             statics: v.statics.clone(),
             last_seen: v.last_seen,
+            first_seen: v.first_seen,
             movement,
         })
     }
@@ -432,8 +445,12 @@ impl Engine {
     /// configured are dropped; dark deadlines are rebuilt.
     pub fn restore(&mut self, snapshots: Vec<VesselSnapshot>, clock: Option<UnixMillis>) {
         self.clock = clock;
-        let by_name: FxHashMap<String, usize> =
-            self.fences.fences().iter().map(|f| (f.name.clone(), f.id)).collect();
+        let by_name: FxHashMap<String, usize> = self
+            .fences
+            .fences()
+            .iter()
+            .map(|f| (f.name.clone(), f.id))
+            .collect();
         for s in snapshots {
             let mut v = Vessel::default();
             v.mmsi = s.mmsi;
@@ -443,6 +460,7 @@ impl Engine {
             v.status = s.status;
             v.statics = s.statics;
             v.last_seen = s.last_seen;
+            v.first_seen = s.first_seen;
             v.statics_version = 1;
             self.tracker.restore(v);
             let Some(ms) = s.movement else { continue };
@@ -450,18 +468,27 @@ impl Engine {
             let m = Movement {
                 watch: None,
                 watch_version: None,
-                fences: ms.fences.iter().filter_map(|(n, st)| Some((id(n)?, *st))).collect(),
+                fences: ms
+                    .fences
+                    .iter()
+                    .filter_map(|(n, st)| Some((id(n)?, *st)))
+                    .collect(),
                 dark_zone: ms.dark_zone.as_ref().and_then(id),
                 dark: ms.dark.as_ref().and_then(|(t, n)| Some((*t, id(n)?))),
                 gap_since: ms.gap_since,
                 generation: 1,
                 holding: ms.holding.as_ref().and_then(|(n, anchor, emitted)| {
-                    Some(Holding { fence: id(n)?, anchor: *anchor, emitted: *emitted })
+                    Some(Holding {
+                        fence: id(n)?,
+                        anchor: *anchor,
+                        emitted: *emitted,
+                    })
                 }),
                 placed: ms.placed,
             };
             if let (Some(_), None, Some(seen)) = (m.dark_zone, m.dark, s.last_seen) {
-                self.dark_queue.push(Reverse((seen.0 + self.settings.dark_after_ms, s.mmsi, 1)));
+                self.dark_queue
+                    .push(Reverse((seen.0 + self.settings.dark_after_ms, s.mmsi, 1)));
             }
             self.movement.insert(s.mmsi, m);
             // Recompute the watch match from the restored static data.

@@ -74,6 +74,8 @@ pub struct Vessel {
     pub statics_version: u32,
     /// Time of the latest message of any kind.
     pub last_seen: Option<UnixMillis>,
+    /// Time of the first message.
+    pub first_seen: Option<UnixMillis>,
     fingerprint: u64,
     fingerprint_time: Option<UnixMillis>,
     quarantine: Option<Fix>,
@@ -252,9 +254,7 @@ impl Tracker {
             mmsi,
             ..Vessel::default()
         });
-        if v.last_seen.is_none_or(|t| time > t) {
-            v.last_seen = Some(time);
-        }
+        see(v, time);
         v
     }
 
@@ -291,9 +291,7 @@ impl Tracker {
         }
         v.fingerprint = fingerprint;
         v.fingerprint_time = Some(time);
-        if v.last_seen.is_none_or(|t| time > t) {
-            v.last_seen = Some(time);
-        }
+        see(v, time);
         let (Some(lat), Some(lon)) = (p.lat, p.lon) else {
             self.stats.no_position += 1;
             return Observation::Heard;
@@ -334,6 +332,15 @@ impl Tracker {
         }
         self.stats.fixes += 1;
         Observation::Fix { fix, previous }
+    }
+}
+
+fn see(v: &mut Vessel, time: UnixMillis) {
+    if v.last_seen.is_none_or(|t| time > t) {
+        v.last_seen = Some(time);
+    }
+    if v.first_seen.is_none_or(|t| time < t) {
+        v.first_seen = Some(time);
     }
 }
 

@@ -27,10 +27,14 @@ fn config_for(dir: &Path) -> PathBuf {
     }
 }
 
+/// Replays `feed` into a fresh database (each call its own, so that no run resumes another's state).
 fn replay(config: &Path, feed: &Path) -> String {
+    let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_vesselwatch"))
         .args(["replay", "--format", "jsonl", "--config"])
         .arg(config)
+        .arg("--db")
+        .arg(dir.path().join("replay.db"))
         .arg(feed)
         .output()
         .expect("binary runs");

@@ -4,6 +4,7 @@
 //! returns typed errors for `main` to print. Nothing here decides what a message means.
 
 pub mod decode;
+pub mod query;
 pub mod replay;
 
 use std::fs::File;

@@ -9,10 +9,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{CHUNK, open_input};
+use crate::config::Sampling;
 use crate::config::{ConfigError, Loaded};
 use crate::event::{Event, EventKind};
 use crate::frontend::{Counters, FrontEnd};
 use crate::movement::{Engine, EngineStats};
+use crate::store::{self, Batch, Checkpoint, StoreError, Writer};
 use crate::time::UnixMillis;
 
 /// How fast to replay.
@@ -65,8 +67,11 @@ impl std::str::FromStr for Format {
 pub struct ReplayOptions {
     /// The configuration; by default `config/vesselwatch.toml` when it exists, else the built-in one.
     pub config: Option<PathBuf>,
-    /// The database to record into (the store arrives with the next issue).
+    /// The database to record into; default from the config (`[store] path`, else `vesselwatch.db`
+    /// beside the config file).
     pub db: Option<PathBuf>,
+    /// Run without a database (events are printed only).
+    pub no_store: bool,
     /// Pacing.
     pub speed: Speed,
     /// Output format.
@@ -92,6 +97,9 @@ pub enum ReplayError {
     /// Output failed.
     #[error("cannot write output: {0}")]
     Output(#[source] io::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What a replay did.
@@ -103,6 +111,8 @@ pub struct ReplayReport {
     pub engine: EngineStats,
     /// Vessels tracked at the end.
     pub vessels: usize,
+    /// The database written, if any, and the transactions committed.
+    pub store: Option<(PathBuf, u64)>,
 }
 
 /// Loads `--config`, else `config/vesselwatch.toml` in the working directory, else the built-in copy.
@@ -123,17 +133,69 @@ fn write_event(out: &mut dyn Write, format: Format, e: &Event) -> io::Result<()>
     }
 }
 
-/// Runs a replay, printing events to `out`.
+/// A batch is sent to the writer at least this often...
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// ...and whenever this many rows are waiting.
+const FLUSH_ROWS: usize = 20_000;
+
+/// Opens the store for `loaded`, restores the engine's saved state, and starts the writer.
+fn open_store(
+    loaded: &crate::config::Loaded,
+    db: PathBuf,
+    engine: &mut Engine,
+) -> Result<Writer, ReplayError> {
+    let conn = store::open(&db)?;
+    store::sync_fences(&conn, &db, loaded)?;
+    let (snapshots, clock) = store::load_state(&conn, &db)?;
+    tracing::info!(db = %db.display(), vessels = snapshots.len(), "Store opened; engine state restored.");
+    engine.restore(snapshots, clock);
+    let sc = &loaded.config.store;
+    engine.enable_recording(match sc.sample_positions {
+        Sampling::Off => None,
+        Sampling::Every(d) => Some(d.millis()),
+    });
+    Ok(Writer::spawn(
+        conn,
+        db,
+        64,
+        Some(sc.position_retention.millis()),
+    ))
+}
+
+/// Runs a replay, printing events to `out` and recording them in the store.
 pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, ReplayError> {
     let loaded = load_config(opts.config.as_deref())?;
     let mut engine = Engine::new(&loaded)?;
+    let db = (!opts.no_store).then(|| opts.db.clone().unwrap_or_else(|| loaded.db_path()));
+    let writer = match &db {
+        Some(db) => Some(open_store(&loaded, db.clone(), &mut engine)?),
+        None => None,
+    };
     let mut fe = FrontEnd::default();
     let mut events = Vec::new();
+    let mut unsaved: Vec<Event> = Vec::new();
     let mut chunk = vec![0u8; CHUNK];
     let started = Instant::now();
+    let mut last_flush = Instant::now();
     let mut first_time: Option<UnixMillis> = None;
     let mut output_error = None;
     let mut arrival = UnixMillis(0);
+
+    let flush = |engine: &mut Engine, unsaved: &mut Vec<Event>, feed: &Path, position: u64| {
+        if let Some(w) = &writer {
+            w.send(Batch {
+                events: std::mem::take(unsaved),
+                snapshots: engine.take_snapshots(),
+                positions: engine.take_positions(),
+                checkpoints: vec![Checkpoint {
+                    feed: feed.display().to_string(),
+                    position,
+                    message_time: engine.clock(),
+                }],
+                clock: engine.clock(),
+            });
+        }
+    };
 
     for (feed, path) in opts.inputs.iter().enumerate() {
         let feed = feed as u32;
@@ -141,6 +203,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
             path: path.clone(),
             source,
         })?;
+        let mut position = 0u64;
         loop {
             let n = match reader.read(&mut chunk) {
                 Ok(0) => break,
@@ -153,6 +216,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
                     });
                 }
             };
+            position += n as u64;
             // The arrival clock, read at the I/O edge, times only feeds with no time of their own.
             arrival = UnixMillis::from_system_time(SystemTime::now()).unwrap_or(UnixMillis(0));
             let mut sink = |d: crate::frontend::Decoded| {
@@ -169,6 +233,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
                     if let Err(err) = write_event(out, opts.format, &e) {
                         output_error.get_or_insert(err);
                     }
+                    unsaved.push(e);
                 }
                 if matches!(opts.speed, Speed::Factor(_)) {
                     let _ = out.flush();
@@ -178,17 +243,35 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
             if let Some(e) = output_error.take() {
                 return Err(ReplayError::Output(e));
             }
+            if last_flush.elapsed() >= FLUSH_EVERY || unsaved.len() >= FLUSH_ROWS {
+                flush(&mut engine, &mut unsaved, path, position);
+                last_flush = Instant::now();
+            }
         }
         fe.finish_feed(feed, |d| engine.on_message(&d, arrival, &mut events));
         for e in events.drain(..) {
             write_event(out, opts.format, &e).map_err(ReplayError::Output)?;
+            unsaved.push(e);
         }
+        flush(&mut engine, &mut unsaved, path, position);
     }
     out.flush().map_err(ReplayError::Output)?;
+    let store = match writer {
+        Some(w) => {
+            let transactions = w
+                .stats()
+                .transactions
+                .load(std::sync::atomic::Ordering::Relaxed);
+            w.finish()?;
+            db.map(|d| (d, transactions))
+        }
+        None => None,
+    };
     Ok(ReplayReport {
         counters: fe.counters().clone(),
         engine: engine.stats(),
         vessels: engine.tracker().len(),
+        store,
     })
 }
 
@@ -208,5 +291,8 @@ pub fn format_summary(r: &ReplayReport) -> String {
         s.push_str(&format!(" {} {n}", k.as_str()));
     }
     s.push('\n');
+    if let Some((db, _)) = &r.store {
+        s.push_str(&format!("recorded in {}\n", db.display()));
+    }
     s
 }

@@ -80,7 +80,9 @@ fn sql_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
 /// Applies every migration newer than the database, each in its own transaction.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let err = sql_err(path);
-    let found: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(&err)?;
+    let found: u32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(&err)?;
     if found > SCHEMA_VERSION {
         return Err(StoreError::TooNew {
             path: path.to_path_buf(),
@@ -91,7 +93,8 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction().map_err(&err)?;
         tx.execute_batch(sql).map_err(&err)?;
-        tx.pragma_update(None, "user_version", i as u32 + 1).map_err(&err)?;
+        tx.pragma_update(None, "user_version", i as u32 + 1)
+            .map_err(&err)?;
         tx.commit().map_err(&err)?;
         tracing::info!(path = %path.display(), version = i + 1, "Applied migration.");
     }
@@ -108,16 +111,27 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
 pub fn open_to_version(path: &Path, version: u32) -> Result<Connection, StoreError> {
     let err = sql_err(path);
     let mut conn = Connection::open(path).map_err(&err)?;
-    conn.pragma_update(None, "journal_mode", "wal").map_err(&err)?;
-    conn.pragma_update(None, "synchronous", "normal").map_err(&err)?;
-    conn.pragma_update(None, "foreign_keys", "on").map_err(&err)?;
+    conn.pragma_update(None, "journal_mode", "wal")
+        .map_err(&err)?;
+    conn.pragma_update(None, "synchronous", "normal")
+        .map_err(&err)?;
+    conn.pragma_update(None, "foreign_keys", "on")
+        .map_err(&err)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(&err)?;
     if version < SCHEMA_VERSION {
-        let found: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(&err)?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().take(version as usize).skip(found as usize) {
+        let found: u32 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(&err)?;
+        for (i, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .take(version as usize)
+            .skip(found as usize)
+        {
             let tx = conn.transaction().map_err(&err)?;
             tx.execute_batch(sql).map_err(&err)?;
-            tx.pragma_update(None, "user_version", i as u32 + 1).map_err(&err)?;
+            tx.pragma_update(None, "user_version", i as u32 + 1)
+                .map_err(&err)?;
             tx.commit().map_err(&err)?;
         }
         return Ok(conn);
@@ -129,10 +143,15 @@ pub fn open_to_version(path: &Path, version: u32) -> Result<Connection, StoreErr
 /// Opens an existing database read-only, for queries; refuses one newer than this binary.
 pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
     let err = sql_err(path);
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(&err)?;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(&err)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(&err)?;
-    let found: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(&err)?;
+    let found: u32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(&err)?;
     if found > SCHEMA_VERSION {
         return Err(StoreError::TooNew {
             path: path.to_path_buf(),
@@ -153,7 +172,9 @@ pub fn sync_fences(conn: &Connection, path: &Path, loaded: &Loaded) -> Result<us
         let definition = fence_definition(f, loaded);
         let hash = format!("{:016x}", crate::event::fnv1a(&[definition.as_bytes()]));
         let old: Option<String> = conn
-            .query_row("SELECT hash FROM fences WHERE name = ?1", [&f.name], |r| r.get(0))
+            .query_row("SELECT hash FROM fences WHERE name = ?1", [&f.name], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(&err)?;
         if old.as_deref() != Some(hash.as_str()) {
@@ -173,7 +194,10 @@ pub fn sync_fences(conn: &Connection, path: &Path, loaded: &Loaded) -> Result<us
 }
 
 fn fence_definition(f: &FenceConfig, loaded: &Loaded) -> String {
-    let geojson = f.geojson.as_ref().and_then(|p| loaded.read_relative(p).ok());
+    let geojson = f
+        .geojson
+        .as_ref()
+        .and_then(|p| loaded.read_relative(p).ok());
     serde_json::json!({
         "kind": format!("{:?}", f.kind).to_lowercase(),
         "center": f.center.map(|c| [c.lat, c.lon]),
@@ -188,10 +212,15 @@ fn fence_definition(f: &FenceConfig, loaded: &Loaded) -> String {
 }
 
 /// The engine's saved state: every vessel's snapshot and the engine clock.
-pub fn load_state(conn: &Connection, path: &Path) -> Result<(Vec<VesselSnapshot>, Option<UnixMillis>), StoreError> {
+pub fn load_state(
+    conn: &Connection,
+    path: &Path,
+) -> Result<(Vec<VesselSnapshot>, Option<UnixMillis>), StoreError> {
     let err = sql_err(path);
     let clock: Option<i64> = conn
-        .query_row("SELECT clock FROM engine_clock WHERE id = 1", [], |r| r.get(0))
+        .query_row("SELECT clock FROM engine_clock WHERE id = 1", [], |r| {
+            r.get(0)
+        })
         .optional()
         .map_err(&err)?;
     let mut stmt = conn
@@ -200,18 +229,26 @@ pub fn load_state(conn: &Connection, path: &Path) -> Result<(Vec<VesselSnapshot>
     let mut rows = stmt.query([]).map_err(&err)?;
     let mut out: Vec<VesselSnapshot> = Vec::new();
     while let Some(r) = rows.next().map_err(&err)? {
-        let (mmsi, fence, state): (u32, String, String) = (r.get(0).map_err(&err)?, r.get(1).map_err(&err)?, r.get(2).map_err(&err)?);
+        let (mmsi, fence, state): (u32, String, String) = (
+            r.get(0).map_err(&err)?,
+            r.get(1).map_err(&err)?,
+            r.get(2).map_err(&err)?,
+        );
         if fence.is_empty() {
             match serde_json::from_str::<VesselSnapshot>(&state) {
                 Ok(s) => out.push(s),
-                Err(e) => tracing::warn!(mmsi, error = %e, "Unreadable saved vessel state; starting that vessel afresh."),
+                Err(e) => {
+                    tracing::warn!(mmsi, error = %e, "Unreadable saved vessel state; starting that vessel afresh.")
+                }
             }
         } else if let Some(last) = out.last_mut().filter(|s| s.mmsi == mmsi)
             && let Some(m) = last.movement.as_mut()
         {
             match serde_json::from_str(&state) {
                 Ok(s) => m.fences.push((fence, s)),
-                Err(e) => tracing::warn!(mmsi, %fence, error = %e, "Unreadable saved fence state; dropped."),
+                Err(e) => {
+                    tracing::warn!(mmsi, %fence, error = %e, "Unreadable saved fence state; dropped.")
+                }
             }
         }
     }
@@ -260,7 +297,11 @@ impl Batch {
 }
 
 /// Writes one batch in one transaction.
-pub fn write_batch(conn: &mut Connection, b: &Batch, retention_ms: Option<i64>) -> rusqlite::Result<()> {
+pub fn write_batch(
+    conn: &mut Connection,
+    b: &Batch,
+    retention_ms: Option<i64>,
+) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     write_events(&tx, &b.events)?;
     write_snapshots(&tx, &b.snapshots)?;
@@ -290,7 +331,10 @@ pub fn write_batch(conn: &mut Connection, b: &Batch, retention_ms: Option<i64>) 
             [clock.0],
         )?;
     }
-    if let (Some(keep), Some(newest)) = (retention_ms, b.positions.iter().map(|(_, f)| f.time.0).max()) {
+    if let (Some(keep), Some(newest)) = (
+        retention_ms,
+        b.positions.iter().map(|(_, f)| f.time.0).max(),
+    ) {
         tx.execute("DELETE FROM positions WHERE time < ?1", [newest - keep])?;
     }
     tx.commit()
@@ -302,7 +346,15 @@ fn write_events(tx: &Transaction<'_>, events: &[Event]) -> rusqlite::Result<()> 
     )?;
     for e in events {
         // An event already stored (a replay of the same feed) changes nothing, visits included.
-        if ins.execute(params![e.id, e.kind.as_str(), e.time.0, e.mmsi, e.fence, e.to_json()])? == 0 {
+        if ins.execute(params![
+            e.id,
+            e.kind.as_str(),
+            e.time.0,
+            e.mmsi,
+            e.fence,
+            e.to_json()
+        ])? == 0
+        {
             continue;
         }
         match e.kind {
@@ -332,7 +384,13 @@ fn write_events(tx: &Transaction<'_>, events: &[Event]) -> rusqlite::Result<()> 
                 let closed = tx.execute(
                     "UPDATE visits SET departure = ?3, departure_event = ?4, inferred = ?5
                      WHERE mmsi = ?1 AND fence = ?2 AND departure IS NULL",
-                    params![e.mmsi, e.fence, e.crossing_time.unwrap_or(e.time).0, e.id, e.inferred],
+                    params![
+                        e.mmsi,
+                        e.fence,
+                        e.crossing_time.unwrap_or(e.time).0,
+                        e.id,
+                        e.inferred
+                    ],
                 )?;
                 if closed == 0 {
                     tx.execute(
@@ -357,14 +415,15 @@ fn write_events(tx: &Transaction<'_>, events: &[Event]) -> rusqlite::Result<()> 
 
 fn write_snapshots(tx: &Transaction<'_>, snapshots: &[VesselSnapshot]) -> rusqlite::Result<()> {
     let mut del = tx.prepare_cached("DELETE FROM engine_state WHERE mmsi = ?1")?;
-    let mut ins = tx.prepare_cached("INSERT INTO engine_state (mmsi, fence, state) VALUES (?1, ?2, ?3)")?;
+    let mut ins =
+        tx.prepare_cached("INSERT INTO engine_state (mmsi, fence, state) VALUES (?1, ?2, ?3)")?;
     let mut vessel = tx.prepare_cached(
         "INSERT INTO vessels (mmsi, imo, name, callsign, shiptype, first_seen, last_seen, lat, lon)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?9, ?6, ?7, ?8)
          ON CONFLICT (mmsi) DO UPDATE SET
            imo = coalesce(?2, imo), name = coalesce(?3, name), callsign = coalesce(?4, callsign),
            shiptype = coalesce(?5, shiptype), last_seen = max(last_seen, ?6),
-           first_seen = min(first_seen, ?6), lat = coalesce(?7, lat), lon = coalesce(?8, lon)",
+           first_seen = min(first_seen, ?9), lat = coalesce(?7, lat), lon = coalesce(?8, lon)",
     )?;
     let mut name = tx.prepare_cached(
         "INSERT INTO vessel_names (mmsi, name, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
@@ -373,10 +432,21 @@ fn write_snapshots(tx: &Transaction<'_>, snapshots: &[VesselSnapshot]) -> rusqli
     for s in snapshots {
         del.execute([s.mmsi])?;
         let mut whole = s.clone();
-        let fences = whole.movement.as_mut().map(|m: &mut MovementSnapshot| std::mem::take(&mut m.fences));
-        ins.execute(params![s.mmsi, "", serde_json::to_string(&whole).expect("serialisable")])?;
+        let fences = whole
+            .movement
+            .as_mut()
+            .map(|m: &mut MovementSnapshot| std::mem::take(&mut m.fences));
+        ins.execute(params![
+            s.mmsi,
+            "",
+            serde_json::to_string(&whole).expect("serialisable")
+        ])?;
         for (fence, state) in fences.into_iter().flatten() {
-            ins.execute(params![s.mmsi, fence, serde_json::to_string(&state).expect("serialisable")])?;
+            ins.execute(params![
+                s.mmsi,
+                fence,
+                serde_json::to_string(&state).expect("serialisable")
+            ])?;
         }
         let seen = s.last_seen.or(s.fix.map(|f| f.time)).map_or(0, |t| t.0);
         vessel.execute(params![
@@ -387,7 +457,8 @@ fn write_snapshots(tx: &Transaction<'_>, snapshots: &[VesselSnapshot]) -> rusqli
             s.statics.shiptype,
             seen,
             s.fix.map(|f| f.lat),
-            s.fix.map(|f| f.lon)
+            s.fix.map(|f| f.lon),
+            s.first_seen.map_or(seen, |t| t.0)
         ])?;
         if let Some(n) = &s.statics.name {
             name.execute(params![s.mmsi, n, seen])?;
@@ -425,7 +496,12 @@ const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(30);
 impl Writer {
     /// Starts the writer on `conn`. At most `capacity` batches wait; a full channel blocks the
     /// sender (back pressure: a slow disk slows the pipeline, it never grows memory).
-    pub fn spawn(conn: Connection, path: PathBuf, capacity: usize, retention_ms: Option<i64>) -> Self {
+    pub fn spawn(
+        conn: Connection,
+        path: PathBuf,
+        capacity: usize,
+        retention_ms: Option<i64>,
+    ) -> Self {
         let (tx, rx) = sync_channel(capacity);
         let stats = Arc::new(WriterStats::default());
         let s = Arc::clone(&stats);
@@ -478,7 +554,15 @@ fn retryable(e: &rusqlite::Error) -> bool {
     use rusqlite::ErrorCode::*;
     matches!(
         e.sqlite_error_code(),
-        Some(DatabaseBusy | DatabaseLocked | DiskFull | ReadOnly | SystemIoFailure | CannotOpen | OutOfMemory)
+        Some(
+            DatabaseBusy
+                | DatabaseLocked
+                | DiskFull
+                | ReadOnly
+                | SystemIoFailure
+                | CannotOpen
+                | OutOfMemory
+        )
     )
 }
 
@@ -519,7 +603,8 @@ fn writer_loop(
                     tracing::warn!(path = %path.display(), error = %e, pending, retry_in_ms = backoff.as_millis() as u64,
                         "Store write failed; the batch stays queued and will be retried.");
                     // Once the pipeline has finished, keep trying only for a while, then report.
-                    let done = rx.try_recv().err() == Some(std::sync::mpsc::TryRecvError::Disconnected);
+                    let done =
+                        rx.try_recv().err() == Some(std::sync::mpsc::TryRecvError::Disconnected);
                     let since = *closed_at.get_or_insert_with(Instant::now);
                     if done && since.elapsed() > SHUTDOWN_PATIENCE {
                         return Err(StoreError::Unwritten {
@@ -557,11 +642,17 @@ mod tests {
     fn fresh_database_has_the_latest_schema() {
         let dir = tempfile::tempdir().unwrap();
         let conn = open(&dir.path().join("a.db")).unwrap();
-        let v: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let v: u32 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
-        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
         assert_eq!(mode, "wal");
-        let n: i64 = conn.query_row("SELECT count(*) FROM positions", [], |r| r.get(0)).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM positions", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 0);
     }
 
@@ -576,14 +667,25 @@ mod tests {
                 [],
             )
             .unwrap();
-            assert!(conn.prepare("SELECT * FROM positions").is_err(), "no positions table in version 1");
+            assert!(
+                conn.prepare("SELECT * FROM positions").is_err(),
+                "no positions table in version 1"
+            );
         }
         let conn = open(&path).unwrap();
-        let v: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let v: u32 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(v, 2);
-        let id: String = conn.query_row("SELECT id FROM events", [], |r| r.get(0)).unwrap();
+        let id: String = conn
+            .query_row("SELECT id FROM events", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(id, "x");
-        conn.execute("INSERT INTO positions (mmsi, time, lat, lon) VALUES (1, 2, 3, 4)", []).unwrap();
+        conn.execute(
+            "INSERT INTO positions (mmsi, time, lat, lon) VALUES (1, 2, 3, 4)",
+            [],
+        )
+        .unwrap();
     }
 
     #[test]
@@ -595,7 +697,10 @@ mod tests {
             conn.pragma_update(None, "user_version", 99).unwrap();
         }
         let e = open(&path).unwrap_err().to_string();
-        assert!(e.contains("schema version 99 is newer than this vesselwatch knows (2)"), "{e}");
+        assert!(
+            e.contains("schema version 99 is newer than this vesselwatch knows (2)"),
+            "{e}"
+        );
         assert!(open_read_only(&path).is_err());
     }
 }

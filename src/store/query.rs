@@ -33,7 +33,10 @@ pub fn resolve_vessel(conn: &Connection, text: &str) -> rusqlite::Result<Vec<u32
         let n: u32 = t.parse().unwrap_or(0);
         if t.len() == 7 {
             let mut stmt = conn.prepare("SELECT mmsi FROM vessels WHERE imo = ?1 ORDER BY mmsi")?;
-            out.extend(stmt.query_map([n], |r| r.get::<_, u32>(0))?.collect::<Result<Vec<_>, _>>()?);
+            out.extend(
+                stmt.query_map([n], |r| r.get::<_, u32>(0))?
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
         }
         if out.is_empty() {
             out.push(n);
@@ -43,7 +46,10 @@ pub fn resolve_vessel(conn: &Connection, text: &str) -> rusqlite::Result<Vec<u32
         let mut stmt = conn.prepare(
             "SELECT mmsi FROM vessels WHERE name = ?1 UNION SELECT mmsi FROM vessel_names WHERE name = ?1 ORDER BY 1",
         )?;
-        out.extend(stmt.query_map([&name], |r| r.get::<_, u32>(0))?.collect::<Result<Vec<_>, _>>()?);
+        out.extend(
+            stmt.query_map([&name], |r| r.get::<_, u32>(0))?
+                .collect::<Result<Vec<_>, _>>()?,
+        );
     }
     Ok(out)
 }
@@ -103,9 +109,13 @@ impl Where {
 /// Event records (the JSON `replay --format jsonl` prints), in time order.
 pub fn events(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<String>> {
     let w = Where::new(f, "mmsi", Some("fence"), Some("kind"), "time");
-    let sql = format!("SELECT record FROM events{} ORDER BY time, mmsi, fence, kind", w.sql());
+    let sql = format!(
+        "SELECT record FROM events{} ORDER BY time, mmsi, fence, kind",
+        w.sql()
+    );
     let mut stmt = conn.prepare(&sql)?;
-    stmt.query_map(w.params().as_slice(), |r| r.get(0))?.collect()
+    stmt.query_map(w.params().as_slice(), |r| r.get(0))?
+        .collect()
 }
 
 /// One visit: an arrival (or presence when first seen) and its departure, if any.
@@ -154,11 +164,15 @@ pub fn visits(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Visit>> {
     // A visit overlaps [since, until) when it ends after `since` and starts before `until`.
     if let Some(s) = f.since {
         w.args.push(Box::new(s.0));
-        w.clauses.push(format!("coalesce(v.departure, 9223372036854775807) >= ?{}", w.args.len()));
+        w.clauses.push(format!(
+            "coalesce(v.departure, 9223372036854775807) >= ?{}",
+            w.args.len()
+        ));
     }
     if let Some(u) = f.until {
         w.args.push(Box::new(u.0));
-        w.clauses.push(format!("coalesce(v.arrival, 0) < ?{}", w.args.len()));
+        w.clauses
+            .push(format!("coalesce(v.arrival, 0) < ?{}", w.args.len()));
     }
     let sql = format!(
         "SELECT v.mmsi, s.name, v.fence, v.arrival, v.departure, v.present_at_start, v.inferred
@@ -240,7 +254,8 @@ pub fn vessels(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<VesselRow>
         "SELECT mmsi, imo, name, callsign, shiptype, first_seen, last_seen, lat, lon FROM vessels{} ORDER BY mmsi",
         w.sql()
     );
-    let mut names = conn.prepare("SELECT name FROM vessel_names WHERE mmsi = ?1 ORDER BY first_seen, name")?;
+    let mut names =
+        conn.prepare("SELECT name FROM vessel_names WHERE mmsi = ?1 ORDER BY first_seen, name")?;
     let mut stmt = conn.prepare(&sql)?;
     let rows: Vec<VesselRow> = stmt
         .query_map(w.params().as_slice(), |r| {
@@ -260,7 +275,9 @@ pub fn vessels(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<VesselRow>
         .collect::<Result<_, _>>()?;
     rows.into_iter()
         .map(|mut v| {
-            v.names = names.query_map([v.mmsi], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            v.names = names
+                .query_map([v.mmsi], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
             Ok(v)
         })
         .collect()
@@ -285,7 +302,10 @@ pub struct TrackPoint {
 /// Positions of the filtered vessels, in time order.
 pub fn track(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<TrackPoint>> {
     let w = Where::new(f, "mmsi", None, None, "time");
-    let sql = format!("SELECT mmsi, time, lat, lon, sog FROM positions{} ORDER BY time, mmsi", w.sql());
+    let sql = format!(
+        "SELECT mmsi, time, lat, lon, sog FROM positions{} ORDER BY time, mmsi",
+        w.sql()
+    );
     let mut stmt = conn.prepare(&sql)?;
     stmt.query_map(w.params().as_slice(), |r| {
         Ok(TrackPoint {
