@@ -59,7 +59,10 @@ fn stored_events(db: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-fn stored_visits(db: &Path) -> Vec<(u32, String, Option<i64>, Option<i64>, bool)> {
+/// A visit row: MMSI, fence, arrival, departure, inferred.
+type VisitRow = (u32, String, Option<i64>, Option<i64>, bool);
+
+fn stored_visits(db: &Path) -> Vec<VisitRow> {
     let c = Connection::open(db).unwrap();
     let mut s = c
         .prepare("SELECT mmsi, fence, arrival, departure, inferred FROM visits ORDER BY mmsi, fence, arrival")
