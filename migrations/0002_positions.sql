@@ -8,7 +8,7 @@ CREATE TABLE positions (
     sog         REAL,
     PRIMARY KEY (mmsi, time)
 ) WITHOUT ROWID;
-CREATE INDEX positions_time ON positions (time);
+-- no time index: see retention in the store writer
 
 CREATE TABLE vessel_names (
     mmsi        INTEGER NOT NULL,

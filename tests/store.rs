@@ -244,7 +244,7 @@ fn a_full_disk_is_a_retryable_error_that_writes_nothing_partially() {
         .query_row("PRAGMA page_count", [], |r| r.get(0))
         .unwrap();
     conn.pragma_update(None, "max_page_count", pages).unwrap();
-    let e = store::write_batch(&mut conn, &batch(20_000), None).unwrap_err();
+    let e = store::write_batch(&mut conn, &batch(20_000)).unwrap_err();
     assert_eq!(
         e.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DiskFull),
@@ -254,4 +254,21 @@ fn a_full_disk_is_a_retryable_error_that_writes_nothing_partially() {
         .query_row("SELECT count(*) FROM positions", [], |r| r.get(0))
         .unwrap();
     assert_eq!(n, 0, "the transaction was rolled back whole");
+}
+
+#[test]
+fn retention_deletes_only_positions_older_than_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = store::open(&dir.path().join("r.db")).unwrap();
+    store::write_batch(&mut conn, &batch(1000)).unwrap();
+    // Keep the last 100 ms of the 1,000 ms the batch spans.
+    let newest = UnixMillis(1_700_000_000_000 + 999);
+    assert_eq!(
+        store::delete_old_positions(&conn, newest, 100).unwrap(),
+        899
+    );
+    let oldest: i64 = conn
+        .query_row("SELECT min(time) FROM positions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(oldest, newest.0 - 100);
 }

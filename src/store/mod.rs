@@ -297,11 +297,7 @@ impl Batch {
 }
 
 /// Writes one batch in one transaction.
-pub fn write_batch(
-    conn: &mut Connection,
-    b: &Batch,
-    retention_ms: Option<i64>,
-) -> rusqlite::Result<()> {
+pub fn write_batch(conn: &mut Connection, b: &Batch) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     write_events(&tx, &b.events)?;
     write_snapshots(&tx, &b.snapshots)?;
@@ -309,7 +305,11 @@ pub fn write_batch(
         let mut ins = tx.prepare_cached(
             "INSERT OR IGNORE INTO positions (mmsi, time, lat, lon, sog) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
-        for (mmsi, f) in &b.positions {
+        // In key order: consecutive inserts land on the same B-tree pages (2–3× faster than the
+        // interleaved order in which vessels report).
+        let mut order: Vec<&(u32, Fix)> = b.positions.iter().collect();
+        order.sort_unstable_by_key(|(mmsi, f)| (*mmsi, f.time));
+        for (mmsi, f) in order {
             ins.execute(params![mmsi, f.time.0, f.lat, f.lon, f.sog.map(f64::from)])?;
         }
     }
@@ -331,13 +331,23 @@ pub fn write_batch(
             [clock.0],
         )?;
     }
-    if let (Some(keep), Some(newest)) = (
-        retention_ms,
-        b.positions.iter().map(|(_, f)| f.time.0).max(),
-    ) {
-        tx.execute("DELETE FROM positions WHERE time < ?1", [newest - keep])?;
-    }
     tx.commit()
+}
+
+/// How often the writer deletes positions past retention: a full scan of the table (it has no time
+/// index, which would halve insert speed), so rarely.
+const RETENTION_SWEEP_EVERY: Duration = Duration::from_secs(600);
+
+/// Deletes positions older than `keep_ms` before `newest` (message time).
+pub fn delete_old_positions(
+    conn: &Connection,
+    newest: UnixMillis,
+    keep_ms: i64,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "DELETE FROM positions WHERE time < ?1",
+        [newest.0 - keep_ms],
+    )
 }
 
 fn write_events(tx: &Transaction<'_>, events: &[Event]) -> rusqlite::Result<()> {
@@ -574,6 +584,8 @@ fn writer_loop(
     retention_ms: Option<i64>,
 ) -> Result<(), StoreError> {
     let mut closed_at: Option<Instant> = None;
+    let mut newest: Option<UnixMillis> = None;
+    let mut last_sweep: Option<Instant> = None;
     while let Ok(first) = rx.recv() {
         // Coalesce what is already queued into one transaction: fewer commits when busy.
         let mut batch = first;
@@ -589,8 +601,23 @@ fn writer_loop(
         }
         let mut backoff = Duration::from_millis(100);
         loop {
-            match write_batch(&mut conn, &batch, retention_ms) {
+            match write_batch(&mut conn, &batch) {
                 Ok(()) => {
+                    newest = newest.max(batch.positions.iter().map(|(_, f)| f.time).max());
+                    if let (Some(keep), Some(newest)) = (retention_ms, newest)
+                        && last_sweep.is_none_or(|t| t.elapsed() >= RETENTION_SWEEP_EVERY)
+                    {
+                        last_sweep = Some(Instant::now());
+                        match delete_old_positions(&conn, newest, keep) {
+                            Ok(n) if n > 0 => {
+                                tracing::info!(deleted = n, "Deleted positions past retention.")
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "Retention sweep failed; will try again later.")
+                            }
+                        }
+                    }
                     stats.batches.fetch_add(count, Ordering::Relaxed);
                     stats.transactions.fetch_add(1, Ordering::Relaxed);
                     stats.rows.fetch_add(batch.rows() as u64, Ordering::Relaxed);
