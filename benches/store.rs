@@ -20,7 +20,7 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || {
                 // 1,000 vessels, 50 fixes each, times always new so every row is inserted.
-                let batch = Batch {
+                Batch {
                     positions: (0..ROWS)
                         .map(|i| {
                             t += 1;
@@ -34,8 +34,7 @@ fn bench(c: &mut Criterion) {
                         })
                         .collect(),
                     ..Batch::default()
-                };
-                batch
+                }
             },
             |batch| store::write_batch(&mut conn, &batch).unwrap(),
             criterion::BatchSize::LargeInput,
