@@ -404,6 +404,11 @@ impl Engine {
         self.sample_others_ms = sample_others_ms;
     }
 
+    /// Positions waiting for [`Engine::take_positions`].
+    pub fn pending_positions(&self) -> usize {
+        self.positions.len()
+    }
+
     /// Positions recorded since the last call, in order.
     pub fn take_positions(&mut self) -> Vec<(u32, Fix)> {
         std::mem::take(&mut self.positions)

@@ -243,7 +243,9 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
             if let Some(e) = output_error.take() {
                 return Err(ReplayError::Output(e));
             }
-            if last_flush.elapsed() >= FLUSH_EVERY || unsaved.len() >= FLUSH_ROWS {
+            if last_flush.elapsed() >= FLUSH_EVERY
+                || unsaved.len() + engine.pending_positions() >= FLUSH_ROWS
+            {
                 flush(&mut engine, &mut unsaved, path, position);
                 last_flush = Instant::now();
             }
