@@ -144,8 +144,8 @@ fn open_store(
     db: PathBuf,
     engine: &mut Engine,
 ) -> Result<Writer, ReplayError> {
-    let conn = store::open(&db)?;
-    store::sync_fences(&conn, &db, loaded)?;
+    let mut conn = store::open(&db)?;
+    store::sync_fences(&mut conn, &db, loaded)?;
     let (snapshots, clock) = store::load_state(&conn, &db)?;
     tracing::info!(db = %db.display(), vessels = snapshots.len(), "Store opened; engine state restored.");
     engine.restore(snapshots, clock);

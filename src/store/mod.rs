@@ -164,10 +164,12 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
 
 /// Records the configured fences, noticing edits by a hash of each definition (its config and, for
 /// GeoJSON fences, the file's content).
-pub fn sync_fences(conn: &Connection, path: &Path, loaded: &Loaded) -> Result<usize, StoreError> {
+pub fn sync_fences(conn: &mut Connection, path: &Path, loaded: &Loaded) -> Result<usize, StoreError> {
     let err = sql_err(path);
     let now = UnixMillis::from_system_time(std::time::SystemTime::now()).unwrap_or(UnixMillis(0));
     let mut changed = 0;
+    // One transaction for all: a config with a thousand fences opens in milliseconds.
+    let conn = conn.transaction().map_err(&err)?;
     for f in &loaded.config.fences {
         let definition = fence_definition(f, loaded);
         let hash = format!("{:016x}", crate::event::fnv1a(&[definition.as_bytes()]));
@@ -190,6 +192,7 @@ pub fn sync_fences(conn: &Connection, path: &Path, loaded: &Loaded) -> Result<us
             changed += 1;
         }
     }
+    conn.commit().map_err(&err)?;
     Ok(changed)
 }
 
