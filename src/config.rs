@@ -282,6 +282,107 @@ pub struct Config {
     /// `[[watch]]`.
     #[serde(default)]
     pub watch: Vec<WatchConfig>,
+    /// `[[webhooks]]`.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// A webhook secret, in the Standard Webhooks `whsec_` form. Never printed: `Debug` and every error
+/// show it redacted.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "Secret(none)"
+        } else {
+            "Secret(<redacted>)"
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret)
+    }
+}
+
+/// The body a webhook receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// Standard Webhooks: `{"type", "timestamp", "data"}`.
+    #[default]
+    Standard,
+    /// A one-line `{"text": ...}` message for Slack, Mattermost and Discord's Slack endpoint.
+    Slack,
+}
+
+/// `[[webhooks]]`: an endpoint and the alerts it wants.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// A unique name, used by `alerts` and `webhook test`.
+    pub name: String,
+    /// The endpoint.
+    pub url: String,
+    /// The secret itself (`whsec_...`).
+    #[serde(default)]
+    pub secret: Secret,
+    /// A file holding the secret, relative to the config file.
+    pub secret_file: Option<PathBuf>,
+    /// An environment variable holding the secret.
+    pub secret_env: Option<String>,
+    /// Event kinds to send (default `["departure"]`).
+    #[serde(default = "default_webhook_events")]
+    pub events: Vec<String>,
+    /// Only events at these fences (default all).
+    #[serde(default)]
+    pub fences: Vec<String>,
+    /// Only vessels in these watchlist groups (default all).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Only these vessels: watchlist labels, names, MMSIs or IMO numbers (default all).
+    #[serde(default)]
+    pub vessels: Vec<String>,
+    /// Body format.
+    #[serde(default)]
+    pub format: WebhookFormat,
+    /// Per-request timeout (default 10s).
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout: HumanDuration,
+    /// Give up (dead-letter) an alert older than this (default 72h).
+    #[serde(default = "default_webhook_max_age")]
+    pub max_age: HumanDuration,
+    /// First retry delay; later ones double, with jitter (default 5s).
+    #[serde(default = "default_webhook_retry")]
+    pub retry_initial: HumanDuration,
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("secret", &self.secret)
+            .field("events", &self.events)
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_webhook_events() -> Vec<String> {
+    vec!["departure".into()]
+}
+fn default_webhook_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
+}
+fn default_webhook_max_age() -> HumanDuration {
+    HumanDuration(Duration::from_secs(72 * 3600))
+}
+fn default_webhook_retry() -> HumanDuration {
+    HumanDuration(Duration::from_secs(5))
 }
 
 /// Where a configuration's relative files (GeoJSON) come from.
@@ -329,6 +430,9 @@ impl Loaded {
         })?;
         let loaded = Self { config, origin };
         loaded.validate()?;
+        for i in 0..loaded.config.webhooks.len() {
+            loaded.webhook_secret(i)?;
+        }
         // Compiling the fences reads and checks every GeoJSON file.
         crate::geofence::FenceSet::build(&loaded)?;
         Ok(loaded)
@@ -348,6 +452,42 @@ impl Loaded {
                 .as_deref()
                 .unwrap_or(Path::new("vesselwatch.db")),
         )
+    }
+
+    /// A webhook's secret, from `secret`, `secret_file` (relative to the config) or `secret_env`,
+    /// checked to be in the `whsec_<base64>` form. The error never contains the secret.
+    pub fn webhook_secret(&self, index: usize) -> Result<Secret, ConfigError> {
+        let h = &self.config.webhooks[index];
+        let key = format!("webhooks[{index}].secret");
+        let raw = if !h.secret.0.is_empty() {
+            h.secret.0.clone()
+        } else if let Some(f) = &h.secret_file {
+            self.read_relative(f)?.trim().to_string()
+        } else if let Some(var) = &h.secret_env {
+            std::env::var(var).map_err(|_| {
+                invalid(
+                    format!("webhooks[{index}].secret_env"),
+                    var,
+                    "names an environment variable that is not set",
+                )
+            })?
+        } else {
+            String::new()
+        };
+        use base64::Engine as _;
+        let ok = raw.strip_prefix("whsec_").is_some_and(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .is_ok_and(|k| !k.is_empty())
+        });
+        if !ok {
+            return Err(invalid(
+                key,
+                "<redacted>",
+                "must be `whsec_` followed by base64 (Standard Webhooks form)",
+            ));
+        }
+        Ok(Secret(raw))
     }
 
     /// Reads a file named by the configuration, relative to the config file.
@@ -476,6 +616,64 @@ impl Loaded {
                         "must be between 0 and 500 km",
                     ));
                 }
+            }
+        }
+        let mut hooks = std::collections::HashSet::new();
+        for (i, h) in c.webhooks.iter().enumerate() {
+            let key = |k: &str| format!("webhooks[{i}].{k}");
+            if h.name.trim().is_empty() || !hooks.insert(h.name.as_str()) {
+                return Err(invalid(
+                    key("name"),
+                    format!("{:?}", h.name),
+                    "must be non-empty and unique among webhooks",
+                ));
+            }
+            if !(h.url.starts_with("http://") || h.url.starts_with("https://")) {
+                return Err(invalid(
+                    key("url"),
+                    &h.url,
+                    "must be an http:// or https:// URL",
+                ));
+            }
+            let sources = [
+                !h.secret.0.is_empty(),
+                h.secret_file.is_some(),
+                h.secret_env.is_some(),
+            ]
+            .iter()
+            .filter(|&&s| s)
+            .count();
+            if sources != 1 {
+                return Err(invalid(
+                    key("secret|secret_file|secret_env"),
+                    format!("{sources} given"),
+                    "a webhook needs exactly one of `secret`, `secret_file` or `secret_env`",
+                ));
+            }
+            for e in &h.events {
+                if !crate::event::EventKind::ALL.iter().any(|k| k.as_str() == e) {
+                    return Err(invalid(
+                        key("events"),
+                        format!("{e:?}"),
+                        "kinds are present, arrival, departure, dark, reappeared, holding, transit",
+                    ));
+                }
+            }
+            for f in &h.fences {
+                if !c.fences.iter().any(|x| &x.name == f) {
+                    return Err(invalid(
+                        key("fences"),
+                        format!("{f:?}"),
+                        "must name a configured fence",
+                    ));
+                }
+            }
+            if h.timeout.0.is_zero() || h.max_age.0.is_zero() || h.retry_initial.0.is_zero() {
+                return Err(invalid(
+                    key("timeout|max_age|retry_initial"),
+                    "0s",
+                    "must be longer than zero",
+                ));
             }
         }
         for (i, w) in c.watch.iter().enumerate() {

@@ -193,6 +193,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
                     message_time: engine.clock(),
                 }],
                 clock: engine.clock(),
+                ..Batch::default()
             });
         }
     };

@@ -9,6 +9,7 @@
 //! committed in one transaction, so a crash never leaves one without the others. WAL mode lets
 //! readers (the query commands) read while the writer writes.
 
+pub mod outbox;
 pub mod query;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ use crate::tracker::Fix;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.sql"),
     include_str!("../../migrations/0002_positions.sql"),
+    include_str!("../../migrations/0003_outbox.sql"),
 ];
 
 /// The schema version this binary writes.
@@ -164,7 +166,11 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
 
 /// Records the configured fences, noticing edits by a hash of each definition (its config and, for
 /// GeoJSON fences, the file's content).
-pub fn sync_fences(conn: &mut Connection, path: &Path, loaded: &Loaded) -> Result<usize, StoreError> {
+pub fn sync_fences(
+    conn: &mut Connection,
+    path: &Path,
+    loaded: &Loaded,
+) -> Result<usize, StoreError> {
     let err = sql_err(path);
     let now = UnixMillis::from_system_time(std::time::SystemTime::now()).unwrap_or(UnixMillis(0));
     let mut changed = 0;
@@ -282,12 +288,23 @@ pub struct Batch {
     pub checkpoints: Vec<Checkpoint>,
     /// The engine clock.
     pub clock: Option<UnixMillis>,
+    /// Alerts to queue: (event id, webhook name), only for events this batch stores first.
+    pub alerts: Vec<(String, String)>,
+    /// Outcomes of delivery attempts.
+    pub alert_updates: Vec<outbox::AlertUpdate>,
+    /// Told (one message each) once this batch is committed.
+    pub acks: Vec<SyncSender<()>>,
 }
 
 impl Batch {
     /// Rows this batch writes (roughly): what the batching thresholds count.
     pub fn rows(&self) -> usize {
-        self.events.len() + self.snapshots.len() + self.positions.len() + self.checkpoints.len()
+        self.events.len()
+            + self.snapshots.len()
+            + self.positions.len()
+            + self.checkpoints.len()
+            + self.alerts.len()
+            + self.alert_updates.len()
     }
 
     fn absorb(&mut self, other: Batch) {
@@ -296,13 +313,18 @@ impl Batch {
         self.positions.extend(other.positions);
         self.checkpoints.extend(other.checkpoints);
         self.clock = other.clock.or(self.clock);
+        self.alerts.extend(other.alerts);
+        self.alert_updates.extend(other.alert_updates);
+        self.acks.extend(other.acks);
     }
 }
 
 /// Writes one batch in one transaction.
 pub fn write_batch(conn: &mut Connection, b: &Batch) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
-    write_events(&tx, &b.events)?;
+    let new_events = write_events(&tx, &b.events)?;
+    outbox::queue(&tx, &b.alerts, &new_events)?;
+    outbox::apply(&tx, &b.alert_updates)?;
     write_snapshots(&tx, &b.snapshots)?;
     {
         let mut ins = tx.prepare_cached(
@@ -353,7 +375,12 @@ pub fn delete_old_positions(
     )
 }
 
-fn write_events(tx: &Transaction<'_>, events: &[Event]) -> rusqlite::Result<()> {
+/// Stores events; returns the ids (with their times) of those stored for the first time.
+fn write_events(
+    tx: &Transaction<'_>,
+    events: &[Event],
+) -> rusqlite::Result<std::collections::HashMap<String, UnixMillis>> {
+    let mut new = std::collections::HashMap::new();
     let mut ins = tx.prepare_cached(
         "INSERT OR IGNORE INTO events (id, kind, time, mmsi, fence, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
@@ -370,6 +397,7 @@ fn write_events(tx: &Transaction<'_>, events: &[Event]) -> rusqlite::Result<()> 
         {
             continue;
         }
+        new.insert(e.id.clone(), e.time);
         match e.kind {
             EventKind::Present | EventKind::Arrival => {
                 let open: Option<i64> = tx
@@ -423,7 +451,7 @@ fn write_events(tx: &Transaction<'_>, events: &[Event]) -> rusqlite::Result<()> 
             _ => {}
         }
     }
-    Ok(())
+    Ok(new)
 }
 
 fn write_snapshots(tx: &Transaction<'_>, snapshots: &[VesselSnapshot]) -> rusqlite::Result<()> {
@@ -534,9 +562,17 @@ impl Writer {
         &self.stats
     }
 
+    /// Queues a batch and waits until it is committed (or the writer has stopped).
+    pub fn send_and_wait(&self, mut batch: Batch) {
+        let (tx, rx) = sync_channel(1);
+        batch.acks.push(tx);
+        self.send(batch);
+        let _ = rx.recv();
+    }
+
     /// Queues a batch, waiting while the channel is full.
     pub fn send(&self, batch: Batch) {
-        if batch.rows() == 0 && batch.clock.is_none() {
+        if batch.rows() == 0 && batch.clock.is_none() && batch.acks.is_empty() {
             return;
         }
         self.stats.pending.fetch_add(1, Ordering::Relaxed);
@@ -620,6 +656,9 @@ fn writer_loop(
                                 tracing::warn!(error = %e, "Retention sweep failed; will try again later.")
                             }
                         }
+                    }
+                    for ack in batch.acks.drain(..) {
+                        let _ = ack.send(());
                     }
                     stats.batches.fetch_add(count, Ordering::Relaxed);
                     stats.transactions.fetch_add(1, Ordering::Relaxed);
@@ -706,7 +745,7 @@ mod tests {
         let v: u32 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 2);
+        assert_eq!(v, SCHEMA_VERSION);
         let id: String = conn
             .query_row("SELECT id FROM events", [], |r| r.get(0))
             .unwrap();
@@ -728,7 +767,7 @@ mod tests {
         }
         let e = open(&path).unwrap_err().to_string();
         assert!(
-            e.contains("schema version 99 is newer than this vesselwatch knows (2)"),
+            e.contains("schema version 99 is newer than this vesselwatch knows (3)"),
             "{e}"
         );
         assert!(open_read_only(&path).is_err());
