@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod commands;
 pub mod config;
 pub mod decode;

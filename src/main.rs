@@ -50,6 +50,12 @@ enum Command {
         /// Print events only; record nothing.
         #[arg(long)]
         no_store: bool,
+        /// Send the alerts this replay records to their webhooks (otherwise only recorded).
+        #[arg(long, conflicts_with = "no_store")]
+        send_alerts: bool,
+        /// With --send-alerts: how long to wait at the end for delivery.
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        wait: std::time::Duration,
         /// `max`, or a factor of real time such as `60`.
         #[arg(long, default_value = "max")]
         speed: Speed,
@@ -160,6 +166,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(Cli::parse()) {
         Ok(code) => code,
@@ -195,6 +202,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             db,
             no_store,
+            send_alerts,
+            wait,
             speed,
             format,
             files,
@@ -203,6 +212,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 config,
                 db,
                 no_store,
+                send_alerts,
+                wait,
                 speed,
                 format,
                 inputs: files,

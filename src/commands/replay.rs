@@ -9,13 +9,18 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{CHUNK, open_input};
+use crate::alerts::{
+    self,
+    delivery::{Delivery, Endpoint},
+};
 use crate::config::Sampling;
 use crate::config::{ConfigError, Loaded};
 use crate::event::{Event, EventKind};
 use crate::frontend::{Counters, FrontEnd};
 use crate::movement::{Engine, EngineStats};
-use crate::store::{self, Batch, Checkpoint, StoreError, Writer};
+use crate::store::{self, Batch, Checkpoint, StoreError, Writer, outbox};
 use crate::time::UnixMillis;
+use std::sync::Arc;
 
 /// How fast to replay.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,6 +77,10 @@ pub struct ReplayOptions {
     pub db: Option<PathBuf>,
     /// Run without a database (events are printed only).
     pub no_store: bool,
+    /// Send the alerts this replay records (otherwise they are only recorded).
+    pub send_alerts: bool,
+    /// With `send_alerts`: how long to wait at the end for the outbox to empty.
+    pub wait: Duration,
     /// Pacing.
     pub speed: Speed,
     /// Output format.
@@ -100,6 +109,9 @@ pub enum ReplayError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The webhook worker could not start.
+    #[error("cannot start webhook delivery: {0}")]
+    Delivery(#[source] io::Error),
 }
 
 /// What a replay did.
@@ -113,6 +125,8 @@ pub struct ReplayReport {
     pub vessels: usize,
     /// The database written, if any, and the transactions committed.
     pub store: Option<(PathBuf, u64)>,
+    /// Alerts still undelivered at the end, per webhook (with `send_alerts`).
+    pub undelivered: Vec<(String, i64)>,
 }
 
 /// Loads `--config`, else `config/vesselwatch.toml` in the working directory, else the built-in copy.
@@ -162,14 +176,41 @@ fn open_store(
     ))
 }
 
+/// Waits until every enabled webhook's queue is empty or `wait` has passed; returns what is left.
+fn drain(db: &Path, wait: Duration) -> Vec<(String, i64)> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left: Vec<(String, i64)> = match store::open_read_only(db) {
+            Ok(c) => outbox::undelivered(&c)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(w, _)| !outbox::is_disabled(&c, w).unwrap_or(false))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if left.is_empty() || Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Runs a replay, printing events to `out` and recording them in the store.
 pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, ReplayError> {
     let loaded = load_config(opts.config.as_deref())?;
     let mut engine = Engine::new(&loaded)?;
     let db = (!opts.no_store).then(|| opts.db.clone().unwrap_or_else(|| loaded.db_path()));
     let writer = match &db {
-        Some(db) => Some(open_store(&loaded, db.clone(), &mut engine)?),
+        Some(db) => Some(Arc::new(open_store(&loaded, db.clone(), &mut engine)?)),
         None => None,
+    };
+    let hooks = &loaded.config.webhooks;
+    let delivery = match (&writer, &db, opts.send_alerts && !hooks.is_empty()) {
+        (Some(w), Some(db), true) => Some(
+            Delivery::start(Endpoint::all(&loaded)?, db.clone(), Arc::clone(w))
+                .map_err(ReplayError::Delivery)?,
+        ),
+        _ => None,
     };
     let mut fe = FrontEnd::default();
     let mut events = Vec::new();
@@ -183,7 +224,10 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
 
     let flush = |engine: &mut Engine, unsaved: &mut Vec<Event>, feed: &Path, position: u64| {
         if let Some(w) = &writer {
-            w.send(Batch {
+            let alerts = alerts::route(hooks, unsaved);
+            let urgent = delivery.is_some() && !alerts.is_empty();
+            let batch = Batch {
+                alerts,
                 events: std::mem::take(unsaved),
                 snapshots: engine.take_snapshots(),
                 positions: engine.take_positions(),
@@ -194,7 +238,16 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
                 }],
                 clock: engine.clock(),
                 ..Batch::default()
-            });
+            };
+            if urgent {
+                // Alerts go out as soon as they are committed, not at the next second.
+                w.send_and_wait(batch);
+                if let Some(d) = &delivery {
+                    d.wake();
+                }
+            } else {
+                w.send(batch);
+            }
         }
     };
 
@@ -246,6 +299,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
             }
             if last_flush.elapsed() >= FLUSH_EVERY
                 || unsaved.len() + engine.pending_positions() >= FLUSH_ROWS
+                || (delivery.is_some() && !unsaved.is_empty())
             {
                 flush(&mut engine, &mut unsaved, path, position);
                 last_flush = Instant::now();
@@ -259,13 +313,23 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
         flush(&mut engine, &mut unsaved, path, position);
     }
     out.flush().map_err(ReplayError::Output)?;
+    let mut undelivered = Vec::new();
+    if let (Some(d), Some(w), Some(db)) = (delivery, &writer, &db) {
+        w.send_and_wait(Batch::default());
+        d.wake();
+        undelivered = drain(db, opts.wait);
+        d.stop();
+    }
     let store = match writer {
         Some(w) => {
             let transactions = w
                 .stats()
                 .transactions
                 .load(std::sync::atomic::Ordering::Relaxed);
-            w.finish()?;
+            // The delivery worker has stopped and dropped its handle: this is the last one.
+            if let Ok(w) = Arc::try_unwrap(w) {
+                w.finish()?;
+            }
             db.map(|d| (d, transactions))
         }
         None => None,
@@ -275,6 +339,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
         engine: engine.stats(),
         vessels: engine.tracker().len(),
         store,
+        undelivered,
     })
 }
 
@@ -296,6 +361,11 @@ pub fn format_summary(r: &ReplayReport) -> String {
     s.push('\n');
     if let Some((db, _)) = &r.store {
         s.push_str(&format!("recorded in {}\n", db.display()));
+    }
+    for (webhook, n) in &r.undelivered {
+        s.push_str(&format!(
+            "{n} alert(s) for webhook {webhook} not delivered yet; they stay queued\n"
+        ));
     }
     s
 }

@@ -1,0 +1,380 @@
+//! Webhook delivery: the one module that makes HTTP requests.
+//!
+//! Owns the delivery worker: one tokio task per endpoint, each sending its queue in event order (the
+//! limited concurrency is one request in flight per endpoint), signed as Standard Webhooks, and
+//! classifying each response as delivered, retryable (408, 429, 5xx, timeout, connection error —
+//! exponential backoff with jitter, honouring `Retry-After`, until `max_age`) or rejected (410 disables
+//! the endpoint; another 4xx is dead-lettered after a few tries). Outcomes are written through the
+//! store's single writer; the queue is read from the database, so a restart loses nothing.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use rand::RngExt;
+use tokio::sync::{Notify, watch};
+
+use crate::config::{Loaded, Secret, WebhookConfig, WebhookFormat};
+use crate::store::outbox::{self, AlertUpdate, Due, Outcome};
+use crate::store::{self, Batch, Writer};
+use crate::time::UnixMillis;
+
+/// A 4xx other than 408, 410 and 429 is tried this many times before it is dead-lettered.
+const REJECTED_TRIES: u32 = 3;
+/// Longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// One endpoint, with its secret resolved.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The webhook's name.
+    pub name: String,
+    /// Its URL.
+    pub url: String,
+    /// Its secret (redacted in `Debug`).
+    pub secret: Secret,
+    /// Body format.
+    pub format: WebhookFormat,
+    /// Request timeout.
+    pub timeout: Duration,
+    /// Give up after this long.
+    pub max_age_ms: i64,
+    /// First retry delay.
+    pub retry_initial: Duration,
+}
+
+impl Endpoint {
+    /// Every configured endpoint, secrets resolved.
+    pub fn all(loaded: &Loaded) -> Result<Vec<Endpoint>, crate::config::ConfigError> {
+        loaded
+            .config
+            .webhooks
+            .iter()
+            .enumerate()
+            .map(|(i, h): (usize, &WebhookConfig)| {
+                Ok(Endpoint {
+                    name: h.name.clone(),
+                    url: h.url.clone(),
+                    secret: loaded.webhook_secret(i)?,
+                    format: h.format,
+                    timeout: h.timeout.0,
+                    max_age_ms: h.max_age.millis(),
+                    retry_initial: h.retry_initial.0,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Per-endpoint counters, for metrics and logs.
+#[derive(Debug, Default)]
+pub struct EndpointStats {
+    /// Alerts delivered.
+    pub delivered: AtomicU64,
+    /// Attempts that will be retried.
+    pub retries: AtomicU64,
+    /// Alerts dead-lettered.
+    pub dead: AtomicU64,
+    /// The last error, if any.
+    pub last_error: Mutex<Option<String>>,
+}
+
+/// The response (or failure) of one attempt, classified.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Response {
+    /// A 2xx.
+    Success(u16),
+    /// 410 Gone.
+    Gone,
+    /// 408, 429, 5xx: try again, not before `retry_after` when the endpoint said so.
+    Retryable {
+        /// The status.
+        status: u16,
+        /// `Retry-After`, when given.
+        retry_after: Option<Duration>,
+    },
+    /// Another 4xx.
+    Rejected(u16),
+    /// No response: timeout or connection error.
+    Failed(String),
+}
+
+fn now() -> UnixMillis {
+    UnixMillis::from_system_time(SystemTime::now()).unwrap_or(UnixMillis(0))
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn retry_after(h: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
+    let s = h?.to_str().ok()?.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    httpdate::parse_http_date(s)
+        .ok()?
+        .duration_since(SystemTime::now())
+        .ok()
+}
+
+/// Sends one signed request and classifies the answer.
+pub async fn attempt(client: &reqwest::Client, ep: &Endpoint, id: &str, body: String) -> Response {
+    let ts = now().0 / 1000;
+    let signature = super::sign(&ep.secret, id, ts, &body);
+    let result = client
+        .post(&ep.url)
+        .timeout(ep.timeout)
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await;
+    match result {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            match status {
+                200..=299 => Response::Success(status),
+                410 => Response::Gone,
+                408 | 429 | 500..=599 => Response::Retryable {
+                    status,
+                    retry_after: retry_after(r.headers().get("retry-after")),
+                },
+                _ => Response::Rejected(status),
+            }
+        }
+        // reqwest's Display of an error omits the cause; the chain names the real one.
+        Err(e) => Response::Failed(error_chain(&e)),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Exponential backoff from `initial`, doubling per attempt, with ±25% jitter.
+fn backoff(initial: Duration, attempts: u32) -> Duration {
+    let base = initial
+        .saturating_mul(1u32 << attempts.min(20))
+        .min(MAX_BACKOFF);
+    base.mul_f64(rand::rng().random_range(0.75..1.25))
+}
+
+/// What an attempt's answer means for the alert.
+pub fn outcome(ep: &Endpoint, due: &Due, response: Response, at: UnixMillis) -> Outcome {
+    let retry = |status: Option<u16>, error: String, after: Option<Duration>| {
+        let wait = backoff(ep.retry_initial, due.attempts).max(after.unwrap_or_default());
+        let next = UnixMillis(at.0 + wait.as_millis() as i64);
+        if next.0 - due.created.0 > ep.max_age_ms {
+            Outcome::Dead {
+                status,
+                error: format!("{error}; gave up after max_age"),
+            }
+        } else {
+            Outcome::Retry {
+                status,
+                error,
+                next_attempt: next,
+            }
+        }
+    };
+    match response {
+        Response::Success(status) => Outcome::Delivered { status },
+        Response::Gone => Outcome::Gone {
+            webhook: ep.name.clone(),
+        },
+        Response::Retryable {
+            status,
+            retry_after,
+        } => retry(Some(status), format!("HTTP {status}"), retry_after),
+        Response::Rejected(status) if due.attempts + 1 >= REJECTED_TRIES => Outcome::Dead {
+            status: Some(status),
+            error: format!("HTTP {status}, refused {REJECTED_TRIES} times"),
+        },
+        Response::Rejected(status) => retry(Some(status), format!("HTTP {status}"), None),
+        Response::Failed(error) => retry(None, error, None),
+    }
+}
+
+/// The running delivery worker.
+pub struct Delivery {
+    runtime: tokio::runtime::Runtime,
+    notify: Arc<Notify>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Counters per endpoint name.
+    pub stats: HashMap<String, Arc<EndpointStats>>,
+}
+
+impl Delivery {
+    /// Starts one task per endpoint on its own runtime. Outcomes go through `writer`; the queue is
+    /// read from `db`.
+    pub fn start(
+        endpoints: Vec<Endpoint>,
+        db: PathBuf,
+        writer: Arc<Writer>,
+    ) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("webhooks")
+            .enable_all()
+            .build()?;
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("vesselwatch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(std::io::Error::other)?;
+        let notify = Arc::new(Notify::new());
+        let (shutdown, rx) = watch::channel(false);
+        let mut stats = HashMap::new();
+        let mut tasks = Vec::new();
+        for ep in endpoints {
+            let s = Arc::new(EndpointStats::default());
+            stats.insert(ep.name.clone(), Arc::clone(&s));
+            tasks.push(runtime.spawn(run_endpoint(
+                ep,
+                db.clone(),
+                Arc::clone(&writer),
+                client.clone(),
+                Arc::clone(&notify),
+                rx.clone(),
+                s,
+            )));
+        }
+        Ok(Self {
+            runtime,
+            notify,
+            shutdown,
+            tasks,
+            stats,
+        })
+    }
+
+    /// Wakes the endpoints: new alerts were committed.
+    pub fn wake(&self) {
+        self.notify.notify_waiters();
+    }
+
+    /// Stops the endpoints, letting an attempt in flight finish (bounded by its timeout).
+    pub fn stop(self) {
+        let _ = self.shutdown.send(true);
+        self.notify.notify_waiters();
+        let tasks = self.tasks;
+        self.runtime.block_on(async move {
+            for t in tasks {
+                let _ = t.await;
+            }
+        });
+    }
+}
+
+async fn run_endpoint(
+    ep: Endpoint,
+    db: PathBuf,
+    writer: Arc<Writer>,
+    client: reqwest::Client,
+    notify: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+    stats: Arc<EndpointStats>,
+) {
+    let conn = match store::open_read_only(&db) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(webhook = %ep.name, error = %e, "Cannot read the outbox; this webhook sends nothing.");
+            return;
+        }
+    };
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let head = match outbox::is_disabled(&conn, &ep.name) {
+            Ok(true) => None,
+            Ok(false) => outbox::next_due(&conn, &ep.name).unwrap_or_else(|e| {
+                tracing::warn!(webhook = %ep.name, error = %e, "Reading the outbox failed; will try again.");
+                None
+            }),
+            Err(e) => {
+                tracing::warn!(webhook = %ep.name, error = %e, "Reading the outbox failed; will try again.");
+                None
+            }
+        };
+        let wait = match &head {
+            None => Duration::from_secs(1),
+            Some(d) => Duration::from_millis((d.next_attempt.0 - now().0).max(0) as u64),
+        };
+        if head.is_none() || !wait.is_zero() {
+            tokio::select! {
+                _ = notify.notified() => {}
+                _ = tokio::time::sleep(wait.min(Duration::from_secs(1))) => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        }
+        let due = head.expect("checked above");
+        let at = now();
+        let outcome = if at.0 - due.created.0 > ep.max_age_ms {
+            Outcome::Dead {
+                status: None,
+                error: "older than max_age".into(),
+            }
+        } else {
+            let record: serde_json::Value = serde_json::from_str(&due.record).unwrap_or_default();
+            let response =
+                attempt(&client, &ep, &due.event_id, super::body(ep.format, &record)).await;
+            outcome(&ep, &due, response, now())
+        };
+        report(&ep, &due, &outcome, &stats);
+        let update = AlertUpdate {
+            id: due.id,
+            outcome,
+            at: now(),
+        };
+        let w = Arc::clone(&writer);
+        let _ = tokio::task::spawn_blocking(move || {
+            w.send_and_wait(Batch {
+                alert_updates: vec![update],
+                ..Batch::default()
+            })
+        })
+        .await;
+    }
+}
+
+fn report(ep: &Endpoint, due: &Due, outcome: &Outcome, stats: &EndpointStats) {
+    let attempt = due.attempts + 1;
+    match outcome {
+        Outcome::Delivered { status } => {
+            stats.delivered.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(webhook = %ep.name, event = %due.event_id, status, attempt, "Alert delivered.");
+        }
+        Outcome::Retry {
+            status,
+            error,
+            next_attempt,
+        } => {
+            stats.retries.fetch_add(1, Ordering::Relaxed);
+            *stats.last_error.lock().expect("not poisoned") = Some(error.clone());
+            tracing::warn!(webhook = %ep.name, event = %due.event_id, ?status, %error, attempt,
+                retry_at = %next_attempt, "Alert not delivered; will retry.");
+        }
+        Outcome::Dead { status, error } => {
+            stats.dead.fetch_add(1, Ordering::Relaxed);
+            *stats.last_error.lock().expect("not poisoned") = Some(error.clone());
+            tracing::error!(webhook = %ep.name, event = %due.event_id, ?status, %error, attempt,
+                "Alert dead-lettered; `vesselwatch alerts retry` can requeue it.");
+        }
+        Outcome::Gone { .. } => {
+            *stats.last_error.lock().expect("not poisoned") = Some("410 Gone".into());
+            tracing::error!(webhook = %ep.name, url = %ep.url,
+                "ENDPOINT GONE (HTTP 410): webhook disabled, its alerts stay queued; fix the URL, then `vesselwatch alerts retry`.");
+        }
+    }
+}
