@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use vesselwatch::commands::alerts;
 use vesselwatch::commands::decode::{self, DecodeOptions};
 use vesselwatch::commands::query::{self, OutputFormat, QueryOptions, TimeArg, What};
 use vesselwatch::commands::replay::{self, Format, ReplayOptions, Speed};
@@ -99,6 +100,25 @@ enum Command {
         #[command(flatten)]
         q: QueryArgs,
     },
+    /// List the webhook outbox, or requeue alerts (`alerts retry ID` / `alerts retry --dead`).
+    Alerts {
+        #[command(subcommand)]
+        action: Option<AlertsAction>,
+        /// Only this status: pending, failed, dead or delivered.
+        #[arg(long)]
+        status: Option<String>,
+        /// Database file [default: as for `replay`].
+        #[arg(long, global = true)]
+        db: Option<PathBuf>,
+        /// Configuration naming the database.
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+    },
+    /// Webhook tools.
+    Webhook {
+        #[command(subcommand)]
+        action: WebhookAction,
+    },
     /// Print a vessel's recorded positions.
     Track {
         /// NAME, MMSI or IMO.
@@ -106,6 +126,31 @@ enum Command {
         target: String,
         #[command(flatten)]
         q: QueryArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AlertsAction {
+    /// Put an alert, or every dead one, back in the queue (lifts a 410 disable too).
+    Retry {
+        /// The alert's id (see `vesselwatch alerts`).
+        #[arg(required_unless_present = "dead", conflicts_with = "dead")]
+        id: Option<i64>,
+        /// Every dead-lettered alert.
+        #[arg(long)]
+        dead: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhookAction {
+    /// Send a signed test event to a configured webhook and report the response.
+    Test {
+        /// The webhook's name.
+        name: String,
+        /// Configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -250,6 +295,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Events { q, kind } => query(What::Events, q.options(kind)),
+        Command::Alerts {
+            action,
+            status,
+            db,
+            config,
+        } => {
+            match action {
+                None => {
+                    let stdout = std::io::stdout();
+                    alerts::list(db, config.as_deref(), status.as_deref(), &mut stdout.lock())?;
+                }
+                Some(AlertsAction::Retry { id, .. }) => {
+                    let n = alerts::retry(db, config.as_deref(), id)?;
+                    println!("{n} alert(s) requeued");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Webhook {
+            action: WebhookAction::Test { name, config },
+        } => {
+            println!("{}", alerts::test(config.as_deref(), &name)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Visits { q } => query(What::Visits, q.options(None)),
         Command::Vessels { q } => query(What::Vessels, q.options(None)),
         Command::Track { target, q } => {

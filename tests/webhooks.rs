@@ -325,3 +325,95 @@ fn killed_with_alerts_pending_then_restarted_delivers_every_alert() {
     );
     assert_all_verified(&shared);
 }
+
+fn vw(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vesselwatch"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn refused_alerts_are_dead_lettered_listed_and_retried() {
+    let (addr, shared) = receiver(
+        0,
+        vec![Reply::Status(400), Reply::Status(400), Reply::Status(400)],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), addr, "");
+    let db = dir.path().join("g.db");
+    run(&cfg, &db, "30s");
+    // The first alert was refused three times and dead-lettered; the second went through.
+    assert_eq!(statuses(&db), ["dead", "delivered"]);
+    let o = vw(&[
+        "alerts".as_ref(),
+        "--status".as_ref(),
+        "dead".as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+    ]);
+    assert!(o.status.success());
+    let listing = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(listing.lines().count(), 2, "{listing}");
+    assert!(
+        listing.contains("departure") && listing.contains("HTTP 400"),
+        "{listing}"
+    );
+    let o = vw(&[
+        "alerts".as_ref(),
+        "retry".as_ref(),
+        "--dead".as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+    ]);
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap().trim(),
+        "1 alert(s) requeued"
+    );
+    run(&cfg, &db, "30s");
+    assert_eq!(statuses(&db), ["delivered", "delivered"]);
+    assert_eq!(ids(&shared).len(), 2);
+}
+
+#[test]
+fn webhook_test_sends_a_signed_test_event() {
+    let (addr, shared) = receiver(0, vec![]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), addr, "");
+    let o = vw(&[
+        "webhook".as_ref(),
+        "test".as_ref(),
+        "ops".as_ref(),
+        "--config".as_ref(),
+        cfg.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .contains("HTTP 200, accepted")
+    );
+    let r = shared.received.lock().unwrap().clone();
+    assert_eq!(r.len(), 1);
+    assert!(r[0].verified);
+    assert!(r[0].body.contains("\"vessel.test\""));
+}
+
+#[test]
+fn secrets_never_appear_in_debug_or_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "127.0.0.1:9".parse().unwrap(), "");
+    let loaded = vesselwatch::config::Loaded::from_file(&cfg).unwrap();
+    let debug = format!("{:?}", loaded.config.webhooks);
+    assert!(!debug.contains("MfKQ9r8"), "{debug}");
+    assert!(debug.contains("redacted"));
+    let bad = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(SECRET, "whsec_not!base64?secret");
+    std::fs::write(&cfg, bad).unwrap();
+    let e = vesselwatch::config::Loaded::from_file(&cfg)
+        .unwrap_err()
+        .to_string();
+    assert!(!e.contains("not!base64"), "{e}");
+    assert!(e.contains("webhooks[0].secret"), "{e}");
+}

@@ -1,0 +1,120 @@
+//! `vesselwatch alerts` and `vesselwatch webhook test`: the outbox from the command line.
+//!
+//! Owns listing and requeueing alerts (through `store::outbox`) and sending a signed test event to
+//! a configured endpoint (through `alerts::delivery`), reporting the response.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::replay::load_config;
+use crate::alerts::delivery::{Endpoint, Response, attempt};
+use crate::config::ConfigError;
+use crate::store::{self, StoreError, outbox};
+
+/// Errors of these commands.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertsError {
+    /// The config is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database cannot be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A query failed.
+    #[error("query failed: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// No such webhook in the config.
+    #[error("no webhook named {0:?} in the configuration")]
+    NoWebhook(String),
+    /// No alert with this id (or it was delivered already).
+    #[error("no undelivered alert with id {0}")]
+    NoAlert(i64),
+    /// Output failed.
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+    /// The test request was not accepted.
+    #[error("the endpoint did not accept the test event: {0}")]
+    TestFailed(String),
+}
+
+fn db_path(db: Option<PathBuf>, config: Option<&std::path::Path>) -> Result<PathBuf, AlertsError> {
+    Ok(match db {
+        Some(d) => d,
+        None => load_config(config)?.db_path(),
+    })
+}
+
+/// Lists alerts, optionally of one status, one per line.
+pub fn list(
+    db: Option<PathBuf>,
+    config: Option<&std::path::Path>,
+    status: Option<&str>,
+    out: &mut dyn Write,
+) -> Result<usize, AlertsError> {
+    let conn = store::open_read_only(&db_path(db, config)?)?;
+    let rows = outbox::list(&conn, status)?;
+    writeln!(
+        out,
+        "{:>6}  {:<12}  {:<16}  {:<10}  {:<9}  {:>8}  last error",
+        "id", "webhook", "event", "kind", "status", "attempts"
+    )?;
+    for r in &rows {
+        writeln!(
+            out,
+            "{:>6}  {:<12}  {:<16}  {:<10}  {:<9}  {:>8}  {}",
+            r.id,
+            r.webhook,
+            r.event_id,
+            r.kind,
+            r.status,
+            r.attempts,
+            r.last_error.as_deref().unwrap_or("")
+        )?;
+    }
+    Ok(rows.len())
+}
+
+/// Requeues one alert, or every dead one; lifts a 410 disable of the webhooks concerned.
+pub fn retry(
+    db: Option<PathBuf>,
+    config: Option<&std::path::Path>,
+    id: Option<i64>,
+) -> Result<usize, AlertsError> {
+    let mut conn = store::open(&db_path(db, config)?)?;
+    let n = outbox::retry(&mut conn, id)?;
+    match id {
+        Some(i) if n == 0 => Err(AlertsError::NoAlert(i)),
+        _ => Ok(n),
+    }
+}
+
+/// Sends a signed `vessel.test` event to webhook `name` and returns a description of the answer.
+pub fn test(config: Option<&std::path::Path>, name: &str) -> Result<String, AlertsError> {
+    let loaded = load_config(config)?;
+    let ep = Endpoint::all(&loaded)?
+        .into_iter()
+        .find(|e| e.name == name)
+        .ok_or_else(|| AlertsError::NoWebhook(name.to_string()))?;
+    let now = crate::time::UnixMillis::from_system_time(std::time::SystemTime::now())
+        .unwrap_or(crate::time::UnixMillis(0));
+    let id = format!("test-{:x}", now.0);
+    let record = serde_json::json!({
+        "id": id, "kind": "test", "time": now.to_string(), "mmsi": 0, "name": "VESSELWATCH TEST",
+        "label": "test", "fence": "none", "inferred": false,
+    });
+    let body = crate::alerts::body(ep.format, &record);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let client = reqwest::Client::new();
+    let response = rt.block_on(attempt(&client, &ep, &id, body));
+    match response {
+        Response::Success(s) => Ok(format!("{name}: HTTP {s}, accepted (webhook-id {id})")),
+        Response::Gone => Err(AlertsError::TestFailed("HTTP 410 Gone".into())),
+        Response::Retryable { status, .. } => Err(AlertsError::TestFailed(format!(
+            "HTTP {status} (retryable)"
+        ))),
+        Response::Rejected(s) => Err(AlertsError::TestFailed(format!("HTTP {s}"))),
+        Response::Failed(e) => Err(AlertsError::TestFailed(e)),
+    }
+}
