@@ -15,7 +15,9 @@ CREATE TABLE alerts (
     delivered       INTEGER,            -- Unix ms, wall clock
     UNIQUE (webhook, event_id)
 );
-CREATE INDEX alerts_queue ON alerts (webhook, status, event_time, id);
+-- The queue of each endpoint, in delivery order: only undelivered rows, so the head is one seek.
+CREATE INDEX alerts_queue ON alerts (webhook, event_time, id) WHERE status IN ('pending', 'failed');
+CREATE INDEX alerts_status ON alerts (status);
 
 CREATE TABLE webhooks (
     name            TEXT PRIMARY KEY,

@@ -130,26 +130,25 @@ pub struct Due {
     pub next_attempt: UnixMillis,
 }
 
-/// The head of `webhook`'s queue, if any.
-pub fn next_due(conn: &Connection, webhook: &str) -> rusqlite::Result<Option<Due>> {
-    conn.query_row(
+/// The first `limit` alerts of `webhook`'s queue, in delivery order.
+pub fn next_due(conn: &Connection, webhook: &str, limit: usize) -> rusqlite::Result<Vec<Due>> {
+    let mut s = conn.prepare_cached(
         "SELECT a.id, a.event_id, e.record, a.attempts, a.created, a.next_attempt
          FROM alerts a JOIN events e ON e.id = a.event_id
          WHERE a.webhook = ?1 AND a.status IN ('pending', 'failed')
-         ORDER BY a.event_time, a.id LIMIT 1",
-        [webhook],
-        |r| {
-            Ok(Due {
-                id: r.get(0)?,
-                event_id: r.get(1)?,
-                record: r.get(2)?,
-                attempts: r.get(3)?,
-                created: UnixMillis(r.get(4)?),
-                next_attempt: UnixMillis(r.get(5)?),
-            })
-        },
-    )
-    .optional()
+         ORDER BY a.event_time, a.id LIMIT ?2",
+    )?;
+    s.query_map(params![webhook, limit as i64], |r| {
+        Ok(Due {
+            id: r.get(0)?,
+            event_id: r.get(1)?,
+            record: r.get(2)?,
+            attempts: r.get(3)?,
+            created: UnixMillis(r.get(4)?),
+            next_attempt: UnixMillis(r.get(5)?),
+        })
+    })?
+    .collect()
 }
 
 /// Whether a 410 disabled this webhook.
