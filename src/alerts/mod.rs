@@ -122,6 +122,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn slack_body_is_one_readable_line() {
+        let e = json!({"kind": "departure", "label": "Sparta II", "fence": "tartus-port",
+            "time": "2025-01-27T09:00:00Z", "lat": 34.5114, "lon": 34.0539, "inferred": true});
+        let v: Value = serde_json::from_str(&body(WebhookFormat::Slack, &e)).unwrap();
+        assert_eq!(
+            v["text"],
+            "Sparta II departed tartus-port at 2025-01-27T09:00:00Z (34.5114, 34.0539) (inferred across an AIS gap)"
+        );
+    }
+
+    #[test]
     fn signature_matches_the_standard_webhooks_example() {
         // The example in the Standard Webhooks specification.
         let secret = Secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into());

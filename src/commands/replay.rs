@@ -127,6 +127,8 @@ pub struct ReplayReport {
     pub store: Option<(PathBuf, u64)>,
     /// Alerts still undelivered at the end, per webhook (with `send_alerts`).
     pub undelivered: Vec<(String, i64)>,
+    /// Per webhook: delivered, retries, dead, last error (with `send_alerts`).
+    pub deliveries: Vec<(String, u64, u64, u64, Option<String>)>,
 }
 
 /// Loads `--config`, else `config/vesselwatch.toml` in the working directory, else the built-in copy.
@@ -314,10 +316,25 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
     }
     out.flush().map_err(ReplayError::Output)?;
     let mut undelivered = Vec::new();
+    let mut deliveries = Vec::new();
     if let (Some(d), Some(w), Some(db)) = (delivery, &writer, &db) {
         w.send_and_wait(Batch::default());
         d.wake();
         undelivered = drain(db, opts.wait);
+        let mut names: Vec<&String> = d.stats.keys().collect();
+        names.sort();
+        for name in names {
+            let s = &d.stats[name];
+            let load =
+                |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+            deliveries.push((
+                name.clone(),
+                load(&s.delivered),
+                load(&s.retries),
+                load(&s.dead),
+                s.last_error.lock().ok().and_then(|e| e.clone()),
+            ));
+        }
         d.stop();
     }
     let store = match writer {
@@ -340,6 +357,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
         vessels: engine.tracker().len(),
         store,
         undelivered,
+        deliveries,
     })
 }
 
@@ -361,6 +379,14 @@ pub fn format_summary(r: &ReplayReport) -> String {
     s.push('\n');
     if let Some((db, _)) = &r.store {
         s.push_str(&format!("recorded in {}\n", db.display()));
+    }
+    for (webhook, delivered, retries, dead, last) in &r.deliveries {
+        s.push_str(&format!(
+            "webhook {webhook}: delivered {delivered}  retries {retries}  dead {dead}{}\n",
+            last.as_ref()
+                .map(|e| format!("  last error: {e}"))
+                .unwrap_or_default()
+        ));
     }
     for (webhook, n) in &r.undelivered {
         s.push_str(&format!(
