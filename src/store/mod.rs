@@ -79,12 +79,11 @@ fn sql_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     }
 }
 
-/// Applies every migration newer than the database, each in its own transaction.
-fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let err = sql_err(path);
+/// The database's schema version; a version newer than this binary knows is refused.
+fn schema_version(conn: &Connection, path: &Path) -> Result<u32, StoreError> {
     let found: u32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(&err)?;
+        .map_err(sql_err(path))?;
     if found > SCHEMA_VERSION {
         return Err(StoreError::TooNew {
             path: path.to_path_buf(),
@@ -92,7 +91,19 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
             known: SCHEMA_VERSION,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    Ok(found)
+}
+
+/// Applies the migrations after the database's version up to `target`, each in its own transaction.
+fn migrate(conn: &mut Connection, path: &Path, target: u32) -> Result<(), StoreError> {
+    let err = sql_err(path);
+    let found = schema_version(conn, path)?;
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(target as usize)
+        .skip(found as usize)
+    {
         let tx = conn.transaction().map_err(&err)?;
         tx.execute_batch(sql).map_err(&err)?;
         tx.pragma_update(None, "user_version", i as u32 + 1)
@@ -120,25 +131,7 @@ pub fn open_to_version(path: &Path, version: u32) -> Result<Connection, StoreErr
     conn.pragma_update(None, "foreign_keys", "on")
         .map_err(&err)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(&err)?;
-    if version < SCHEMA_VERSION {
-        let found: u32 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(&err)?;
-        for (i, sql) in MIGRATIONS
-            .iter()
-            .enumerate()
-            .take(version as usize)
-            .skip(found as usize)
-        {
-            let tx = conn.transaction().map_err(&err)?;
-            tx.execute_batch(sql).map_err(&err)?;
-            tx.pragma_update(None, "user_version", i as u32 + 1)
-                .map_err(&err)?;
-            tx.commit().map_err(&err)?;
-        }
-        return Ok(conn);
-    }
-    migrate(&mut conn, path)?;
+    migrate(&mut conn, path, version)?;
     Ok(conn)
 }
 
@@ -151,16 +144,7 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
     )
     .map_err(&err)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(&err)?;
-    let found: u32 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(&err)?;
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::TooNew {
-            path: path.to_path_buf(),
-            found,
-            known: SCHEMA_VERSION,
-        });
-    }
+    schema_version(&conn, path)?;
     Ok(conn)
 }
 
