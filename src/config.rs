@@ -285,6 +285,93 @@ pub struct Config {
     /// `[[webhooks]]`.
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
+    /// `[[sources]]`: the live feeds of `vesselwatch run`.
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+    /// `[http]`: health, metrics and API endpoint of `vesselwatch run`.
+    #[serde(default)]
+    pub http: HttpConfig,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address to serve on; empty turns the endpoint off. Loopback by default: metrics and the API
+    /// are not for the open internet.
+    pub listen: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9110".into(),
+        }
+    }
+}
+
+/// One live feed, by `type`. Each keeps its name in every message it delivers (reassembly keys,
+/// metrics).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// Connects to `address` and reads; reconnects with exponential backoff and jitter, and when
+    /// silent for `stall_timeout`.
+    Tcp {
+        /// Unique name.
+        name: String,
+        /// `host:port` (AIS-catcher, rtl-ais, AISHub, a kplex or gpsd relay).
+        address: String,
+        /// Reconnect when nothing arrived for this long (default 5m).
+        #[serde(default = "default_stall")]
+        stall_timeout: HumanDuration,
+    },
+    /// Listens on `listen` and reads every connection (receivers that push).
+    TcpListen {
+        /// Unique name.
+        name: String,
+        /// `address:port` to bind.
+        listen: String,
+    },
+    /// Binds `listen` and reads datagrams (e.g. port 10110).
+    Udp {
+        /// Unique name.
+        name: String,
+        /// `address:port` to bind.
+        listen: String,
+    },
+    /// Follows a growing file, from its end.
+    File {
+        /// Unique name.
+        name: String,
+        /// The file.
+        path: PathBuf,
+        /// Read the file from the start instead of its end.
+        #[serde(default)]
+        from_start: bool,
+    },
+    /// Reads standard input.
+    Stdin {
+        /// Unique name.
+        name: String,
+    },
+}
+
+impl SourceConfig {
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        match self {
+            SourceConfig::Tcp { name, .. }
+            | SourceConfig::TcpListen { name, .. }
+            | SourceConfig::Udp { name, .. }
+            | SourceConfig::File { name, .. }
+            | SourceConfig::Stdin { name } => name,
+        }
+    }
+}
+
+fn default_stall() -> HumanDuration {
+    HumanDuration(Duration::from_secs(300))
 }
 
 /// A webhook secret, in the Standard Webhooks `whsec_` form. Never printed: `Debug` and every error
@@ -617,6 +704,40 @@ impl Loaded {
                     ));
                 }
             }
+        }
+        let mut sources = std::collections::HashSet::new();
+        for (i, src) in c.sources.iter().enumerate() {
+            if src.name().trim().is_empty() || !sources.insert(src.name()) {
+                return Err(invalid(
+                    format!("sources[{i}].name"),
+                    format!("{:?}", src.name()),
+                    "must be non-empty and unique among sources",
+                ));
+            }
+            let addr = match src {
+                SourceConfig::Tcp { address, .. } => Some(("address", address)),
+                SourceConfig::TcpListen { listen, .. } | SourceConfig::Udp { listen, .. } => {
+                    Some(("listen", listen))
+                }
+                _ => None,
+            };
+            if let Some((k, a)) = addr
+                && a.rsplit_once(':')
+                    .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+            {
+                return Err(invalid(
+                    format!("sources[{i}].{k}"),
+                    format!("{a:?}"),
+                    "must be host:port",
+                ));
+            }
+        }
+        if !c.http.listen.is_empty() && c.http.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(
+                "http.listen",
+                format!("{:?}", c.http.listen),
+                "must be address:port, or empty to turn it off",
+            ));
         }
         let mut hooks = std::collections::HashSet::new();
         for (i, h) in c.webhooks.iter().enumerate() {

@@ -12,6 +12,7 @@
 pub mod alerts;
 pub mod commands;
 pub mod config;
+pub mod daemon;
 pub mod decode;
 pub mod event;
 pub mod framing;

@@ -37,6 +37,16 @@ enum Command {
         #[arg(long)]
         count: bool,
     },
+    /// Run the daemon: live sources from the config, events to the store and webhooks, HTTP
+    /// health and metrics. Stops cleanly on SIGTERM or SIGINT.
+    Run {
+        /// Configuration file [default: config/vesselwatch.toml if present, else the built-in one].
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Database file [default: `[store] path`, else vesselwatch.db beside the config].
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
     /// Replay recorded feeds through the pipeline and print movement events as they happen.
     ///
     /// Reads `.nmea`, `.txt`, `.log` or gzip files (or `-`), as fast as possible or at N× real
@@ -242,6 +252,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Run { config, db } => {
+            let opts = vesselwatch::daemon::RunOptions { config, db };
+            vesselwatch::daemon::run(&opts, async {
+                use tokio::signal::unix::{SignalKind, signal};
+                let mut term = signal(SignalKind::terminate()).expect("install a SIGTERM handler");
+                let mut int = signal(SignalKind::interrupt()).expect("install a SIGINT handler");
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            })?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Replay {
             config,

@@ -156,6 +156,7 @@ pub struct Engine {
     movement: FxHashMap<u32, Movement>,
     dark_queue: BinaryHeap<Reverse<(i64, u32, u64)>>,
     clock: Option<UnixMillis>,
+    feed_time: Option<UnixMillis>,
     /// Scratch buffers for the fences near a fix, reused so that the per-fix path allocates nothing.
     near: Vec<usize>,
     ids: Vec<usize>,
@@ -224,6 +225,7 @@ impl Engine {
             movement: FxHashMap::default(),
             dark_queue: BinaryHeap::new(),
             clock: None,
+            feed_time: None,
             near: Vec::new(),
             ids: Vec::new(),
             events: [0; 7],
@@ -243,6 +245,11 @@ impl Engine {
     /// The engine clock: the latest message time or tick.
     pub fn clock(&self) -> Option<UnixMillis> {
         self.clock
+    }
+
+    /// The latest message time seen (ticks aside): how far the feed itself has got.
+    pub fn feed_time(&self) -> Option<UnixMillis> {
+        self.feed_time
     }
 
     /// Counters.
@@ -321,6 +328,7 @@ impl Engine {
     /// feed nor its base stations give a time.
     pub fn on_message(&mut self, d: &Decoded, arrival: UnixMillis, out: &mut Vec<Event>) {
         let time = self.tracker.message_time(d, arrival);
+        self.feed_time = self.feed_time.max(Some(time));
         self.tick(time, out);
         let (mmsi, obs) = self.tracker.observe(d, time);
         let (fix, previous) = match obs {

@@ -259,6 +259,12 @@ impl Delivery {
         })
     }
 
+    /// A function that wakes the endpoints, for another thread to call.
+    pub fn waker(&self) -> impl Fn() + Send + 'static {
+        let n = Arc::clone(&self.notify);
+        move || n.notify_waiters()
+    }
+
     /// Wakes the endpoints: new alerts were committed.
     pub fn wake(&self) {
         self.notify.notify_waiters();

@@ -155,7 +155,7 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const FLUSH_ROWS: usize = 20_000;
 
 /// Opens the store for `loaded`, restores the engine's saved state, and starts the writer.
-fn open_store(
+pub fn open_store(
     loaded: &crate::config::Loaded,
     db: PathBuf,
     engine: &mut Engine,

@@ -1,0 +1,284 @@
+//! The daemon: `vesselwatch run`.
+//!
+//! Owns the lifecycle of the live service: sources ([`sources`]) feed one bounded channel; one
+//! pipeline thread runs the front end and the movement engine, ticks the engine with the wall clock
+//! (so `dark` fires live), and hands batches to the store's writer; the delivery worker sends alerts
+//! as soon as their batch is committed; [`http`] serves health, metrics and the API. Shutdown is
+//! passed in as a future: on it, sources stop, the pipeline drains, the store is flushed, in-flight
+//! webhooks get a bounded time, and `run` returns.
+
+pub mod http;
+pub mod sources;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use crate::alerts::{
+    self,
+    delivery::{Delivery, Endpoint},
+};
+use crate::commands::replay::{ReplayError, load_config, open_store};
+use crate::event::Event;
+use crate::frontend::{Counters, FrontEnd};
+use crate::movement::{Engine, EngineStats};
+use crate::store::{Batch, Checkpoint};
+use crate::time::UnixMillis;
+use sources::{Chunk, Feeds, SourceStats};
+
+/// Chunks waiting for the pipeline: a few MiB at most. When full, sources wait.
+const CHANNEL: usize = 256;
+/// A feed whose latest message time is within this of the wall clock is live.
+const LIVE_LAG: Duration = Duration::from_secs(600);
+/// The store gets a batch at least this often.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// Options of `vesselwatch run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The configuration file.
+    pub config: Option<PathBuf>,
+    /// The database, overriding the config.
+    pub db: Option<PathBuf>,
+}
+
+/// What the pipeline publishes each second for the HTTP endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Front-end counters.
+    pub counters: Counters,
+    /// Engine counters.
+    pub engine: EngineStats,
+    /// Vessels tracked.
+    pub vessels: usize,
+    /// Partial messages held by the reassembler.
+    pub fragments_pending: usize,
+    /// Sentences by source index (decoded messages).
+    pub messages_by_source: Vec<u64>,
+}
+
+/// State shared with the HTTP endpoint.
+pub struct Shared {
+    /// Source names, by index.
+    pub source_names: Vec<String>,
+    /// Counters per source.
+    pub source_stats: Vec<Arc<SourceStats>>,
+    /// The latest pipeline snapshot.
+    pub snapshot: Mutex<Snapshot>,
+    /// Wall-clock ms of the pipeline loop's last turn: the watchdog.
+    pub heartbeat: AtomicI64,
+    /// The database.
+    pub db: PathBuf,
+    /// The delivery worker's counters, per webhook.
+    pub deliveries: Mutex<Vec<(String, Arc<alerts::delivery::EndpointStats>)>>,
+}
+
+fn now() -> UnixMillis {
+    UnixMillis::from_system_time(std::time::SystemTime::now()).unwrap_or(UnixMillis(0))
+}
+
+/// Runs the daemon until `shutdown` completes, then drains and returns.
+pub fn run(
+    opts: &RunOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ReplayError> {
+    let loaded = load_config(opts.config.as_deref())?;
+    let db = opts.db.clone().unwrap_or_else(|| loaded.db_path());
+    let mut engine = Engine::new(&loaded)?;
+    let writer = Arc::new(open_store(&loaded, db.clone(), &mut engine)?);
+    let delivery = if loaded.config.webhooks.is_empty() {
+        None
+    } else {
+        Some(
+            Delivery::start(Endpoint::all(&loaded)?, db.clone(), Arc::clone(&writer))
+                .map_err(ReplayError::Delivery)?,
+        )
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("vesselwatch")
+        .enable_all()
+        .build()
+        .map_err(ReplayError::Delivery)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL);
+    let feeds = Arc::new(Feeds::default());
+    let shared = Arc::new(Shared {
+        source_names: loaded
+            .config
+            .sources
+            .iter()
+            .map(|s| s.name().to_string())
+            .collect(),
+        source_stats: loaded
+            .config
+            .sources
+            .iter()
+            .map(|_| Arc::default())
+            .collect(),
+        snapshot: Mutex::new(Snapshot::default()),
+        heartbeat: AtomicI64::new(now().0),
+        db: db.clone(),
+        deliveries: Mutex::new(
+            delivery
+                .as_ref()
+                .map(|d| {
+                    d.stats
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Arc::clone(v)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+    });
+    for (index, config) in loaded.config.sources.iter().enumerate() {
+        runtime.spawn(sources::run(sources::Ctx {
+            index,
+            config: config.clone(),
+            tx: tx.clone(),
+            stats: Arc::clone(&shared.source_stats[index]),
+            feeds: Arc::clone(&feeds),
+            shutdown: stop_rx.clone(),
+        }));
+    }
+    drop(tx);
+    if !loaded.config.http.listen.is_empty() {
+        let addr = loaded.config.http.listen.clone();
+        runtime.spawn(http::serve(addr, Arc::clone(&shared), stop_rx.clone()));
+    }
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    tracing::info!(sources = loaded.config.sources.len(), db = %db.display(), "vesselwatch running.");
+
+    // The pipeline: one thread, so the front end and the engine need no locks.
+    let hooks = loaded.config.webhooks.clone();
+    let handle = runtime.handle().clone();
+    let pipe_shared = Arc::clone(&shared);
+    let pipe_writer = Arc::clone(&writer);
+    let wake = delivery.as_ref().map(|d| d.waker());
+    let pipeline = std::thread::Builder::new()
+        .name("pipeline".into())
+        .spawn(move || {
+            let mut fe = FrontEnd::default();
+            let mut events: Vec<Event> = Vec::new();
+            let mut unsaved: Vec<Event> = Vec::new();
+            let mut by_source: Vec<u64> = vec![0; pipe_shared.source_names.len()];
+            let mut last_flush = Instant::now();
+            let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
+            let mut last_watchdog = Instant::now();
+            loop {
+                let msg = handle.block_on(async {
+                    tokio::time::timeout(Duration::from_millis(200), rx.recv()).await
+                });
+                let closed = matches!(msg, Ok(None));
+                let wall = now();
+                match msg {
+                    Ok(Some(Chunk::Data(feed, bytes))) => {
+                        let source = feeds.source_of(feed);
+                        fe.push_bytes(feed, &bytes, |d| {
+                            if let Some(s) = source {
+                                by_source[s] += 1;
+                            }
+                            engine.on_message(&d, wall, &mut events);
+                        });
+                    }
+                    Ok(Some(Chunk::Reset(feed))) => fe.reset_feed(feed),
+                    Ok(None) | Err(_) => {}
+                }
+                // Live, the engine's clock is the wall clock, so that silence becomes `dark` on
+                // time. But while the feed itself lags (a backlog, a delayed satellite feed, a
+                // recording piped in), the clock follows the feed's time instead: a vessel is not
+                // dark because its reports have not been read yet.
+                if let Some(feed) = engine.feed_time() {
+                    let clock = if wall.0 - feed.0 <= LIVE_LAG.as_millis() as i64 {
+                        wall
+                    } else {
+                        feed
+                    };
+                    engine.tick(clock, &mut events);
+                }
+                unsaved.append(&mut events);
+                let urgent = !unsaved.is_empty();
+                if urgent || last_flush.elapsed() >= FLUSH_EVERY || closed {
+                    let alerts = alerts::route(&hooks, &unsaved);
+                    let batch = Batch {
+                        alerts,
+                        events: std::mem::take(&mut unsaved),
+                        snapshots: engine.take_snapshots(),
+                        positions: engine.take_positions(),
+                        checkpoints: pipe_shared
+                            .source_names
+                            .iter()
+                            .zip(&pipe_shared.source_stats)
+                            .map(|(n, s)| Checkpoint {
+                                feed: n.clone(),
+                                position: s.bytes.load(Ordering::Relaxed),
+                                message_time: engine.clock(),
+                            })
+                            .collect(),
+                        clock: engine.clock(),
+                        ..Batch::default()
+                    };
+                    if urgent {
+                        // Events (and their alerts) are committed at once, then sent.
+                        pipe_writer.send_and_wait(batch);
+                        if let Some(w) = &wake {
+                            w();
+                        }
+                    } else {
+                        pipe_writer.send(batch);
+                    }
+                    last_flush = Instant::now();
+                    *pipe_shared.snapshot.lock().expect("not poisoned") = Snapshot {
+                        counters: fe.counters().clone(),
+                        engine: engine.stats(),
+                        vessels: engine.tracker().len(),
+                        fragments_pending: fe.pending_fragments(),
+                        messages_by_source: by_source.clone(),
+                    };
+                }
+                pipe_shared.heartbeat.store(now().0, Ordering::Relaxed);
+                if let Some(every) = watchdog
+                    && last_watchdog.elapsed() >= every
+                {
+                    let status = format!(
+                        "{} vessels, {} messages",
+                        engine.tracker().len(),
+                        fe.counters().get(crate::frontend::Outcome::Decoded)
+                    );
+                    let _ = sd_notify::notify(&[
+                        sd_notify::NotifyState::Watchdog,
+                        sd_notify::NotifyState::Status(&status),
+                    ]);
+                    last_watchdog = Instant::now();
+                }
+                if closed {
+                    return;
+                }
+            }
+        })
+        .map_err(ReplayError::Delivery)?;
+
+    runtime.block_on(shutdown);
+    tracing::info!("Shutting down: stopping sources, draining the pipeline, flushing the store.");
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    let _ = stop_tx.send(true);
+    let _ = pipeline.join();
+    if let Some(d) = delivery {
+        // In-flight requests finish within their timeout; queued alerts stay in the outbox.
+        d.stop();
+    }
+    drop(shared);
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    match Arc::try_unwrap(writer) {
+        Ok(w) => w.finish()?,
+        Err(_) => tracing::warn!(
+            "The store writer is still referenced at exit; its queue was flushed by the pipeline."
+        ),
+    }
+    tracing::info!("Stopped.");
+    Ok(())
+}
