@@ -300,7 +300,12 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
     ] {
         assert!(unit.contains(directive), "missing {directive:?}");
     }
-    let Ok(which) = Command::new("sh").args(["-c", "command -v systemd-analyze"]).output() else { return };
+    let Ok(which) = Command::new("sh")
+        .args(["-c", "command -v systemd-analyze"])
+        .output()
+    else {
+        return;
+    };
     if !which.status.success() {
         eprintln!("systemd-analyze is not installed here; only the directives were checked");
         return;
@@ -308,8 +313,27 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
     // verify needs ExecStart's binary to exist: point it at the one just built.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vesselwatch.service");
-    std::fs::write(&path, unit.replace("/usr/local/bin/vesselwatch", env!("CARGO_BIN_EXE_vesselwatch"))).unwrap();
-    let out = Command::new("systemd-analyze").arg("verify").arg(&path).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(
+        &path,
+        unit.replace(
+            "/usr/local/bin/vesselwatch",
+            env!("CARGO_BIN_EXE_vesselwatch"),
+        ),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
