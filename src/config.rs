@@ -500,6 +500,18 @@ impl Loaded {
         Self::from_str(&text, Origin::File(path.to_path_buf()))
     }
 
+    /// Loads `path`, else `config/vesselwatch.toml` in the working directory (a checkout), else
+    /// the copy built into the binary: the lookup every command shares.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        match path {
+            Some(p) => Self::from_file(p),
+            None if Path::new("config/vesselwatch.toml").exists() => {
+                Self::from_file(Path::new("config/vesselwatch.toml"))
+            }
+            None => Ok(Self::embedded()),
+        }
+    }
+
     /// The configuration built into the binary.
     pub fn embedded() -> Self {
         Self::from_str(DEFAULT_CONFIG, Origin::Embedded).expect("the shipped config is valid")

@@ -305,7 +305,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { file } => {
-            let loaded = replay::load_config(file.as_deref())?;
+            let loaded = vesselwatch::config::Loaded::load(file.as_deref())?;
             println!(
                 "ok: {} fences, {} watchlist entries",
                 loaded.config.fences.len(),

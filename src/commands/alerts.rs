@@ -6,9 +6,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::replay::load_config;
 use crate::alerts::delivery::{Endpoint, Response, attempt};
 use crate::config::ConfigError;
+use crate::config::Loaded;
 use crate::store::{self, StoreError, outbox};
 
 /// Errors of these commands.
@@ -40,7 +40,7 @@ pub enum AlertsError {
 fn db_path(db: Option<PathBuf>, config: Option<&std::path::Path>) -> Result<PathBuf, AlertsError> {
     Ok(match db {
         Some(d) => d,
-        None => load_config(config)?.db_path(),
+        None => Loaded::load(config)?.db_path(),
     })
 }
 
@@ -90,7 +90,7 @@ pub fn retry(
 
 /// Sends a signed `vessel.test` event to webhook `name` and returns a description of the answer.
 pub fn test(config: Option<&std::path::Path>, name: &str) -> Result<String, AlertsError> {
-    let loaded = load_config(config)?;
+    let loaded = Loaded::load(config)?;
     let ep = Endpoint::all(&loaded)?
         .into_iter()
         .find(|e| e.name == name)

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::replay::load_config;
 use crate::config::ConfigError;
+use crate::config::Loaded;
 use crate::store::query::{self, Filter};
 use crate::store::{self, StoreError};
 use crate::time::UnixMillis;
@@ -149,7 +149,7 @@ pub fn run(
 ) -> Result<usize, QueryError> {
     let db = match &opts.db {
         Some(d) => d.clone(),
-        None => load_config(opts.config.as_deref())?.db_path(),
+        None => Loaded::load(opts.config.as_deref())?.db_path(),
     };
     if !db.exists() {
         return Err(QueryError::NoDatabase(db));

@@ -13,12 +13,11 @@ use crate::alerts::{
     self,
     delivery::{Delivery, Endpoint},
 };
-use crate::config::Sampling;
 use crate::config::{ConfigError, Loaded};
 use crate::event::{Event, EventKind};
 use crate::frontend::{Counters, FrontEnd};
 use crate::movement::{Engine, EngineStats};
-use crate::store::{self, Batch, Checkpoint, StoreError, Writer, outbox};
+use crate::store::{self, Batch, Checkpoint, StoreError, outbox};
 use crate::time::UnixMillis;
 use std::sync::Arc;
 
@@ -131,17 +130,6 @@ pub struct ReplayReport {
     pub deliveries: Vec<(String, u64, u64, u64, Option<String>)>,
 }
 
-/// Loads `--config`, else `config/vesselwatch.toml` in the working directory, else the built-in copy.
-pub fn load_config(path: Option<&Path>) -> Result<Loaded, ConfigError> {
-    match path {
-        Some(p) => Loaded::from_file(p),
-        None if Path::new("config/vesselwatch.toml").exists() => {
-            Loaded::from_file(Path::new("config/vesselwatch.toml"))
-        }
-        None => Ok(Loaded::embedded()),
-    }
-}
-
 fn write_event(out: &mut dyn Write, format: Format, e: &Event) -> io::Result<()> {
     match format {
         Format::Text => writeln!(out, "{}", e.to_text()),
@@ -153,30 +141,6 @@ fn write_event(out: &mut dyn Write, format: Format, e: &Event) -> io::Result<()>
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// ...and whenever this many rows are waiting.
 const FLUSH_ROWS: usize = 20_000;
-
-/// Opens the store for `loaded`, restores the engine's saved state, and starts the writer.
-pub fn open_store(
-    loaded: &crate::config::Loaded,
-    db: PathBuf,
-    engine: &mut Engine,
-) -> Result<Writer, ReplayError> {
-    let mut conn = store::open(&db)?;
-    store::sync_fences(&mut conn, &db, loaded)?;
-    let (snapshots, clock) = store::load_state(&conn, &db)?;
-    tracing::info!(db = %db.display(), vessels = snapshots.len(), "Store opened; engine state restored.");
-    engine.restore(snapshots, clock);
-    let sc = &loaded.config.store;
-    engine.enable_recording(match sc.sample_positions {
-        Sampling::Off => None,
-        Sampling::Every(d) => Some(d.millis()),
-    });
-    Ok(Writer::spawn(
-        conn,
-        db,
-        64,
-        Some(sc.position_retention.millis()),
-    ))
-}
 
 /// Waits until every enabled webhook's queue is empty or `wait` has passed; returns what is left.
 fn drain(db: &Path, wait: Duration) -> Vec<(String, i64)> {
@@ -199,11 +163,11 @@ fn drain(db: &Path, wait: Duration) -> Vec<(String, i64)> {
 
 /// Runs a replay, printing events to `out` and recording them in the store.
 pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, ReplayError> {
-    let loaded = load_config(opts.config.as_deref())?;
+    let loaded = Loaded::load(opts.config.as_deref())?;
     let mut engine = Engine::new(&loaded)?;
     let db = (!opts.no_store).then(|| opts.db.clone().unwrap_or_else(|| loaded.db_path()));
     let writer = match &db {
-        Some(db) => Some(Arc::new(open_store(&loaded, db.clone(), &mut engine)?)),
+        Some(db) => Some(Arc::new(store::start(&loaded, db.clone(), &mut engine)?)),
         None => None,
     };
     let hooks = &loaded.config.webhooks;

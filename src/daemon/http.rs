@@ -189,11 +189,18 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     ([("content-type", "text/plain; version=0.0.4")], m).into_response()
 }
 
-async fn vessels(State(s): State<Arc<Shared>>) -> Response {
-    let rows = store::open_read_only(&s.db)
+/// Runs a read query on a fresh read-only connection; a failure is the message for a 503.
+fn read<T>(
+    s: &Shared,
+    q: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+) -> Result<T, String> {
+    store::open_read_only(&s.db)
         .map_err(|e| e.to_string())
-        .and_then(|c| query::vessels(&c, &query::Filter::default()).map_err(|e| e.to_string()));
-    match rows {
+        .and_then(|c| q(&c).map_err(|e| e.to_string()))
+}
+
+async fn vessels(State(s): State<Arc<Shared>>) -> Response {
+    match read(&s, |c| query::vessels(c, &query::Filter::default())) {
         Ok(v) => axum::Json(v).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
     }
@@ -220,15 +227,13 @@ async fn events(State(s): State<Arc<Shared>>, Query(q): Query<EventsQuery>) -> R
         since,
         ..query::Filter::default()
     };
-    let rows = store::open_read_only(&s.db)
-        .map_err(|e| e.to_string())
-        .and_then(|c| query::events(&c, &filter).map_err(|e| e.to_string()));
-    match rows {
-        Ok(records) => {
-            // The stored records are the event JSON already: join them into an array.
-            let body = format!("[{}]", records.join(","));
-            ([("content-type", "application/json")], body).into_response()
-        }
+    match read(&s, |c| query::events(c, &filter)) {
+        // The stored records are the event JSON already: join them into an array.
+        Ok(records) => (
+            [("content-type", "application/json")],
+            format!("[{}]", records.join(",")),
+        )
+            .into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
     }
 }

@@ -22,7 +22,8 @@ use crate::alerts::{
     self,
     delivery::{Delivery, Endpoint},
 };
-use crate::commands::replay::{ReplayError, load_config, open_store};
+use crate::commands::replay::ReplayError;
+use crate::config::Loaded;
 use crate::event::Event;
 use crate::frontend::{Counters, FrontEnd};
 use crate::movement::{Engine, EngineStats};
@@ -86,10 +87,10 @@ pub fn run(
     opts: &RunOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ReplayError> {
-    let loaded = load_config(opts.config.as_deref())?;
+    let loaded = Loaded::load(opts.config.as_deref())?;
     let db = opts.db.clone().unwrap_or_else(|| loaded.db_path());
     let mut engine = Engine::new(&loaded)?;
-    let writer = Arc::new(open_store(&loaded, db.clone(), &mut engine)?);
+    let writer = Arc::new(crate::store::start(&loaded, db.clone(), &mut engine)?);
     let delivery = if loaded.config.webhooks.is_empty() {
         None
     } else {

@@ -248,6 +248,32 @@ pub fn load_state(
     Ok((out, clock.map(UnixMillis)))
 }
 
+/// Opens the store for `loaded`, syncs its fences, restores the engine's saved state into `engine`
+/// (a restart resumes exactly), turns on recording, and starts the writer: what `replay` and `run`
+/// both do before the first message.
+pub fn start(
+    loaded: &Loaded,
+    db: PathBuf,
+    engine: &mut crate::movement::Engine,
+) -> Result<Writer, StoreError> {
+    let mut conn = open(&db)?;
+    sync_fences(&mut conn, &db, loaded)?;
+    let (snapshots, clock) = load_state(&conn, &db)?;
+    tracing::info!(db = %db.display(), vessels = snapshots.len(), "Store opened; engine state restored.");
+    engine.restore(snapshots, clock);
+    let sc = &loaded.config.store;
+    engine.enable_recording(match sc.sample_positions {
+        crate::config::Sampling::Off => None,
+        crate::config::Sampling::Every(d) => Some(d.millis()),
+    });
+    Ok(Writer::spawn(
+        conn,
+        db,
+        64,
+        Some(sc.position_retention.millis()),
+    ))
+}
+
 /// A feed's progress, recorded with each batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
