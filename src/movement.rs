@@ -429,6 +429,26 @@ impl Engine {
         ids.into_iter().filter_map(|m| self.snapshot(m)).collect()
     }
 
+    /// Swaps in a new configuration (fences, watchlist, thresholds) without losing state: every
+    /// vessel is carried over through its snapshot, so fence states follow their fence by name, a
+    /// removed fence's state is dropped and a new fence starts from the vessels' last fixes.
+    pub fn reconfigure(&mut self, loaded: &Loaded) -> Result<(), crate::config::ConfigError> {
+        let mut next = Engine::new(loaded)?;
+        let mut ids: Vec<u32> = self.tracker.vessels().map(|v| v.mmsi).collect();
+        ids.sort_unstable();
+        let snapshots = ids.into_iter().filter_map(|m| self.snapshot(m)).collect();
+        next.restore(snapshots, self.clock);
+        next.feed_time = self.feed_time;
+        next.recording = self.recording;
+        next.sample_others_ms = self.sample_others_ms;
+        next.events = self.events;
+        // Everything changed as far as the store is concerned.
+        next.dirty = next.tracker.vessels().map(|v| v.mmsi).collect();
+        next.positions = std::mem::take(&mut self.positions);
+        *self = next;
+        Ok(())
+    }
+
     /// The state of one vessel.
     pub fn snapshot(&self, mmsi: u32) -> Option<VesselSnapshot> {
         let v = self.tracker.vessel(mmsi)?;

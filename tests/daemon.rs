@@ -337,3 +337,105 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn sighup_adds_a_fence_without_losing_state_and_a_bad_config_is_refused() {
+    let feed: Vec<String> =
+        std::fs::read_to_string(root().join("fixtures/boundary-noise/feed.nmea"))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let port_fence = root().join("config/fences/tartus-port.geojson");
+    let base = format!(
+        "[monitor]\nvessels = \"all\"\n[http]\nlisten = \"\"\n\
+         [[sources]]\nname = \"push\"\ntype = \"tcp_listen\"\nlisten = \"127.0.0.1:{port}\"\n\
+         [[fences]]\nname = \"tartus-port\"\nkind = \"port\"\ngeojson = {port_fence:?}\n"
+    );
+    let cfg = dir.path().join("vesselwatch.toml");
+    std::fs::write(&cfg, &base).unwrap();
+    let db = dir.path().join("hup.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vesselwatch"))
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .arg("--db")
+        .arg(&db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut conn = None;
+    assert!(wait_until(Duration::from_secs(10), || {
+        conn = std::net::TcpStream::connect(("127.0.0.1", port)).ok();
+        conn.is_some()
+    }));
+    let mut conn = conn.unwrap();
+    // Up to 05:00: both ships placed in port.
+    let split = feed
+        .iter()
+        .position(|l| l.contains("c:1740805200"))
+        .unwrap();
+    conn.write_all((feed[..split].join("\n") + "\n").as_bytes())
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || events_in(&db) == 2));
+
+    // A broken config is refused; then a good one adds a fence where SHUTTLE waits offshore.
+    std::fs::write(
+        &cfg,
+        format!("{base}[[fences]]\nname = \"bad\"\nkind = \"port\"\n"),
+    )
+    .unwrap();
+    Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(
+        &cfg,
+        format!("{base}[[fences]]\nname = \"offshore\"\nkind = \"area\"\ncenter = {{ lat = 34.888, lon = 35.82 }}\nradius_km = 1\n"),
+    )
+    .unwrap();
+    Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    conn.write_all((feed[split..].join("\n") + "\n").as_bytes())
+        .unwrap();
+    drop(conn);
+    assert!(
+        wait_until(Duration::from_secs(10), || events_in(&db) >= 6),
+        "events: {}",
+        events_in(&db)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let status = sigterm(&mut child);
+    assert!(status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("Reload rejected"), "{stderr}");
+
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let mut stmt = c
+        .prepare("SELECT kind, fence FROM events WHERE mmsi = 273000302 ORDER BY time, id")
+        .unwrap();
+    let got: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("present", "tartus-port"),
+        ("departure", "tartus-port"),
+        ("arrival", "offshore"),
+        ("departure", "offshore"),
+        ("arrival", "tartus-port"),
+    ]
+    .iter()
+    .map(|(k, f)| (k.to_string(), f.to_string()))
+    .collect();
+    // The port state survived the reload: a departure, not a second `present`.
+    assert_eq!(got, want);
+}

@@ -78,6 +78,23 @@ pub struct Shared {
     pub deliveries: Mutex<Vec<(String, Arc<alerts::delivery::EndpointStats>)>>,
 }
 
+fn delivery_stats(
+    d: &Mutex<Option<Delivery>>,
+) -> Vec<(String, Arc<alerts::delivery::EndpointStats>)> {
+    let guard = d.lock().expect("not poisoned");
+    let mut v: Vec<_> = guard
+        .as_ref()
+        .map(|d| {
+            d.stats
+                .iter()
+                .map(|(k, s)| (k.clone(), Arc::clone(s)))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort_by(|a: &(String, _), b| a.0.cmp(&b.0));
+    v
+}
+
 fn now() -> UnixMillis {
     UnixMillis::from_system_time(std::time::SystemTime::now()).unwrap_or(UnixMillis(0))
 }
@@ -91,14 +108,16 @@ pub fn run(
     let db = opts.db.clone().unwrap_or_else(|| loaded.db_path());
     let mut engine = Engine::new(&loaded)?;
     let writer = Arc::new(crate::store::start(&loaded, db.clone(), &mut engine)?);
-    let delivery = if loaded.config.webhooks.is_empty() {
-        None
-    } else {
-        Some(
-            Delivery::start(Endpoint::all(&loaded)?, db.clone(), Arc::clone(&writer))
-                .map_err(ReplayError::Delivery)?,
-        )
+    let start_delivery = |l: &Loaded| -> Result<Option<Delivery>, ReplayError> {
+        if l.config.webhooks.is_empty() {
+            return Ok(None);
+        }
+        let d = Delivery::start(Endpoint::all(l)?, db.clone(), Arc::clone(&writer))
+            .map_err(ReplayError::Delivery)?;
+        Ok(Some(d))
     };
+    // Behind a lock because SIGHUP may replace it with one for the new webhooks.
+    let delivery: Arc<Mutex<Option<Delivery>>> = Arc::new(Mutex::new(start_delivery(&loaded)?));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("vesselwatch")
@@ -124,17 +143,7 @@ pub fn run(
         snapshot: Mutex::new(Snapshot::default()),
         heartbeat: AtomicI64::new(now().0),
         db: db.clone(),
-        deliveries: Mutex::new(
-            delivery
-                .as_ref()
-                .map(|d| {
-                    d.stats
-                        .iter()
-                        .map(|(k, v)| (k.clone(), Arc::clone(v)))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        ),
+        deliveries: Mutex::new(delivery_stats(&delivery)),
     });
     for (index, config) in loaded.config.sources.iter().enumerate() {
         runtime.spawn(sources::run(sources::Ctx {
@@ -146,6 +155,61 @@ pub fn run(
             shutdown: stop_rx.clone(),
         }));
     }
+    // SIGHUP: load and validate the config again; a good one is handed to the pipeline (fences,
+    // watchlist, routing) and the delivery worker restarted for the new webhooks; a bad one is
+    // refused with a log line and the old one stays in force.
+    {
+        let tx = tx.clone();
+        let mut stop = stop_rx.clone();
+        let path = opts.config.clone();
+        let (delivery, shared, writer, db) = (
+            Arc::clone(&delivery),
+            Arc::clone(&shared),
+            Arc::clone(&writer),
+            db.clone(),
+        );
+        runtime.spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+            loop {
+                tokio::select! {
+                    _ = hup.recv() => {}
+                    _ = stop.changed() => return,
+                }
+                let mut reloading = vec![sd_notify::NotifyState::Reloading];
+                reloading.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
+                let _ = sd_notify::notify(&reloading);
+                match Loaded::load(path.as_deref()) {
+                    Ok(new) => {
+                        tracing::info!(fences = new.config.fences.len(), watch = new.config.watch.len(),
+                            webhooks = new.config.webhooks.len(), "Configuration reloaded.");
+                        let endpoints = Endpoint::all(&new);
+                        let (delivery, shared, writer, db) = (Arc::clone(&delivery), Arc::clone(&shared), Arc::clone(&writer), db.clone());
+                        let _ = tokio::task::spawn_blocking(move || {
+                            let mut current = delivery.lock().expect("not poisoned");
+                            if let Some(old) = current.take() {
+                                old.stop();
+                            }
+                            *current = match endpoints {
+                                Ok(eps) if !eps.is_empty() => Delivery::start(eps, db, writer).ok(),
+                                _ => None,
+                            };
+                            drop(current);
+                            *shared.deliveries.lock().expect("not poisoned") = delivery_stats(&delivery);
+                        })
+                        .await;
+                        if tx.send(Chunk::Reload(Box::new(new))).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "Reload rejected: the configuration is invalid; the old one stays in force.");
+                    }
+                }
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+            }
+        });
+    }
     drop(tx);
     if !loaded.config.http.listen.is_empty() {
         let addr = loaded.config.http.listen.clone();
@@ -155,11 +219,18 @@ pub fn run(
     tracing::info!(sources = loaded.config.sources.len(), db = %db.display(), "vesselwatch running.");
 
     // The pipeline: one thread, so the front end and the engine need no locks.
-    let hooks = loaded.config.webhooks.clone();
+    let mut hooks = loaded.config.webhooks.clone();
     let handle = runtime.handle().clone();
     let pipe_shared = Arc::clone(&shared);
     let pipe_writer = Arc::clone(&writer);
-    let wake = delivery.as_ref().map(|d| d.waker());
+    let wake = {
+        let delivery = Arc::clone(&delivery);
+        move || {
+            if let Some(d) = delivery.lock().expect("not poisoned").as_ref() {
+                d.wake();
+            }
+        }
+    };
     let pipeline = std::thread::Builder::new()
         .name("pipeline".into())
         .spawn(move || {
@@ -187,6 +258,10 @@ pub fn run(
                         });
                     }
                     Ok(Some(Chunk::Reset(feed))) => fe.reset_feed(feed),
+                    Ok(Some(Chunk::Reload(new))) => match engine.reconfigure(&new) {
+                        Ok(()) => hooks = new.config.webhooks.clone(),
+                        Err(e) => tracing::error!(error = %e, "Reload rejected by the engine; the old configuration stays in force."),
+                    },
                     Ok(None) | Err(_) => {}
                 }
                 // Live, the engine's clock is the wall clock, so that silence becomes `dark` on
@@ -226,9 +301,7 @@ pub fn run(
                     if urgent {
                         // Events (and their alerts) are committed at once, then sent.
                         pipe_writer.send_and_wait(batch);
-                        if let Some(w) = &wake {
-                            w();
-                        }
+                        wake();
                     } else {
                         pipe_writer.send(batch);
                     }
@@ -268,7 +341,7 @@ pub fn run(
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     let _ = stop_tx.send(true);
     let _ = pipeline.join();
-    if let Some(d) = delivery {
+    if let Some(d) = delivery.lock().expect("not poisoned").take() {
         // In-flight requests finish within their timeout; queued alerts stay in the outbox.
         d.stop();
     }

@@ -22,6 +22,8 @@ pub enum Chunk {
     Data(u32, Vec<u8>),
     /// The feed's connection ended: forget its partial line.
     Reset(u32),
+    /// Not from a source: a new, validated configuration to switch to (SIGHUP).
+    Reload(Box<crate::config::Loaded>),
 }
 
 /// Per-source counters, read by the metrics endpoint.
