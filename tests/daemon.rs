@@ -439,3 +439,66 @@ fn sighup_adds_a_fence_without_losing_state_and_a_bad_config_is_refused() {
     // The port state survived the reload: a departure, not a second `present`.
     assert_eq!(got, want);
 }
+
+#[test]
+fn kill_9_and_a_restart_resume_without_duplicates() {
+    let feed_path = root().join("fixtures/tartus-2025-01/feed.nmea");
+    let feed: Vec<String> = std::fs::read_to_string(&feed_path)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let expected =
+        std::fs::read_to_string(root().join("fixtures/tartus-2025-01/expected-events.jsonl"))
+            .unwrap();
+    let (hook, _got) = receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let source = format!(
+        "[[sources]]\nname = \"push\"\ntype = \"tcp_listen\"\nlisten = \"127.0.0.1:{port}\"\n"
+    );
+    let push = |lines: &[String]| {
+        let mut c = None;
+        assert!(wait_until(Duration::from_secs(10), || {
+            c = std::net::TcpStream::connect(("127.0.0.1", port)).ok();
+            c.is_some()
+        }));
+        c.unwrap()
+            .write_all((lines.join("\n") + "\n").as_bytes())
+            .unwrap();
+    };
+    let (mut first, db) = start(dir.path(), &source, hook, free_port());
+    push(&feed[..feed.len() / 2]);
+    assert!(wait_until(Duration::from_secs(10), || events_in(&db) >= 4));
+    std::thread::sleep(Duration::from_millis(1500)); // a state batch is committed
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+
+    // Restart; the receiver sends everything again from the start.
+    let (mut second, db2) = start(dir.path(), &source, hook, free_port());
+    assert_eq!(db, db2);
+    push(&feed);
+    let all = expected.lines().count();
+    assert!(
+        wait_until(Duration::from_secs(20), || events_in(&db) == all),
+        "events: {}",
+        events_in(&db)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(sigterm(&mut second).success());
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let mut stmt = c.prepare("SELECT record FROM events").unwrap();
+    let mut stored: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut want: Vec<String> = expected.lines().map(str::to_string).collect();
+    stored.sort();
+    want.sort();
+    assert_eq!(stored, want, "no duplicate and no lost event");
+    let visits: i64 = c
+        .query_row("SELECT count(*) FROM visits", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(visits, 2);
+}
