@@ -291,6 +291,43 @@ pub struct Config {
     /// `[http]`: health, metrics and API endpoint of `vesselwatch run`.
     #[serde(default)]
     pub http: HttpConfig,
+    /// `[log]`: what `vesselwatch run` logs and how.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `journald` under systemd (JOURNAL_STREAM set), else `human`.
+    #[default]
+    Auto,
+    /// Timestamped lines, coloured on a terminal.
+    Human,
+    /// No timestamps of its own, levels as syslog priority prefixes (`<3>`…`<7>`).
+    Journald,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter such as `info` or `vesselwatch=debug`; `RUST_LOG` overrides it.
+    pub filter: String,
+    /// Line format.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info".into(),
+            format: LogFormat::Auto,
+        }
+    }
 }
 
 /// `[http]`.
@@ -743,6 +780,13 @@ impl Loaded {
                     "must be host:port",
                 ));
             }
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&c.log.filter) {
+            return Err(invalid(
+                "log.filter",
+                format!("{:?}", c.log.filter),
+                &format!("must be a tracing filter such as \"info\": {e}"),
+            ));
         }
         if !c.http.listen.is_empty() && c.http.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(invalid(

@@ -18,6 +18,7 @@ pub mod event;
 pub mod framing;
 pub mod frontend;
 pub mod geofence;
+pub mod logging;
 pub mod movement;
 pub mod output;
 pub mod reassembly;

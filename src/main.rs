@@ -11,7 +11,7 @@ use vesselwatch::commands::alerts;
 use vesselwatch::commands::decode::{self, DecodeOptions};
 use vesselwatch::commands::query::{self, OutputFormat, QueryOptions, TimeArg, What};
 use vesselwatch::commands::replay::{self, Format, ReplayOptions, Speed};
-use vesselwatch::config::DEFAULT_CONFIG;
+use vesselwatch::config::{DEFAULT_CONFIG, Loaded, LogConfig, LogFormat};
 use vesselwatch::simulate::Scenario;
 use vesselwatch::time::UnixMillis;
 
@@ -215,15 +215,20 @@ fn query(what: What, opts: QueryOptions) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    // The daemon logs as its config says (journald under systemd by default); the other commands
+    // log warnings and errors only, in the human format.
+    let log = match &cli.command {
+        Command::Run { config, .. } => Loaded::load(config.as_deref())
+            .map(|l| l.config.log)
+            .unwrap_or_default(),
+        _ => LogConfig {
+            filter: "warn".into(),
+            format: LogFormat::Human,
+        },
+    };
+    vesselwatch::logging::init(&log);
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("vesselwatch: {e:#}");
@@ -305,7 +310,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { file } => {
-            let loaded = vesselwatch::config::Loaded::load(file.as_deref())?;
+            let loaded = Loaded::load(file.as_deref())?;
             println!(
                 "ok: {} fences, {} watchlist entries",
                 loaded.config.fences.len(),

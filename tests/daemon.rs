@@ -502,3 +502,58 @@ fn kill_9_and_a_restart_resume_without_duplicates() {
         .unwrap();
     assert_eq!(visits, 2);
 }
+
+#[test]
+fn log_formats_journald_and_json() {
+    for (format, check) in [
+        (
+            "journald",
+            (|l: &str| {
+                l.starts_with("<6>vesselwatch") || l.starts_with("<4>") || l.starts_with("<3>")
+            }) as fn(&str) -> bool,
+        ),
+        ("json", |l: &str| {
+            serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v["level"].is_string())
+        }),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("vesselwatch.toml");
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        std::fs::write(
+            &cfg,
+            format!(
+                "[log]\nformat = \"{format}\"\nfilter = \"info\"\n[http]\nlisten = \"\"\n\
+                 [[sources]]\nname = \"u\"\ntype = \"udp\"\nlisten = \"127.0.0.1:{port}\"\n"
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vesselwatch"))
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .arg("--db")
+            .arg(dir.path().join("l.db"))
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+        assert!(sigterm(&mut child).success());
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        assert!(stderr.lines().count() >= 3, "{format}: {stderr}");
+        for line in stderr.lines() {
+            assert!(check(line), "{format}: {line}");
+        }
+        if format == "journald" {
+            assert!(
+                !stderr.contains("2026-") && !stderr.contains("Z "),
+                "journald lines carry no timestamp: {stderr}"
+            );
+        }
+    }
+}
