@@ -392,6 +392,40 @@ pub enum SourceConfig {
         /// Unique name.
         name: String,
     },
+    /// A WebSocket (`ws://` or `wss://`), raw NMEA in frames or the aisstream.io JSON feed.
+    Websocket {
+        /// Unique name.
+        name: String,
+        /// The URL, e.g. `wss://stream.aisstream.io/v0/stream`.
+        url: String,
+        /// `nmea` (sentences in text or binary frames) or `aisstream` (JSON, with a subscription).
+        #[serde(default)]
+        mode: WebsocketMode,
+        /// aisstream: environment variable holding the API key.
+        api_key_env: Option<String>,
+        /// aisstream: file holding the API key, relative to the config.
+        api_key_file: Option<PathBuf>,
+        /// aisstream: areas, each `[[lat, lon], [lat, lon]]` corners.
+        #[serde(default)]
+        bounding_boxes: Vec<[[f64; 2]; 2]>,
+        /// aisstream: only these MMSIs.
+        #[serde(default)]
+        mmsi: Vec<String>,
+        /// Reconnect when nothing arrived for this long (default 5m).
+        #[serde(default = "default_stall")]
+        stall_timeout: HumanDuration,
+    },
+}
+
+/// What a WebSocket source carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebsocketMode {
+    /// NMEA sentences in text or binary frames.
+    #[default]
+    Nmea,
+    /// aisstream.io JSON messages.
+    Aisstream,
 }
 
 impl SourceConfig {
@@ -402,7 +436,8 @@ impl SourceConfig {
             | SourceConfig::TcpListen { name, .. }
             | SourceConfig::Udp { name, .. }
             | SourceConfig::File { name, .. }
-            | SourceConfig::Stdin { name } => name,
+            | SourceConfig::Stdin { name }
+            | SourceConfig::Websocket { name, .. } => name,
         }
     }
 }

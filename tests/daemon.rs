@@ -79,6 +79,16 @@ fn feed_server(feed: &Path) -> SocketAddr {
 }
 
 fn start(dir: &Path, sources: &str, webhook: SocketAddr, http_port: u16) -> (Child, PathBuf) {
+    start_env(dir, sources, webhook, http_port, &[])
+}
+
+fn start_env(
+    dir: &Path,
+    sources: &str,
+    webhook: SocketAddr,
+    http_port: u16,
+    env: &[(&str, &str)],
+) -> (Child, PathBuf) {
     let cfg = dir.join("vesselwatch.toml");
     let shipped = std::fs::read_to_string(root().join("config/vesselwatch.toml")).unwrap();
     let fences_and_watch = &shipped[shipped.find("[[fences]]").unwrap()..];
@@ -101,6 +111,7 @@ fn start(dir: &Path, sources: &str, webhook: SocketAddr, http_port: u16) -> (Chi
         .arg(&cfg)
         .arg("--db")
         .arg(&db)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -556,4 +567,104 @@ fn log_formats_journald_and_json() {
             );
         }
     }
+}
+
+/// The boundary-noise fixture as aisstream.io JSON messages.
+fn aisstream_messages() -> Vec<String> {
+    use vesselwatch::AisMessage;
+    let mut fe = vesselwatch::FrontEnd::default();
+    let data = std::fs::read(root().join("fixtures/boundary-noise/feed.nmea")).unwrap();
+    let mut out = Vec::new();
+    fe.push_bytes(0, &data, |d| {
+        let t = d.meta.time().unwrap().to_string(); // 2025-03-01T00:00:00Z
+        let time_utc = format!("{} {}.000 +0000 UTC", &t[..10], &t[11..19]);
+        let v = match &d.message {
+            AisMessage::Position(p) => serde_json::json!({
+                "MessageType": "PositionReport",
+                "MetaData": {"MMSI": p.header.mmsi, "time_utc": time_utc},
+                "Message": {"PositionReport": {
+                    "UserID": p.header.mmsi, "Latitude": p.lat, "Longitude": p.lon, "Sog": p.speed,
+                    "Cog": p.course, "TrueHeading": p.heading.unwrap_or(511), "NavigationalStatus": p.status,
+                    "Timestamp": p.second}}
+            }),
+            AisMessage::StaticVoyage(s) => serde_json::json!({
+                "MessageType": "ShipStaticData",
+                "MetaData": {"MMSI": s.header.mmsi, "time_utc": time_utc},
+                "Message": {"ShipStaticData": {
+                    "UserID": s.header.mmsi, "ImoNumber": s.imo.unwrap_or(0), "Name": s.shipname.as_str(),
+                    "CallSign": s.callsign.as_str(), "Type": s.shiptype, "Destination": s.destination.as_str(),
+                    "Dimension": {"A": 100, "B": 20, "C": 8, "D": 8}}}
+            }),
+            _ => return,
+        };
+        out.push(v.to_string());
+    });
+    out
+}
+
+#[test]
+fn websocket_aisstream_source_subscribes_and_produces_the_expected_events() {
+    use futures_util::{SinkExt, StreamExt};
+    let messages = aisstream_messages();
+    let subscription: Arc<Mutex<Option<String>>> = Arc::default();
+    let sub = Arc::clone(&subscription);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap()).unwrap();
+            let (stream, _) = l.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+            if let Some(Ok(m)) = ws.next().await {
+                *sub.lock().unwrap() = Some(m.to_text().unwrap().to_string());
+            }
+            for m in messages {
+                ws.send(tokio_tungstenite::tungstenite::Message::text(m))
+                    .await
+                    .unwrap();
+            }
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        });
+    });
+    let addr = rx.recv().unwrap();
+    let (hook, _got) = receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let source = format!(
+        "[monitor]\nvessels = \"all\"\n[[sources]]\nname = \"ais\"\ntype = \"websocket\"\nurl = \"ws://{addr}/v0/stream\"\n\
+         mode = \"aisstream\"\napi_key_env = \"VW_TEST_AISSTREAM_KEY\"\nbounding_boxes = [[[34.0, 35.0], [36.0, 37.0]]]\n"
+    );
+    let (mut child, db) = start_env(
+        dir.path(),
+        &source,
+        hook,
+        free_port(),
+        &[("VW_TEST_AISSTREAM_KEY", "k-123")],
+    );
+    let n = std::fs::read_to_string(root().join("fixtures/boundary-noise/expected-events.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert!(
+        wait_until(Duration::from_secs(20), || events_in(&db) >= n),
+        "events: {}",
+        events_in(&db)
+    );
+    assert!(sigterm(&mut child).success());
+    let s: serde_json::Value =
+        serde_json::from_str(subscription.lock().unwrap().as_deref().unwrap()).unwrap();
+    assert_eq!(s["APIKey"], "k-123");
+    assert_eq!(s["BoundingBoxes"][0][0][0], 34.0);
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let kinds: Vec<String> = c
+        .prepare("SELECT kind FROM events WHERE mmsi = 273000302 ORDER BY time")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(kinds, ["present", "departure", "arrival"]);
 }

@@ -7,6 +7,7 @@
 //! passed in as a future: on it, sources stop, the pipeline drains, the store is flushed, in-flight
 //! webhooks get a bounded time, and `run` returns.
 
+pub mod aisstream;
 pub mod http;
 pub mod sources;
 
@@ -153,6 +154,12 @@ pub fn run(
             stats: Arc::clone(&shared.source_stats[index]),
             feeds: Arc::clone(&feeds),
             shutdown: stop_rx.clone(),
+            config_dir: match &loaded.origin {
+                crate::config::Origin::File(p) => {
+                    p.parent().map(|d| d.to_path_buf()).unwrap_or_default()
+                }
+                crate::config::Origin::Embedded => PathBuf::from("."),
+            },
         }));
     }
     // SIGHUP: load and validate the config again; a good one is handed to the pipeline (fences,
@@ -258,6 +265,12 @@ pub fn run(
                         });
                     }
                     Ok(Some(Chunk::Reset(feed))) => fe.reset_feed(feed),
+                    Ok(Some(Chunk::Message(d))) => {
+                        if let Some(s) = feeds.source_of(d.meta.feed) {
+                            by_source[s] += 1;
+                        }
+                        engine.on_message(&d, wall, &mut events);
+                    }
                     Ok(Some(Chunk::Reload(new))) => match engine.reconfigure(&new) {
                         Ok(()) => hooks = new.config.webhooks.clone(),
                         Err(e) => tracing::error!(error = %e, "Reload rejected by the engine; the old configuration stays in force."),

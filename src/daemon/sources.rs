@@ -22,6 +22,8 @@ pub enum Chunk {
     Data(u32, Vec<u8>),
     /// The feed's connection ended: forget its partial line.
     Reset(u32),
+    /// An already decoded message (aisstream JSON).
+    Message(Box<crate::frontend::Decoded>),
     /// Not from a source: a new, validated configuration to switch to (SIGHUP).
     Reload(Box<crate::config::Loaded>),
 }
@@ -105,6 +107,8 @@ pub struct Ctx {
     pub feeds: Arc<Feeds>,
     /// Becomes true at shutdown.
     pub shutdown: watch::Receiver<bool>,
+    /// The config file's folder, for relative paths (an API key file).
+    pub config_dir: std::path::PathBuf,
 }
 
 impl Ctx {
@@ -336,6 +340,114 @@ pub async fn run(mut ctx: Ctx) {
                             break;
                         }
                     }
+                }
+            }
+        }
+        SourceConfig::Websocket {
+            url,
+            mode,
+            api_key_env,
+            api_key_file,
+            bounding_boxes,
+            mmsi,
+            stall_timeout,
+            ..
+        } => {
+            use futures_util::{SinkExt, StreamExt};
+            use tokio_tungstenite::tungstenite::Message;
+            let key = match (&api_key_env, &api_key_file) {
+                (Some(var), _) => std::env::var(var).ok(),
+                (_, Some(f)) => std::fs::read_to_string(ctx.config_dir.join(f))
+                    .ok()
+                    .map(|k| k.trim().to_string()),
+                _ => None,
+            };
+            let aisstream = mode == crate::config::WebsocketMode::Aisstream;
+            if aisstream && key.is_none() {
+                tracing::error!(source = %name, "No aisstream API key (api_key_env or api_key_file); this source is off.");
+                return;
+            }
+            let feed = ctx.feeds.open(ctx.index);
+            let mut attempt = 0;
+            while !ctx.stopping() {
+                let (mut ws, _) = match tokio_tungstenite::connect_async(url.as_str()).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // The URL may carry a token: log the host only.
+                        tracing::warn!(source = %name, error = %e, "WebSocket connection failed; retrying.");
+                        wait(&mut ctx, backoff(attempt)).await;
+                        attempt += 1;
+                        continue;
+                    }
+                };
+                if let (true, Some(k)) = (aisstream, &key)
+                    && ws
+                        .send(Message::text(super::aisstream::subscription(
+                            k,
+                            &bounding_boxes,
+                            &mmsi,
+                        )))
+                        .await
+                        .is_err()
+                {
+                    wait(&mut ctx, backoff(attempt)).await;
+                    attempt += 1;
+                    continue;
+                }
+                tracing::info!(source = %name, "WebSocket connected.");
+                ctx.stats.connects.fetch_add(1, Ordering::Relaxed);
+                ctx.stats.up.store(1, Ordering::Relaxed);
+                attempt = 0;
+                loop {
+                    let next = tokio::select! {
+                        m = tokio::time::timeout(stall_timeout.0, ws.next()) => m,
+                        _ = ctx.shutdown.changed() => break,
+                    };
+                    let frame = match next {
+                        Ok(Some(Ok(f))) => f,
+                        Ok(Some(Err(e))) => {
+                            tracing::warn!(source = %name, error = %e, "WebSocket read failed; reconnecting.");
+                            break;
+                        }
+                        Ok(None) => {
+                            tracing::warn!(source = %name, "WebSocket closed; reconnecting.");
+                            break;
+                        }
+                        Err(_) => {
+                            tracing::warn!(source = %name, "WebSocket silent too long; reconnecting.");
+                            break;
+                        }
+                    };
+                    let bytes: Vec<u8> = match frame {
+                        Message::Text(t) => t.as_bytes().to_vec(),
+                        Message::Binary(b) => b.to_vec(),
+                        _ => continue,
+                    };
+                    ctx.stats
+                        .bytes
+                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    ctx.stats.last_data_ms.store(now_ms(), Ordering::Relaxed);
+                    let sent = if aisstream {
+                        match super::aisstream::decode(&String::from_utf8_lossy(&bytes), feed) {
+                            Some(d) => ctx.tx.send(Chunk::Message(Box::new(d))).await.is_ok(),
+                            None => true,
+                        }
+                    } else {
+                        let mut b = bytes;
+                        if b.last() != Some(&b'\n') {
+                            b.push(b'\n');
+                        }
+                        ctx.tx.send(Chunk::Data(feed, b)).await.is_ok()
+                    };
+                    if !sent {
+                        return;
+                    }
+                }
+                ctx.stats.up.store(0, Ordering::Relaxed);
+                if !ctx.stopping() {
+                    ctx.stats.drops.fetch_add(1, Ordering::Relaxed);
+                    let _ = ctx.tx.send(Chunk::Reset(feed)).await;
+                    wait(&mut ctx, backoff(0)).await;
                 }
             }
         }

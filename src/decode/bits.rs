@@ -166,6 +166,27 @@ impl<const N: usize> Default for AisText<N> {
 }
 
 impl<const N: usize> AisText<N> {
+    /// Text from another source (aisstream JSON): upper-cased, cut at `@` and to `N` characters,
+    /// trailing spaces trimmed, anything outside printable ASCII dropped, as six-bit text would be.
+    pub fn from_text(s: &str) -> Self {
+        let mut t = Self::default();
+        let mut len = 0;
+        for c in s.bytes().take_while(|&c| c != b'@') {
+            if len == N {
+                break;
+            }
+            if (32..96).contains(&c.to_ascii_uppercase()) {
+                t.buf[len] = c.to_ascii_uppercase();
+                len += 1;
+            }
+        }
+        while len > 0 && t.buf[len - 1] == b' ' {
+            len -= 1;
+        }
+        t.len = len as u8;
+        t
+    }
+
     /// The text, trimmed.
     pub fn as_str(&self) -> &str {
         // Only six-bit ASCII characters are ever stored.
