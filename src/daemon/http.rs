@@ -124,6 +124,14 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
         "# TYPE vesselwatch_vessels_tracked gauge\nvesselwatch_vessels_tracked {}",
         snap.vessels
     );
+    if let Some(t) = snap.feed_time {
+        // How far the feed's own time is behind the wall clock: a delayed or stalled feed shows here.
+        let _ = writeln!(
+            m,
+            "# TYPE vesselwatch_feed_lag_seconds gauge\nvesselwatch_feed_lag_seconds {:.3}",
+            (now - t.0) as f64 / 1000.0
+        );
+    }
     let _ = writeln!(m, "# TYPE vesselwatch_events_total counter");
     for (k, n) in EventKind::ALL.iter().zip(snap.engine.events) {
         let _ = writeln!(m, "vesselwatch_events_total{{kind=\"{}\"}} {n}", k.as_str());

@@ -61,6 +61,8 @@ pub struct Snapshot {
     pub fragments_pending: usize,
     /// Sentences by source index (decoded messages).
     pub messages_by_source: Vec<u64>,
+    /// The latest message time of the feed.
+    pub feed_time: Option<UnixMillis>,
 }
 
 /// State shared with the HTTP endpoint.
@@ -325,6 +327,7 @@ pub fn run(
                         vessels: engine.tracker().len(),
                         fragments_pending: fe.pending_fragments(),
                         messages_by_source: by_source.clone(),
+                        feed_time: engine.feed_time(),
                     };
                 }
                 pipe_shared.heartbeat.store(now().0, Ordering::Relaxed);
