@@ -250,6 +250,7 @@ pub fn run(
             let mut last_flush = Instant::now();
             let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
             let mut last_watchdog = Instant::now();
+            let mut status_decoded = 0u64;
             loop {
                 let msg = handle.block_on(async {
                     tokio::time::timeout(Duration::from_millis(200), rx.recv()).await
@@ -334,11 +335,10 @@ pub fn run(
                 if let Some(every) = watchdog
                     && last_watchdog.elapsed() >= every
                 {
-                    let status = format!(
-                        "{} vessels, {} messages",
-                        engine.tracker().len(),
-                        fe.counters().get(crate::frontend::Outcome::Decoded)
-                    );
+                    let decoded = fe.counters().get(crate::frontend::Outcome::Decoded);
+                    let rate = (decoded - status_decoded) as f64 / last_watchdog.elapsed().as_secs_f64();
+                    status_decoded = decoded;
+                    let status = format!("{rate:.0} msg/s, {} vessels tracked", engine.tracker().len());
                     let _ = sd_notify::notify(&[
                         sd_notify::NotifyState::Watchdog,
                         sd_notify::NotifyState::Status(&status),
