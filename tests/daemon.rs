@@ -668,3 +668,66 @@ fn websocket_aisstream_source_subscribes_and_produces_the_expected_events() {
         .collect();
     assert_eq!(kinds, ["present", "departure", "arrival"]);
 }
+
+#[test]
+fn systemd_notify_protocol_ready_watchdog_status_reload_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let cfg = dir.path().join("vesselwatch.toml");
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(&cfg, format!("[http]\nlisten = \"\"\n[[sources]]\nname = \"u\"\ntype = \"udp\"\nlisten = \"127.0.0.1:{port}\"\n")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vesselwatch"))
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .arg("--db")
+        .arg(dir.path().join("n.db"))
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "400000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    let recv_until = |want: &str, seen: &mut Vec<String>| {
+        let mut buf = [0u8; 512];
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if let Ok(n) = sock.recv(&mut buf) {
+                let m = String::from_utf8_lossy(&buf[..n]).to_string();
+                seen.push(m.clone());
+                if m.contains(want) {
+                    return true;
+                }
+            }
+        }
+        false
+    };
+    assert!(recv_until("READY=1", &mut seen), "{seen:?}");
+    assert!(recv_until("WATCHDOG=1", &mut seen), "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|m| m.contains("STATUS=") && m.contains("msg/s")),
+        "{seen:?}"
+    );
+    Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(recv_until("RELOADING=1", &mut seen), "{seen:?}");
+    assert!(seen.last().unwrap().contains("MONOTONIC_USEC="), "{seen:?}");
+    assert!(recv_until("READY=1", &mut seen), "{seen:?}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(recv_until("STOPPING=1", &mut seen), "{seen:?}");
+    assert!(child.wait().unwrap().success());
+}
