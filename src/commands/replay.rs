@@ -192,19 +192,12 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
         if let Some(w) = &writer {
             let alerts = alerts::route(hooks, unsaved);
             let urgent = delivery.is_some() && !alerts.is_empty();
-            let batch = Batch {
-                alerts,
-                events: std::mem::take(unsaved),
-                snapshots: engine.take_snapshots(),
-                positions: engine.take_positions(),
-                checkpoints: vec![Checkpoint {
-                    feed: feed.display().to_string(),
-                    position,
-                    message_time: engine.clock(),
-                }],
-                clock: engine.clock(),
-                ..Batch::default()
+            let checkpoint = Checkpoint {
+                feed: feed.display().to_string(),
+                position,
+                message_time: engine.clock(),
             };
+            let batch = Batch::decided(engine, std::mem::take(unsaved), alerts, vec![checkpoint]);
             if urgent {
                 // Alerts go out as soon as they are committed, not at the next second.
                 w.send_and_wait(batch);

@@ -296,24 +296,17 @@ pub fn run(
                 let urgent = !unsaved.is_empty();
                 if urgent || last_flush.elapsed() >= FLUSH_EVERY || closed {
                     let alerts = alerts::route(&hooks, &unsaved);
-                    let batch = Batch {
-                        alerts,
-                        events: std::mem::take(&mut unsaved),
-                        snapshots: engine.take_snapshots(),
-                        positions: engine.take_positions(),
-                        checkpoints: pipe_shared
-                            .source_names
-                            .iter()
-                            .zip(&pipe_shared.source_stats)
-                            .map(|(n, s)| Checkpoint {
-                                feed: n.clone(),
-                                position: s.bytes.load(Ordering::Relaxed),
-                                message_time: engine.clock(),
-                            })
-                            .collect(),
-                        clock: engine.clock(),
-                        ..Batch::default()
-                    };
+                    let checkpoints = pipe_shared
+                        .source_names
+                        .iter()
+                        .zip(&pipe_shared.source_stats)
+                        .map(|(n, s)| Checkpoint {
+                            feed: n.clone(),
+                            position: s.bytes.load(Ordering::Relaxed),
+                            message_time: engine.clock(),
+                        })
+                        .collect();
+                    let batch = Batch::decided(&mut engine, std::mem::take(&mut unsaved), alerts, checkpoints);
                     if urgent {
                         // Events (and their alerts) are committed at once, then sent.
                         pipe_writer.send_and_wait(batch);

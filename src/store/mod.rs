@@ -307,6 +307,26 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Everything the engine decided since the last batch: `events` with the `alerts` routed for
+    /// them, the engine's changed vessels and positions, its clock, and the feeds' progress. What
+    /// `replay` and `run` hand to the writer.
+    pub fn decided(
+        engine: &mut crate::movement::Engine,
+        events: Vec<Event>,
+        alerts: Vec<(String, String)>,
+        checkpoints: Vec<Checkpoint>,
+    ) -> Self {
+        Batch {
+            events,
+            alerts,
+            snapshots: engine.take_snapshots(),
+            positions: engine.take_positions(),
+            checkpoints,
+            clock: engine.clock(),
+            ..Batch::default()
+        }
+    }
+
     /// Rows this batch writes (roughly): what the batching thresholds count.
     pub fn rows(&self) -> usize {
         self.events.len()
