@@ -3,9 +3,11 @@
 //! The library holds everything; the `vesselwatch` binary only parses arguments and calls in. Data
 //! flows one way, one module per stage (see `ARCHITECTURE.md`):
 //!
-//! sources → [`framing`] → [`reassembly`] → [`decode`] → tracking/geofences → store → alerts
+//! sources ([`daemon`]) → [`framing`] → [`reassembly`] → [`decode`] → [`tracker`] and [`geofence`]
+//! in the [`movement`] engine → [`store`] → [`alerts`]
 //!
-//! [`frontend`] composes the first stages into the one entry point every source uses.
+//! [`frontend`] composes the first stages into the one entry point every source uses; [`config`]
+//! is the TOML the user writes; [`commands`] holds the command-line tools' I/O.
 
 #![warn(missing_docs)]
 
