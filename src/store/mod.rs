@@ -629,6 +629,19 @@ impl Writer {
     }
 }
 
+impl Drop for Writer {
+    /// A writer dropped without `finish` still writes what is queued before it goes: nothing
+    /// accepted is lost because a caller forgot to finish.
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(h) = self.handle.take()
+            && let Ok(Err(e)) = h.join()
+        {
+            tracing::error!(error = %e, "The store writer stopped with an error.");
+        }
+    }
+}
+
 fn retryable(e: &rusqlite::Error) -> bool {
     use rusqlite::ErrorCode::*;
     matches!(
