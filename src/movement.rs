@@ -260,24 +260,6 @@ impl Engine {
         }
     }
 
-    /// Open visits: (MMSI, fence name, since) for every monitored vessel inside a fence.
-    pub fn open_visits(&self) -> Vec<(u32, &str, UnixMillis)> {
-        let mut v: Vec<_> = self
-            .movement
-            .iter()
-            .flat_map(|(mmsi, m)| {
-                m.fences.iter().filter_map(move |(id, s)| match s {
-                    FenceState::Inside { since, .. } => {
-                        Some((*mmsi, self.fences.get(*id).name.as_str(), *since))
-                    }
-                    _ => None,
-                })
-            })
-            .collect();
-        v.sort_unstable();
-        v
-    }
-
     /// Advances the engine clock to `now`, firing `dark` for vessels silent past the threshold.
     /// Replay ticks with message time; the daemon with the wall clock.
     pub fn tick(&mut self, now: UnixMillis, out: &mut Vec<Event>) {
