@@ -186,10 +186,7 @@ pub fn run(
         }
         What::Visits => {
             let rows = query::visits(&conn, &filter)?;
-            let values = rows
-                .iter()
-                .map(|v| serde_json::to_value(v).expect("serialisable"))
-                .collect();
+            let values = json_values(&rows);
             let table = Table {
                 headers: vec![
                     "vessel",
@@ -230,10 +227,7 @@ pub fn run(
         }
         What::Vessels => {
             let rows = query::vessels(&conn, &filter)?;
-            let values = rows
-                .iter()
-                .map(|v| serde_json::to_value(v).expect("serialisable"))
-                .collect();
+            let values = json_values(&rows);
             let table = Table {
                 headers: vec![
                     "mmsi",
@@ -271,10 +265,7 @@ pub fn run(
                 writeln!(out, "{}", geojson(&points))?;
                 return Ok(points.len());
             }
-            let values = points
-                .iter()
-                .map(|p| serde_json::to_value(p).expect("serialisable"))
-                .collect();
+            let values = json_values(&points);
             let table = Table {
                 headers: vec!["time", "mmsi", "lat", "lon", "sog"],
                 rows: points
@@ -310,6 +301,13 @@ pub fn run(
         OutputFormat::Geojson => unreachable!("refused above for everything but tracks"),
     }
     Ok(n)
+}
+
+/// Rows as JSON values, for the json and jsonl formats.
+fn json_values<T: serde::Serialize>(rows: &[T]) -> Vec<Value> {
+    rows.iter()
+        .map(|r| serde_json::to_value(r).expect("rows serialise"))
+        .collect()
 }
 
 fn events_table(values: &[Value]) -> Table {
