@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 
 use vesselwatch::simulate::encode::{self, PositionReport};
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn root() -> &'static Path {
@@ -126,31 +129,19 @@ fn daemon(dir: &Path, body: &str) -> std::process::Child {
 fn receiver() -> (std::net::SocketAddr, Arc<Mutex<HashMap<String, Instant>>>) {
     let arrivals: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let a = Arc::clone(&arrivals);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap()).unwrap();
-            let app = axum::Router::new().route(
-                "/hook",
-                axum::routing::post(move |body: String| {
-                    let a = Arc::clone(&a);
-                    async move {
-                        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-                        let t = v["data"]["time"].as_str().unwrap_or("").to_string();
-                        a.lock().unwrap().insert(t, Instant::now());
-                        "ok"
-                    }
-                }),
-            );
-            axum::serve(l, app).await.unwrap();
-        });
-    });
-    (rx.recv().unwrap(), arrivals)
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let a = Arc::clone(&a);
+            async move {
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                let t = v["data"]["time"].as_str().unwrap_or("").to_string();
+                a.lock().unwrap().insert(t, Instant::now());
+                "ok"
+            }
+        }),
+    );
+    (common::serve_app(0, app), arrivals)
 }
 
 fn main() {

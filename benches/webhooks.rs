@@ -18,36 +18,26 @@ use vesselwatch::event::{Event, EventKind};
 use vesselwatch::store::{self, Batch, Writer};
 use vesselwatch::time::UnixMillis;
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
 
 fn receiver() -> (std::net::SocketAddr, Arrivals) {
     let arrivals: Arrivals = Arc::default();
     let a = Arc::clone(&arrivals);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let app = axum::Router::new().route(
-                "/hook",
-                axum::routing::post(move |headers: axum::http::HeaderMap| {
-                    let a = Arc::clone(&a);
-                    async move {
-                        let id = headers["webhook-id"].to_str().unwrap().to_string();
-                        a.lock().unwrap().insert(id, Instant::now());
-                        "ok"
-                    }
-                }),
-            );
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    (rx.recv().unwrap(), arrivals)
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let a = Arc::clone(&a);
+            async move {
+                let id = headers["webhook-id"].to_str().unwrap().to_string();
+                a.lock().unwrap().insert(id, Instant::now());
+                "ok"
+            }
+        }),
+    );
+    (common::serve_app(0, app), arrivals)
 }
 
 fn event(i: u64) -> Event {

@@ -8,6 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn root() -> &'static Path {
@@ -26,29 +28,17 @@ fn free_port() -> u16 {
 fn receiver() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
     let got: Arc<Mutex<Vec<String>>> = Arc::default();
     let g = Arc::clone(&got);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap()).unwrap();
-            let app = axum::Router::new().route(
-                "/hook",
-                axum::routing::post(move |body: String| {
-                    let g = Arc::clone(&g);
-                    async move {
-                        g.lock().unwrap().push(body);
-                        "ok"
-                    }
-                }),
-            );
-            axum::serve(l, app).await.unwrap();
-        });
-    });
-    (rx.recv().unwrap(), got)
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let g = Arc::clone(&g);
+            async move {
+                g.lock().unwrap().push(body);
+                "ok"
+            }
+        }),
+    );
+    (common::serve_app(0, app), got)
 }
 
 /// A TCP feed server: sends the first half of `feed`'s lines, drops the connection, and sends the
@@ -608,29 +598,19 @@ fn websocket_aisstream_source_subscribes_and_produces_the_expected_events() {
     let messages = aisstream_messages();
     let subscription: Arc<Mutex<Option<String>>> = Arc::default();
     let sub = Arc::clone(&subscription);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap()).unwrap();
-            let (stream, _) = l.accept().await.unwrap();
-            let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
-            if let Some(Ok(m)) = ws.next().await {
-                *sub.lock().unwrap() = Some(m.to_text().unwrap().to_string());
-            }
-            for m in messages {
-                ws.send(tokio_tungstenite::tungstenite::Message::text(m))
-                    .await
-                    .unwrap();
-            }
-            tokio::time::sleep(Duration::from_secs(60)).await;
-        });
+    let addr = common::spawn_server(0, move |l| async move {
+        let (stream, _) = l.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        if let Some(Ok(m)) = ws.next().await {
+            *sub.lock().unwrap() = Some(m.to_text().unwrap().to_string());
+        }
+        for m in messages {
+            ws.send(tokio_tungstenite::tungstenite::Message::text(m))
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
     });
-    let addr = rx.recv().unwrap();
     let (hook, _got) = receiver();
     let dir = tempfile::tempdir().unwrap();
     let source = format!(

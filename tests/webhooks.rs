@@ -15,6 +15,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+mod common;
+
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// What the receiver answers, request by request; after the script, 200.
@@ -77,25 +79,10 @@ async fn hook(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
 fn receiver(port: u16, script: Vec<Reply>) -> (SocketAddr, Shared) {
     let shared = Shared::default();
     shared.script.lock().unwrap().extend(script);
-    let s = shared.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-                .await
-                .unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let app = axum::Router::new()
-                .route("/hook", axum::routing::post(hook))
-                .with_state(s);
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    (rx.recv().unwrap(), shared)
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .with_state(shared.clone());
+    (common::serve_app(port, app), shared)
 }
 
 fn root() -> &'static Path {
