@@ -66,6 +66,9 @@ pub struct Meta {
     pub log_time: Option<UnixMillis>,
     /// Receiving station from a log's trailing fields.
     pub station: Option<Station>,
+    /// The latest receiver clock (`$xxZDA`, `$xxRMC`, `$PGHP`) seen on this feed before the
+    /// message: the receiver's time when the feed carries no per-sentence time.
+    pub receiver_time: Option<UnixMillis>,
 }
 
 impl Meta {
@@ -110,6 +113,7 @@ outcomes! {
     FragmentBuffered => "fragment_buffered", "A fragment stored until its message completes.";
     Blank => "blank", "An empty line.";
     Comment => "comment", "A `#` comment line.";
+    ReceiverClock => "receiver_clock", "A receiver clock sentence (ZDA, RMC, PGHP): times what follows.";
     OtherSentence => "other_sentence", "A non-AIS NMEA sentence, skipped quietly.";
     Garbage => "garbage", "A line holding no sentence.";
     LineTooLong => "line_too_long", "A line over the length cap, dropped unread.";
@@ -259,6 +263,8 @@ impl Default for FrontEndConfig {
 pub struct FrontEnd {
     config: FrontEndConfig,
     splitters: Vec<LineSplitter>,
+    /// Per feed, the latest receiver clock.
+    receiver_times: Vec<Option<UnixMillis>>,
     reassembler: Reassembler<Meta>,
     bits: BitBuf,
     counters: Counters,
@@ -277,6 +283,7 @@ impl FrontEnd {
         Self {
             config,
             splitters: Vec::new(),
+            receiver_times: Vec::new(),
             reassembler: Reassembler::new(config.limits),
             bits: BitBuf::default(),
             counters: Counters::default(),
@@ -334,9 +341,16 @@ impl FrontEnd {
         self.splitters[feed as usize] = splitter;
     }
 
-    /// Forgets `feed`'s partial line, as after a reconnect.
+    /// Forgets `feed`'s partial line and receiver clock, as after a reconnect.
     pub fn reset_feed(&mut self, feed: u32) {
         self.splitter(feed).reset();
+        if let Some(t) = self.receiver_times.get_mut(feed as usize) {
+            *t = None;
+        }
+    }
+
+    fn receiver_time(&self, feed: u32) -> Option<UnixMillis> {
+        self.receiver_times.get(feed as usize).copied().flatten()
     }
 
     fn count_too_long(&mut self, n: u64) {
@@ -357,6 +371,14 @@ impl FrontEnd {
     fn line(&mut self, feed: u32, line: &[u8]) -> Result<Decoded, Outcome> {
         let s = match framing::parse_line(line)? {
             Line::Sentence(s) => s,
+            Line::ReceiverClock(t) => {
+                let i = feed as usize;
+                if self.receiver_times.len() <= i {
+                    self.receiver_times.resize(i + 1, None);
+                }
+                self.receiver_times[i] = Some(t);
+                return Err(Outcome::ReceiverClock);
+            }
             Line::OtherSentence => return Err(Outcome::OtherSentence),
             Line::Blank => return Err(Outcome::Blank),
             Line::Comment => return Err(Outcome::Comment),
@@ -374,6 +396,7 @@ impl FrontEnd {
             tag_source: s.tag.source.and_then(Station::new),
             log_time: s.log_time,
             station: s.station.and_then(Station::new),
+            receiver_time: self.receiver_time(feed),
         };
         let (meta, loaded) = if s.total == 1 {
             (meta, self.bits.load(s.payload, s.fill))
@@ -460,6 +483,7 @@ mod tests {
             "!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4A\r\n",
             "!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4B\n",
             "$GPZDA,201530.00,04,07,2002,00,00*60\n",
+            "$GPGSA,A,3,,,,,,,,,,,,,,,*1C\n",
             "\n",
             "junk\n",
             "!AIVDM,2,2,4,A,UPP8k;JvOeD,2*7F\n",
@@ -470,6 +494,7 @@ mod tests {
         for (o, n) in [
             (Outcome::Decoded, 1),
             (Outcome::BadChecksum, 1),
+            (Outcome::ReceiverClock, 1),
             (Outcome::OtherSentence, 1),
             (Outcome::Blank, 1),
             (Outcome::Garbage, 1),
@@ -478,6 +503,53 @@ mod tests {
         ] {
             assert_eq!(c.get(o), n, "{o:?}");
         }
-        assert_eq!(c.total(), 7);
+        assert_eq!(c.total(), 8);
+    }
+
+    #[test]
+    fn receiver_clock_times_the_sentences_after_it_on_its_feed() {
+        let mut fe = FrontEnd::default();
+        let mut out = Vec::new();
+        let text = concat!(
+            "!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4A\n",
+            "$PGHP,1,2008,5,9,0,0,0,10,338,2,,1,09*17\n",
+            "!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4A\n",
+        );
+        fe.push_bytes(0, text.as_bytes(), |d| out.push(d));
+        fe.push_bytes(1, &text.as_bytes()[..50], |d| out.push(d));
+        let times: Vec<_> = out
+            .iter()
+            .map(|d| d.meta.receiver_time.map(|t| t.to_string()))
+            .collect();
+        assert_eq!(
+            times,
+            [None, Some("2008-05-09T00:00:00.010Z".to_string()), None]
+        );
+        fe.reset_feed(0);
+        let mut after = Vec::new();
+        fe.push_bytes(0, &text.as_bytes()[..50], |d| after.push(d));
+        assert_eq!(after[0].meta.receiver_time, None);
+    }
+
+    #[test]
+    fn uscg_groups_reassemble_when_later_lines_carry_only_the_group() {
+        // The NAIS format: the second line of a group has `g:` and `n:` but no `s:` or `c:`.
+        let line = |tag: &str, body: &str| {
+            let cs = |t: &str| framing::xor_checksum(t.as_bytes());
+            format!("\\{tag}*{:02X}\\!{body}*{:02X}\n", cs(tag), cs(body))
+        };
+        let text = line(
+            "g:1-2-73874,n:157036,s:r003669945,c:1241544035",
+            "AIVDM,2,1,6,A,53@o0E000001Q0CG37U8u<Tp4q@D00000000000018330400000000000000,0",
+        ) + &line("g:2-2-73874,n:157037", "AIVDM,2,2,6,A,00000000008,2");
+        let (out, fe) = decode_all(&text);
+        assert_eq!(fe.counters().get(Outcome::OrphanFragment), 0);
+        assert_eq!(out.len(), 1, "{:?}", fe.counters().summary());
+        let AisMessage::StaticVoyage(m) = &out[0].message else {
+            panic!("{out:?}")
+        };
+        assert_eq!(m.shipname.as_str(), "ROSINANTE");
+        assert_eq!(out[0].meta.tag_source.unwrap().as_str(), "r003669945");
+        assert_eq!(out[0].meta.time(), Some(UnixMillis(1_241_544_035_000)));
     }
 }

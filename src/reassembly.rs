@@ -152,6 +152,12 @@ struct Pending<M> {
 #[derive(Debug)]
 pub struct Reassembler<M> {
     pending: FxHashMap<FragmentKey, Pending<M>>,
+    /// For pending messages whose first fragment named a station: their key with the station left
+    /// out, to the station. In the USCG NAIS format (and others) only the first line of a group
+    /// carries `s:`; the later lines carry `g:` alone, and the first line gives the source for the
+    /// rest. One entry per pending message at most, removed with it, so it is bounded by
+    /// `max_pending` too.
+    sources: FxHashMap<FragmentKey, u64>,
     limits: Limits,
     stats: ReassemblyStats,
     /// Recycled payload buffers, so that steady-state reassembly does not allocate.
@@ -165,6 +171,7 @@ impl<M: Copy> Reassembler<M> {
     pub fn new(limits: Limits) -> Self {
         Self {
             pending: FxHashMap::default(),
+            sources: FxHashMap::default(),
             limits,
             stats: ReassemblyStats::default(),
             pool: Vec::new(),
@@ -192,18 +199,48 @@ impl<M: Copy> Reassembler<M> {
 
     /// Drops every partial message past the age limit.
     pub fn sweep(&mut self, now: Tick) {
-        let (limits, mut expired, mut freed) = (self.limits, 0, Vec::new());
-        self.pending.retain(|_, p| {
-            let keep = !limits.expired(p.started, now);
-            if !keep {
-                expired += 1;
-                freed.push(std::mem::take(&mut p.payload));
+        let limits = self.limits;
+        let old: Vec<FragmentKey> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| limits.expired(p.started, now))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in old {
+            self.discard(&key);
+            self.stats.expired += 1;
+        }
+    }
+
+    /// Removes a pending message and its entry in `sources`; returns it.
+    fn take(&mut self, key: &FragmentKey) -> Option<Pending<M>> {
+        let p = self.pending.remove(key)?;
+        if key.station != 0 {
+            let anonymous = FragmentKey { station: 0, ..*key };
+            if self.sources.get(&anonymous) == Some(&key.station) {
+                self.sources.remove(&anonymous);
             }
-            keep
-        });
-        self.stats.expired += expired;
-        for b in freed {
-            self.recycle(b);
+        }
+        Some(p)
+    }
+
+    /// Removes a pending message and recycles its buffer.
+    fn discard(&mut self, key: &FragmentKey) {
+        if let Some(p) = self.take(key) {
+            self.recycle(p.payload);
+        }
+    }
+
+    /// The key a later fragment continues: its own when a message is pending under it; else, when
+    /// the line named no station, the key of the latest first fragment that did and otherwise
+    /// matches (same feed, talker, channel, sequence id and group).
+    fn continued(&self, key: FragmentKey) -> FragmentKey {
+        if key.station != 0 || self.pending.contains_key(&key) {
+            return key;
+        }
+        match self.sources.get(&key) {
+            Some(&station) => FragmentKey { station, ..key },
+            None => key,
         }
     }
 
@@ -226,7 +263,7 @@ impl<M: Copy> Reassembler<M> {
             self.sweep(now);
         }
         if number == 1 {
-            if let Some(old) = self.pending.remove(&key) {
+            if let Some(old) = self.take(&key) {
                 self.stats.superseded += 1;
                 self.recycle(old.payload);
             }
@@ -241,6 +278,10 @@ impl<M: Copy> Reassembler<M> {
             }
             let mut buf = self.pool.pop().unwrap_or_default();
             buf.extend_from_slice(payload);
+            if key.station != 0 {
+                self.sources
+                    .insert(FragmentKey { station: 0, ..key }, key.station);
+            }
             self.pending.insert(
                 key,
                 Pending {
@@ -254,20 +295,19 @@ impl<M: Copy> Reassembler<M> {
             return Assembly::Pending;
         }
 
+        let key = self.continued(key);
         let Some(entry) = self.pending.get(&key) else {
             return Assembly::Rejected(FragmentError::Orphan);
         };
         if self.limits.expired(entry.started, now) {
-            let old = self.pending.remove(&key).expect("present");
+            self.discard(&key);
             self.stats.expired += 1;
-            self.recycle(old.payload);
             return Assembly::Rejected(FragmentError::Orphan);
         }
         let fits = entry.total == total && entry.next == number;
         let too_long = entry.payload.len() + payload.len() > MAX_PAYLOAD_CHARS;
         if !fits || too_long {
-            let old = self.pending.remove(&key).expect("present");
-            self.recycle(old.payload);
+            self.discard(&key);
             return Assembly::Rejected(if fits {
                 FragmentError::TooLong
             } else {
@@ -280,7 +320,9 @@ impl<M: Copy> Reassembler<M> {
             entry.next += 1;
             return Assembly::Pending;
         }
-        let mut done = self.pending.remove(&key).expect("present");
+        let Some(mut done) = self.take(&key) else {
+            return Assembly::Rejected(FragmentError::Orphan);
+        };
         done.payload.extend_from_slice(payload);
         let previous = std::mem::replace(&mut self.out, done.payload);
         self.recycle(previous);
@@ -298,9 +340,8 @@ impl<M: Copy> Reassembler<M> {
             .min_by_key(|(_, p)| p.started.sentence)
             .map(|(k, _)| *k);
         if let Some(k) = oldest {
-            let old = self.pending.remove(&k).expect("present");
+            self.discard(&k);
             self.stats.evicted += 1;
-            self.recycle(old.payload);
         }
     }
 }
@@ -416,6 +457,52 @@ mod tests {
         assert_eq!(
             complete(r.push(key(4), frag(2, 2, b"a2", 0), tick(5), ())),
             Some(b"a1a2".to_vec())
+        );
+    }
+
+    #[test]
+    fn later_lines_without_a_source_continue_the_group_their_first_line_named() {
+        // USCG NAIS: `\\g:1-2-73874,s:r003669945,c:...\\` then `\\g:2-2-73874,n:...\\`.
+        let mut r = Reassembler::new(Limits::default());
+        let grouped = |station: Option<&[u8]>| FragmentKey {
+            station: FragmentKey::station_hash(station),
+            group: Some(73874),
+            ..key(1)
+        };
+        r.push(
+            grouped(Some(b"r003669945")),
+            frag(2, 1, b"a1", 0),
+            tick(1),
+            (),
+        );
+        // Another station's message with the same group id and sequence id is kept apart.
+        r.push(grouped(Some(b"r2")), frag(2, 1, b"b1", 0), tick(2), ());
+        assert_eq!(
+            complete(r.push(
+                grouped(Some(b"r003669945")),
+                frag(2, 2, b"a2", 0),
+                tick(3),
+                ()
+            )),
+            Some(b"a1a2".to_vec())
+        );
+        // The anonymous second line goes to the latest first line that named a station.
+        assert_eq!(
+            complete(r.push(grouped(None), frag(2, 2, b"b2", 0), tick(4), ())),
+            Some(b"b1b2".to_vec())
+        );
+        // Nothing pending any more: a further anonymous line is an orphan, never joined.
+        assert_eq!(
+            r.push(grouped(None), frag(2, 2, b"c2", 0), tick(5), ()),
+            Assembly::Rejected(FragmentError::Orphan)
+        );
+        assert_eq!((r.pending(), r.sources.len()), (0, 0));
+        // An anonymous first line is continued by its own anonymous key, before any named one.
+        r.push(grouped(Some(b"r2")), frag(2, 1, b"n1", 0), tick(6), ());
+        r.push(grouped(None), frag(2, 1, b"x1", 0), tick(7), ());
+        assert_eq!(
+            complete(r.push(grouped(None), frag(2, 2, b"x2", 0), tick(8), ())),
+            Some(b"x1x2".to_vec())
         );
     }
 

@@ -135,6 +135,7 @@ pub fn decode(text: &str, feed: u32) -> Option<Decoded> {
             tag_source: None,
             log_time: time_utc(&v["MetaData"]["time_utc"]),
             station: None,
+            receiver_time: None,
         },
     })
 }

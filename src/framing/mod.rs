@@ -6,6 +6,7 @@
 //! perform I/O, read a clock or panic on any input.
 
 pub mod lines;
+pub mod receiver_clock;
 pub mod tagblock;
 
 use crate::time::UnixMillis;
@@ -37,7 +38,10 @@ pub enum FrameError {
 pub enum Line<'a> {
     /// An AIS data sentence with a good checksum.
     Sentence(Sentence<'a>),
-    /// Another NMEA sentence (`$GPZDA`, `$PSHI`, `!AIABK`, ...), skipped quietly by callers.
+    /// A receiver's clock (`$xxZDA`, a valid `$xxRMC`, Gatehouse `$PGHP`) with a good checksum: the
+    /// time the receiver states for the sentences that follow it.
+    ReceiverClock(UnixMillis),
+    /// Another NMEA sentence (`$GPGGA`, `$PSHI`, `!AIABK`, ...), skipped quietly by callers.
     OtherSentence,
     /// An empty line, or only whitespace and NULs.
     Blank,
@@ -136,10 +140,10 @@ pub fn parse_line(line: &[u8]) -> Result<Line<'_>, FrameError> {
     // The last `!` starts the sentence: neither payload armour, tag blocks nor trailing log fields
     // contain one, and taking the last one recovers a good sentence joined to a cut one.
     let Some(bang) = memchr::memrchr(b'!', line) else {
-        return if memchr::memchr(b'$', line).is_some() {
-            Ok(Line::OtherSentence)
-        } else {
-            Err(FrameError::Garbage)
+        return match memchr::memchr(b'$', line) {
+            Some(dollar) => Ok(receiver_clock::parse(&line[dollar..])
+                .map_or(Line::OtherSentence, Line::ReceiverClock)),
+            None => Err(FrameError::Garbage),
         };
     };
     let sentence = &line[bang..];
@@ -161,6 +165,10 @@ pub fn parse_line(line: &[u8]) -> Result<Line<'_>, FrameError> {
         return Err(FrameError::Malformed("bad address field"));
     }
     let body = &sentence[1..star];
+    // `!AIVDM*hh`: an address and nothing else. Checked before any field is indexed.
+    if body.len() < 6 {
+        return Err(FrameError::Malformed("wrong field count"));
+    }
     let expected =
         hex_byte(&sentence[star + 1..]).ok_or(FrameError::Malformed("bad checksum field"))?;
     if xor_checksum(body) != expected {
@@ -168,8 +176,10 @@ pub fn parse_line(line: &[u8]) -> Result<Line<'_>, FrameError> {
     }
     let (trailing_time, station) = parse_trailing(&sentence[(star + 3).min(sentence.len())..]);
 
+    // Any two printable characters: national networks use talkers outside the standard list
+    // (`!BYVDM`, `!=IVDM`), and the checksum, not the talker, is what protects the data.
     let talker = [body[0], body[1]];
-    if !talker.iter().all(u8::is_ascii_alphanumeric) {
+    if !talker.iter().all(u8::is_ascii_graphic) {
         return Err(FrameError::Malformed("bad talker"));
     }
     // body[5] is the comma after the address field. The four short fields are taken from the
@@ -194,9 +204,11 @@ pub fn parse_line(line: &[u8]) -> Result<Line<'_>, FrameError> {
         [] => None,
         _ => Some(single_digit(seq).ok_or(FrameError::Malformed("bad sequence id"))?),
     };
+    // Any channel value (`A`, `B`, `1`, `2`, `0`, `X`, ...): receivers disagree on the convention
+    // and it only separates fragment streams. The first character stands for a longer value.
     let channel = match channel {
         [] => 0,
-        [c] if c.is_ascii_alphanumeric() => *c,
+        [c, ..] if c.is_ascii_graphic() => *c,
         _ => return Err(FrameError::Malformed("bad channel")),
     };
     let fill = match fill {
@@ -324,6 +336,55 @@ mod tests {
     }
 
     #[test]
+    fn any_printable_talker_and_any_channel() {
+        // Seen on national feeds: talkers outside the standard list, channels 0, X or none.
+        for (talker, channel, want) in [
+            ("=I", "A", b'A'),
+            ("BY", "0", b'0'),
+            ("AB", "X", b'X'),
+            ("AI", "", 0),
+            ("AI", "AB", b'A'),
+        ] {
+            let body = format!("{talker}VDM,1,1,,{channel},15RTgt0PAso;90TKcjM8h6g208CQ,0");
+            let line = format!("!{body}*{:02X}", xor_checksum(body.as_bytes()));
+            let s = sentence(&line);
+            assert_eq!(s.talker, talker.as_bytes(), "{line}");
+            assert_eq!(s.channel, want, "{line}");
+        }
+        let body = "A VDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0";
+        let line = format!("!{body}*{:02X}", xor_checksum(body.as_bytes()));
+        assert_eq!(
+            parse_line(line.as_bytes()),
+            Err(FrameError::Malformed("bad talker"))
+        );
+    }
+
+    #[test]
+    fn address_without_fields_is_malformed_not_a_panic() {
+        // Regression: `!AIVDM*57` indexed past the end of the address field.
+        assert_eq!(
+            parse_line(b"!AIVDM*57"),
+            Err(FrameError::Malformed("wrong field count"))
+        );
+        assert_eq!(
+            parse_line(b"!AIVDM,*7B"),
+            Err(FrameError::Malformed("wrong field count"))
+        );
+    }
+
+    #[test]
+    fn receiver_clock_lines() {
+        assert_eq!(
+            parse_line(b"$GPZDA,201530.00,04,07,2002,00,00*60"),
+            Ok(Line::ReceiverClock(UnixMillis(1_025_813_730_000)))
+        );
+        assert_eq!(
+            parse_line(b"$GPZDA,201530.00,04,07,2002,00,00*61"),
+            Ok(Line::OtherSentence)
+        );
+    }
+
+    #[test]
     fn leading_and_trailing_timestamps() {
         let s = sentence("1735826400 !AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4A");
         assert_eq!(s.log_time, Some(UnixMillis(1_735_826_400_000)));
@@ -358,7 +419,7 @@ mod tests {
     #[test]
     fn other_lines() {
         assert_eq!(
-            parse_line(b"$GPZDA,201530.00,04,07,2002,00,00*60"),
+            parse_line(b"$GPGSA,A,3,,,,,,,,,,,,,,,*1C"),
             Ok(Line::OtherSentence)
         );
         assert_eq!(parse_line(b"\0\0  \r"), Ok(Line::Blank));
