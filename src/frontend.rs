@@ -127,7 +127,8 @@ outcomes! {
     PayloadTooLong => "payload_too_long", "A payload longer than any AIS message.";
     BadArmour => "bad_armour", "A payload character outside the six-bit armour.";
     BadFill => "bad_fill", "Fill bits that do not fit the payload.";
-    WrongLength => "wrong_length", "A payload too short for its message type.";
+    WrongLength => "wrong_length", "A payload too short or too long for its message type.";
+    UnknownType => "unknown_type", "A message type AIS does not define (0, 28–63).";
     LatOutOfRange => "lat_out_of_range", "Latitude beyond ±90°.";
     LonOutOfRange => "lon_out_of_range", "Longitude beyond ±180°.";
     BadPartNumber => "bad_part_number", "A type 24 part number other than A or B.";
@@ -162,7 +163,8 @@ impl From<DecodeError> for Outcome {
             DecodeError::PayloadTooLong => Outcome::PayloadTooLong,
             DecodeError::BadArmour => Outcome::BadArmour,
             DecodeError::BadFill => Outcome::BadFill,
-            DecodeError::TooShort { .. } => Outcome::WrongLength,
+            DecodeError::TooShort { .. } | DecodeError::TooLong { .. } => Outcome::WrongLength,
+            DecodeError::UnknownType(_) => Outcome::UnknownType,
             DecodeError::LatOutOfRange => Outcome::LatOutOfRange,
             DecodeError::LonOutOfRange => Outcome::LonOutOfRange,
             DecodeError::BadPartNumber => Outcome::BadPartNumber,
@@ -208,6 +210,20 @@ impl Counters {
     #[inline]
     fn add(&mut self, outcome: Outcome) {
         self.outcomes[outcome as usize] += 1;
+    }
+
+    /// Lines refused as damaged or unusable: every outcome but a decoded message, a buffered
+    /// fragment, a receiver clock, another NMEA sentence, a blank line or a comment.
+    pub fn rejected(&self) -> u64 {
+        let fine = [
+            Outcome::Decoded,
+            Outcome::FragmentBuffered,
+            Outcome::ReceiverClock,
+            Outcome::OtherSentence,
+            Outcome::Blank,
+            Outcome::Comment,
+        ];
+        self.total() - fine.iter().map(|o| self.get(*o)).sum::<u64>()
     }
 
     /// Lines and sentences accounted for, over all outcomes.

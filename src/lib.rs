@@ -3,8 +3,8 @@
 //! The library holds everything; the `vesselwatch` binary only parses arguments and calls in. Data
 //! flows one way, one module per stage (see `ARCHITECTURE.md`):
 //!
-//! sources ([`daemon`]) → [`framing`] → [`reassembly`] → [`decode`] → [`tracker`] and [`geofence`]
-//! in the [`movement`] engine → [`store`] → [`alerts`]
+//! sources ([`daemon`]) → [`framing`] → [`reassembly`] → [`decode`] → [`feedclock`] → [`tracker`]
+//! and [`geofence`] in the [`movement`] engine → [`store`] → [`alerts`]
 //!
 //! [`frontend`] composes the first stages into the one entry point every source uses; [`config`]
 //! is the TOML the user writes; [`commands`] holds the command-line tools' I/O.
@@ -17,6 +17,7 @@ pub mod config;
 pub mod daemon;
 pub mod decode;
 pub mod event;
+pub mod feedclock;
 pub mod framing;
 pub mod frontend;
 pub mod geofence;

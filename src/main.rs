@@ -249,6 +249,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = decode::run(&opts, &mut out)?;
             out.flush().ok();
             eprint!("{}", decode::format_summary(&report.counters));
+            for w in &report.warnings {
+                eprintln!("vesselwatch: {w}");
+            }
             for e in &report.failed {
                 eprintln!("vesselwatch: {e}");
             }

@@ -306,10 +306,9 @@ impl Engine {
         }
     }
 
-    /// Processes one decoded message. `arrival` is when it was received, used only when neither the
-    /// feed nor its base stations give a time.
-    pub fn on_message(&mut self, d: &Decoded, arrival: UnixMillis, out: &mut Vec<Event>) {
-        let time = self.tracker.message_time(d, arrival);
+    /// Processes one decoded message at `time`, the time its feed clock gave it (`feedclock`): the
+    /// engine trusts it, so implausible times must have been refused before.
+    pub fn on_message(&mut self, d: &Decoded, time: UnixMillis, out: &mut Vec<Event>) {
         self.feed_time = self.feed_time.max(Some(time));
         self.tick(time, out);
         let (mmsi, obs) = self.tracker.observe(d, time);

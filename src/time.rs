@@ -110,6 +110,31 @@ impl UnixMillis {
         Some(UnixMillis(secs * 1000))
     }
 
+    /// The civil UTC fields (year, month, day, hour, minute, second) of a time from 1970 on, as a
+    /// type 4 report carries them; the inverse of [`UnixMillis::from_civil`].
+    pub fn to_civil(self) -> (u32, u32, u32, u32, u32, u32) {
+        let secs = self.0.div_euclid(1000);
+        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        // Howard Hinnant's `civil_from_days`.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        (
+            y as u32,
+            m as u32,
+            d as u32,
+            (rem / 3600) as u32,
+            (rem % 3600 / 60) as u32,
+            (rem % 60) as u32,
+        )
+    }
+
     /// Milliseconds from `earlier` to `self` (negative when `self` is earlier).
     pub fn millis_since(self, earlier: UnixMillis) -> i64 {
         self.0 - earlier.0
@@ -217,6 +242,13 @@ mod tests {
             "2024-02-29T00:00:00Z"
         );
         assert_eq!(UnixMillis::from_civil(2023, 2, 29, 0, 0, 0), None);
+        // The inverse, against dates written by hand.
+        assert_eq!(t.to_civil(), (2007, 5, 14, 19, 57, 39));
+        assert_eq!(
+            UnixMillis(951_782_400_000).to_civil(),
+            (2000, 2, 29, 0, 0, 0)
+        );
+        assert_eq!(UnixMillis(0).to_civil(), (1970, 1, 1, 0, 0, 0));
         assert_eq!(UnixMillis::from_civil(0, 0, 0, 24, 60, 60), None);
     }
 }

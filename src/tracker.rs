@@ -118,8 +118,6 @@ pub struct TrackerStats {
     pub quarantined: u64,
     /// Positions marked unavailable.
     pub no_position: u64,
-    /// Messages timed by the arrival clock because the feed had no time at all.
-    pub arrival_timed: u64,
 }
 
 /// Per-vessel state for every vessel heard.
@@ -127,8 +125,6 @@ pub struct TrackerStats {
 pub struct Tracker {
     vessels: FxHashMap<u32, Vessel>,
     max_speed_kn: f64,
-    /// The latest base-station (type 4) UTC time: the feed's own clock when it has no timestamps.
-    base_clock: Option<UnixMillis>,
     stats: TrackerStats,
 }
 
@@ -138,7 +134,6 @@ impl Tracker {
         Self {
             vessels: FxHashMap::default(),
             max_speed_kn,
-            base_clock: None,
             stats: TrackerStats::default(),
         }
     }
@@ -173,49 +168,10 @@ impl Tracker {
         self.stats
     }
 
-    /// The time of a message: the feed's (tag block or log), else derived from base-station reports
-    /// refined by the report's UTC second, else `arrival`.
-    pub fn message_time(&mut self, d: &Decoded, arrival: UnixMillis) -> UnixMillis {
-        if let Some(t) = d.meta.time() {
-            return t;
-        }
-        let Some(base) = self.base_clock else {
-            self.stats.arrival_timed += 1;
-            return arrival;
-        };
-        let second = match &d.message {
-            AisMessage::Position(p) | AisMessage::ExtendedClassB(p, _) => {
-                p.second.filter(|&s| s < 60)
-            }
-            _ => None,
-        };
-        match second {
-            Some(s) => {
-                // The report's second within the base clock's minute, moved by a minute when that is
-                // closer (the report may straddle a minute boundary).
-                let minute = base.0 - base.0.rem_euclid(60_000);
-                let mut t = minute + i64::from(s) * 1000;
-                if t - base.0 > 30_000 {
-                    t -= 60_000;
-                } else if base.0 - t > 30_000 {
-                    t += 60_000;
-                }
-                UnixMillis(t)
-            }
-            None => base,
-        }
-    }
-
-    /// Applies one decoded message at time `time` (see [`Tracker::message_time`]).
+    /// Applies one decoded message at time `time` (the feed clock's, see `feedclock`).
     pub fn observe(&mut self, d: &Decoded, time: UnixMillis) -> (u32, Observation) {
         let mmsi = d.message.header().mmsi;
         match &d.message {
-            AisMessage::BaseStation(b) => {
-                if let Some(utc) = b.utc {
-                    self.base_clock = Some(utc);
-                }
-                (mmsi, Observation::Ignored)
-            }
             AisMessage::Position(p) => (mmsi, self.position(p, time)),
             AisMessage::ExtendedClassB(p, x) => {
                 let obs = self.position(p, time);
@@ -245,7 +201,9 @@ impl Tracker {
                 learn(v, None, None, Some(&b.callsign), Some(b.shiptype), None);
                 (mmsi, Observation::Static)
             }
-            AisMessage::AidToNavigation(_) | AisMessage::Other(_) => (mmsi, Observation::Ignored),
+            AisMessage::BaseStation(_) | AisMessage::AidToNavigation(_) | AisMessage::Other(_) => {
+                (mmsi, Observation::Ignored)
+            }
         }
     }
 
@@ -440,20 +398,5 @@ mod tests {
             Observation::Fix { .. }
         ));
         assert_eq!(t.stats().quarantined, 1);
-    }
-
-    #[test]
-    fn time_from_base_station_refined_by_second() {
-        let mut t = Tracker::new(60.0);
-        let base = decoded("!AIVDM,1,1,,A,403OviQuMGCqWrRO9>E6fE700@GO,0*4D"); // 2007-05-14T19:57:39Z
-        let arrival = UnixMillis(5);
-        let bt = t.message_time(&base, arrival);
-        assert_eq!(bt, arrival);
-        t.observe(&base, bt);
-        let pos = decoded("!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4A"); // second 33
-        assert_eq!(
-            t.message_time(&pos, arrival).to_string(),
-            "2007-05-14T19:57:33Z"
-        );
     }
 }

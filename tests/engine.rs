@@ -13,7 +13,6 @@ use vesselwatch::frontend::FrontEnd;
 use vesselwatch::movement::Engine;
 use vesselwatch::simulate::encode::{self, PositionReport};
 use vesselwatch::simulate::{Report, Scenario};
-use vesselwatch::time::UnixMillis;
 
 const CENTER: (f64, f64) = (34.9, 35.87);
 const RADIUS_KM: f64 = 1.0;
@@ -52,7 +51,7 @@ fn feed(engine: &mut Engine, fe: &mut FrontEnd, t: i64, lat: f64, lon: f64, out:
     let (payload, fill) = encode::position(&report).armour();
     for line in encode::sentences(&payload, fill, 'A', 0, "rTEST", 1_700_000_000 + t, 0) {
         if let Some(d) = fe.push_line(0, line.as_bytes()) {
-            engine.on_message(&d, UnixMillis(0), out);
+            engine.on_message(&d, d.meta.time().expect("tagged"), out);
         }
     }
 }
@@ -156,6 +155,7 @@ proptest! {
                     prop_assert_eq!(b.callsign.as_str(), s.callsign.as_str());
                     prop_assert_eq!(b.shiptype, s.shiptype);
                 }
+                Report::BaseStation(_) => unreachable!("the scenario has no base stations"),
                 Report::Static(s) => {
                     prop_assert_eq!(decoded.len(), 1);
                     let AisMessage::StaticVoyage(v) = &decoded[0] else { panic!("{decoded:?}") };
@@ -192,7 +192,7 @@ fn feed_static(
     let (payload, fill) = encode::static_voyage(&report).armour();
     for line in encode::sentences(&payload, fill, 'A', 1, "rTEST", 1_700_000_000 + t, t as u32) {
         if let Some(d) = fe.push_line(0, line.as_bytes()) {
-            engine.on_message(&d, UnixMillis(0), out);
+            engine.on_message(&d, d.meta.time().expect("tagged"), out);
         }
     }
 }
@@ -219,7 +219,7 @@ fn feed_at(
     let (payload, fill) = encode::position(&report).armour();
     for line in encode::sentences(&payload, fill, 'B', 0, "rTEST", 1_700_000_000 + t, 0) {
         if let Some(d) = fe.push_line(0, line.as_bytes()) {
-            engine.on_message(&d, UnixMillis(0), out);
+            engine.on_message(&d, d.meta.time().expect("tagged"), out);
         }
     }
 }

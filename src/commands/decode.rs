@@ -7,7 +7,7 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use super::{CHUNK, open_input};
+use super::{CHUNK, InputTally, open_input};
 
 use crate::frontend::{Counters, FrontEnd};
 use crate::output::gpsd_json;
@@ -47,6 +47,8 @@ pub struct DecodeReport {
     pub counters: Counters,
     /// Inputs that could not be opened or read to the end.
     pub failed: Vec<DecodeCommandError>,
+    /// Inputs where nothing decoded or most lines were rejected.
+    pub warnings: Vec<String>,
 }
 
 /// Runs the command, writing JSON lines to `out`. Returns the counts even when some inputs failed;
@@ -60,6 +62,7 @@ pub fn run(opts: &DecodeOptions, out: &mut dyn Write) -> Result<DecodeReport, De
     };
     let mut fe = FrontEnd::default();
     let mut failed = Vec::new();
+    let mut warnings = Vec::new();
     let mut buf = Vec::with_capacity(OUT_FLUSH + 4096);
     let mut chunk = vec![0u8; CHUNK];
     let count_only = opts.count_only;
@@ -83,6 +86,7 @@ pub fn run(opts: &DecodeOptions, out: &mut dyn Write) -> Result<DecodeReport, De
                 continue;
             }
         };
+        let before = InputTally::of(fe.counters());
         loop {
             let n = match reader.read(&mut chunk) {
                 Ok(0) => break,
@@ -98,10 +102,12 @@ pub fn run(opts: &DecodeOptions, out: &mut dyn Write) -> Result<DecodeReport, De
                 return Ok(DecodeReport {
                     counters: fe.counters().clone(),
                     failed,
+                    warnings,
                 });
             }
         }
         fe.finish_feed(feed, |d| write(&mut buf, d));
+        warnings.extend(InputTally::of(fe.counters()).warning(before, path));
     }
     if flush(out, &mut buf)? {
         match out.flush() {
@@ -114,6 +120,7 @@ pub fn run(opts: &DecodeOptions, out: &mut dyn Write) -> Result<DecodeReport, De
     Ok(DecodeReport {
         counters: fe.counters().clone(),
         failed,
+        warnings,
     })
 }
 

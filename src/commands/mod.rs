@@ -30,3 +30,45 @@ pub(crate) fn open_input(path: &Path) -> io::Result<Box<dyn Read>> {
         Box::new(reader)
     })
 }
+
+/// Line counts of one input, taken before and after it, to say when it was mostly lost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct InputTally {
+    lines: u64,
+    decoded: u64,
+    rejected: u64,
+}
+
+impl InputTally {
+    /// The tally of everything counted so far.
+    pub(crate) fn of(c: &crate::frontend::Counters) -> Self {
+        Self {
+            lines: c.total(),
+            decoded: c.get(crate::frontend::Outcome::Decoded),
+            rejected: c.rejected(),
+        }
+    }
+
+    /// A warning for the input read between `before` and `self`, when nothing decoded or most lines
+    /// were rejected: an analyst must not read an empty output as "nothing happened".
+    pub(crate) fn warning(self, before: InputTally, input: &Path) -> Option<String> {
+        let lines = self.lines - before.lines;
+        let decoded = self.decoded - before.decoded;
+        let rejected = self.rejected - before.rejected;
+        if lines == 0 {
+            return Some(format!("warning: {}: empty input", input.display()));
+        }
+        if decoded == 0 {
+            return Some(format!(
+                "warning: {}: nothing decoded from {lines} line(s) ({rejected} rejected); is it an NMEA AIS feed?",
+                input.display()
+            ));
+        }
+        (rejected * 2 > lines).then(|| {
+            format!(
+                "warning: {}: most lines rejected ({rejected} of {lines}); see the counts by reason",
+                input.display()
+            )
+        })
+    }
+}

@@ -8,14 +8,15 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{CHUNK, open_input};
+use super::{CHUNK, InputTally, open_input};
 use crate::alerts::{
     self,
     delivery::{Delivery, Endpoint},
 };
 use crate::config::{ConfigError, Loaded};
 use crate::event::{Event, EventKind};
-use crate::frontend::{Counters, FrontEnd};
+use crate::feedclock::{ClockSettings, ClockSource, ClockStats, FeedClocks, Mode, Now};
+use crate::frontend::{Counters, Decoded, FrontEnd};
 use crate::movement::{Engine, EngineStats};
 use crate::store::{self, Batch, Checkpoint, StoreError, outbox};
 use crate::time::UnixMillis;
@@ -118,6 +119,10 @@ pub enum ReplayError {
 pub struct ReplayReport {
     /// Front-end counters.
     pub counters: Counters,
+    /// What the feed clocks did.
+    pub clocks: ClockStats,
+    /// Warnings for standard error: inputs mostly rejected, clocks that are not real.
+    pub warnings: Vec<String>,
     /// Engine counters.
     pub engine: EngineStats,
     /// Vessels tracked at the end.
@@ -136,6 +141,9 @@ fn write_event(out: &mut dyn Write, format: Format, e: &Event) -> io::Result<()>
         Format::Jsonl => writeln!(out, "{}", e.to_json()),
     }
 }
+
+/// Times later than the wall clock by more than this are refused as impossible in a recording.
+const LATEST_MARGIN_MS: i64 = 24 * 3_600_000;
 
 /// A batch is sent to the writer at least this often...
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -186,7 +194,15 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
     let mut last_flush = Instant::now();
     let mut first_time: Option<UnixMillis> = None;
     let mut output_error = None;
-    let mut arrival = UnixMillis(0);
+    // Replay never times a message by the wall clock; it only bounds what a recording can hold
+    // (nothing recorded is from tomorrow), which refuses times such as the year 5138.
+    let now = Now {
+        arrival: None,
+        latest: UnixMillis::from_system_time(SystemTime::now())
+            .map(|t| UnixMillis(t.0 + LATEST_MARGIN_MS)),
+    };
+    let mut clocks = FeedClocks::new(ClockSettings::new(Mode::Replay));
+    let mut warnings = Vec::new();
 
     let flush = |engine: &mut Engine, unsaved: &mut Vec<Event>, feed: &Path, position: u64| {
         if let Some(w) = &writer {
@@ -217,6 +233,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
             source,
         })?;
         let mut position = 0u64;
+        let before = InputTally::of(fe.counters());
         loop {
             let n = match reader.read(&mut chunk) {
                 Ok(0) => break,
@@ -230,10 +247,8 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
                 }
             };
             position += n as u64;
-            // The arrival clock, read at the I/O edge, times only feeds with no time of their own.
-            arrival = UnixMillis::from_system_time(SystemTime::now()).unwrap_or(UnixMillis(0));
-            let mut sink = |d: crate::frontend::Decoded| {
-                engine.on_message(&d, arrival, &mut events);
+            let mut sink = |d: Decoded, t: UnixMillis| {
+                engine.on_message(&d, t, &mut events);
                 if let (Speed::Factor(f), Some(now)) = (opts.speed, engine.clock()) {
                     let first = *first_time.get_or_insert(now);
                     let due =
@@ -252,7 +267,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
                     let _ = out.flush();
                 }
             };
-            fe.push_bytes(feed, &chunk[..n], &mut sink);
+            fe.push_bytes(feed, &chunk[..n], |d| clocks.push(d, now, &mut sink));
             if let Some(e) = output_error.take() {
                 return Err(ReplayError::Output(e));
             }
@@ -264,7 +279,11 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
                 last_flush = Instant::now();
             }
         }
-        fe.finish_feed(feed, |d| engine.on_message(&d, arrival, &mut events));
+        fe.finish_feed(feed, |d| {
+            clocks.push(d, now, |d, t| engine.on_message(&d, t, &mut events))
+        });
+        clocks.finish_feed(feed, |d, t| engine.on_message(&d, t, &mut events));
+        warnings.extend(InputTally::of(fe.counters()).warning(before, path));
         for e in events.drain(..) {
             write_event(out, opts.format, &e).map_err(ReplayError::Output)?;
             unsaved.push(e);
@@ -310,6 +329,18 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
     };
     Ok(ReplayReport {
         counters: fe.counters().clone(),
+        clocks: clocks.stats(),
+        warnings: {
+            if clocks.stats().relative_feeds > 0 {
+                warnings.push(format!(
+                    "warning: {} input(s) had no usable clock (no timestamps, receiver clock or base-station reports): \
+                     they were replayed on a relative clock starting at 1970-01-01T00:00:00Z, so their event times are \
+                     durations from the start of the recording, not real times",
+                    clocks.stats().relative_feeds
+                ));
+            }
+            warnings
+        },
         engine: engine.stats(),
         vessels: engine.tracker().len(),
         store,
@@ -318,11 +349,13 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
     })
 }
 
-/// The replay summary for standard error.
+/// The replay summary for standard error: what was decoded, what was lost and why, and which
+/// clocks timed the messages, so that silence in the output can be told from data not read.
 pub fn format_summary(r: &ReplayReport) -> String {
     let t = &r.engine.tracker;
+    let c = &r.clocks;
     let mut s = format!(
-        "decoded {}  vessels {}  fixes {}  duplicates {}  stale {}  quarantined {}\nevents:",
+        "decoded {}  vessels {}  fixes {}  duplicates {}  stale {}  quarantined {}\nlines:",
         r.counters.get(crate::frontend::Outcome::Decoded),
         r.vessels,
         t.fixes,
@@ -330,6 +363,22 @@ pub fn format_summary(r: &ReplayReport) -> String {
         t.stale,
         t.quarantined
     );
+    for (k, n) in r.counters.summary() {
+        if !k.starts_with("decoded") {
+            s.push_str(&format!(" {k} {n}"));
+        }
+    }
+    s.push_str("\nclock:");
+    for src in ClockSource::ALL {
+        let n = c.timed_by[src as usize];
+        if n > 0 {
+            s.push_str(&format!(" {} {n}", src.name()));
+        }
+    }
+    s.push_str(&format!(
+        "  held {}  rejected ahead {} behind {}  jumps {}  base-station times ignored {}\nevents:",
+        c.held, c.rejected_ahead, c.rejected_behind, c.jumps, c.stations_ignored
+    ));
     for (k, n) in EventKind::ALL.iter().zip(r.engine.events) {
         s.push_str(&format!(" {} {n}", k.as_str()));
     }
@@ -344,6 +393,9 @@ pub fn format_summary(r: &ReplayReport) -> String {
                 .map(|e| format!("  last error: {e}"))
                 .unwrap_or_default()
         ));
+    }
+    for w in &r.warnings {
+        s.push_str(&format!("vesselwatch: {w}\n"));
     }
     for (webhook, n) in &r.undelivered {
         s.push_str(&format!(

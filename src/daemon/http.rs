@@ -124,6 +124,30 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
         "# TYPE vesselwatch_vessels_tracked gauge\nvesselwatch_vessels_tracked {}",
         snap.vessels
     );
+    let c = snap.clocks;
+    let _ = writeln!(m, "# TYPE vesselwatch_messages_timed_total counter");
+    for src in crate::feedclock::ClockSource::ALL {
+        let _ = writeln!(
+            m,
+            "vesselwatch_messages_timed_total{{clock=\"{}\"}} {}",
+            src.name(),
+            c.timed_by[src as usize]
+        );
+    }
+    let _ = writeln!(m, "# TYPE vesselwatch_times_rejected_total counter");
+    for (why, n) in [("ahead", c.rejected_ahead), ("behind", c.rejected_behind)] {
+        let _ = writeln!(m, "vesselwatch_times_rejected_total{{why=\"{why}\"}} {n}");
+    }
+    let _ = writeln!(
+        m,
+        "# TYPE vesselwatch_base_station_times_ignored_total counter\nvesselwatch_base_station_times_ignored_total {}",
+        c.stations_ignored
+    );
+    let _ = writeln!(
+        m,
+        "# TYPE vesselwatch_clock_jumps_total counter\nvesselwatch_clock_jumps_total {}",
+        c.jumps
+    );
     if let Some(t) = snap.feed_time {
         // How far the feed's own time is behind the wall clock: a delayed or stalled feed shows here.
         let _ = writeln!(

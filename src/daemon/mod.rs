@@ -26,6 +26,7 @@ use crate::alerts::{
 use crate::commands::replay::ReplayError;
 use crate::config::Loaded;
 use crate::event::Event;
+use crate::feedclock::{ClockSettings, ClockStats, FeedClocks, Mode, Now};
 use crate::frontend::{Counters, FrontEnd};
 use crate::movement::{Engine, EngineStats};
 use crate::store::{Batch, Checkpoint};
@@ -63,6 +64,8 @@ pub struct Snapshot {
     pub messages_by_source: Vec<u64>,
     /// The latest message time of the feed.
     pub feed_time: Option<UnixMillis>,
+    /// What the feed clocks did.
+    pub clocks: ClockStats,
 }
 
 /// State shared with the HTTP endpoint.
@@ -244,6 +247,8 @@ pub fn run(
         .name("pipeline".into())
         .spawn(move || {
             let mut fe = FrontEnd::default();
+            let mut clocks = FeedClocks::new(ClockSettings::new(Mode::Live));
+            let live = |wall: UnixMillis| Now { arrival: Some(wall), latest: None };
             let mut events: Vec<Event> = Vec::new();
             let mut unsaved: Vec<Event> = Vec::new();
             let mut by_source: Vec<u64> = vec![0; pipe_shared.source_names.len()];
@@ -264,21 +269,25 @@ pub fn run(
                             if let Some(s) = source {
                                 by_source[s] += 1;
                             }
-                            engine.on_message(&d, wall, &mut events);
+                            clocks.push(d, live(wall), |d, t| engine.on_message(&d, t, &mut events));
                         });
                     }
-                    Ok(Some(Chunk::Reset(feed))) => fe.reset_feed(feed),
+                    Ok(Some(Chunk::Reset(feed))) => {
+                        fe.reset_feed(feed);
+                        clocks.finish_feed(feed, |d, t| engine.on_message(&d, t, &mut events));
+                    }
                     Ok(Some(Chunk::Message(d))) => {
                         if let Some(s) = feeds.source_of(d.meta.feed) {
                             by_source[s] += 1;
                         }
-                        engine.on_message(&d, wall, &mut events);
+                        clocks.push(*d, live(wall), |d, t| engine.on_message(&d, t, &mut events));
                     }
                     Ok(Some(Chunk::Reload(new))) => match engine.reconfigure(&new) {
                         Ok(()) => hooks = new.config.webhooks.clone(),
                         Err(e) => tracing::error!(error = %e, "Reload rejected by the engine; the old configuration stays in force."),
                     },
-                    Ok(None) | Err(_) => {}
+                    Ok(None) => clocks.finish(|d, t| engine.on_message(&d, t, &mut events)),
+                    Err(_) => {}
                 }
                 // Live, the engine's clock is the wall clock, so that silence becomes `dark` on
                 // time. But while the feed itself lags (a backlog, a delayed satellite feed, a
@@ -322,6 +331,7 @@ pub fn run(
                         fragments_pending: fe.pending_fragments(),
                         messages_by_source: by_source.clone(),
                         feed_time: engine.feed_time(),
+                        clocks: clocks.stats(),
                     };
                 }
                 pipe_shared.heartbeat.store(now().0, Ordering::Relaxed);

@@ -135,6 +135,19 @@ impl BitBuf {
         self.get(start, 1) == 1
     }
 
+    /// One six-bit character at `start`. Bits past the end read as zero, as in gpsd's zero-padded
+    /// buffer: the only character ever cut is the last of a type 5's destination, which gpsd accepts
+    /// at 420 bits with 4 of its 6 bits present. Every other caller stays within the length the
+    /// message type was checked against.
+    #[inline]
+    fn sixbit(&self, start: usize) -> u8 {
+        let present = self.len.saturating_sub(start).min(6);
+        if present == 0 {
+            return 0;
+        }
+        (self.get(start, present as u32) << (6 - present)) as u8
+    }
+
     /// Six-bit text of `chars` characters at `start`, without `@` padding and trailing spaces.
     pub fn text<const N: usize>(&self, start: usize, chars: usize) -> AisText<N> {
         let mut t = AisText::default();
@@ -143,8 +156,10 @@ impl BitBuf {
     }
 }
 
-/// Longest text an AIS message carries: the type 21 name with its extension (20 + 14 characters).
-pub const MAX_TEXT: usize = 34;
+/// Longest text an AIS message carries: the type 21 name (20 characters) with its extension, of
+/// which a 368-bit message, the longest accepted, holds (368 − 272) / 6 = 16 whole characters. The
+/// standard says 14, but gpsd 3.22 prints all 16 (later gpsd cuts at 14).
+pub const MAX_TEXT: usize = 36;
 
 /// A short AIS text (name, call sign, destination) of at most `N` characters, held inline: decoding
 /// a name costs no allocation, and sizing each field to its standard length keeps messages small
@@ -198,18 +213,34 @@ impl<const N: usize> AisText<N> {
         self.len == 0
     }
 
-    /// Appends six-bit characters up to the first `@`, then trims trailing spaces. Appending lets the
-    /// type 21 name extension continue the name.
+    /// Appends six-bit characters up to the first `@`, then trims trailing spaces.
     pub(crate) fn push_sixbit(&mut self, bits: &BitBuf, start: usize, chars: usize) {
+        self.push_untrimmed(bits, start, chars);
+        self.trim_end();
+    }
+
+    /// Appends up to `chars` six-bit characters, stopping at the first `@` (six-bit 0) or when full,
+    /// and keeps trailing spaces. Returns true when all `chars` were appended: the type 21 name
+    /// continues in its extension only then, whatever its last character (gpsd's rule).
+    pub(crate) fn push_untrimmed(&mut self, bits: &BitBuf, start: usize, chars: usize) -> bool {
         let mut len = usize::from(self.len);
+        let mut complete = true;
         for k in 0..chars {
-            let v = bits.get(start + 6 * k, 6) as u8;
+            let v = bits.sixbit(start + 6 * k);
             if v == 0 || len == N {
+                complete = false;
                 break;
             }
             self.buf[len] = if v < 32 { v + 64 } else { v };
             len += 1;
         }
+        self.len = len as u8;
+        complete
+    }
+
+    /// Removes trailing spaces (`@` is never stored).
+    pub(crate) fn trim_end(&mut self) {
+        let mut len = usize::from(self.len);
         while len > 0 && self.buf[len - 1] == b' ' {
             len -= 1;
         }

@@ -4,6 +4,15 @@
 //! conventions and range checks. Pure: it takes a [`BitBuf`] and returns a value, never performs I/O,
 //! never allocates and never panics.
 //!
+//! Every payload's length is checked against its message type before any field is read: each type
+//! has a shortest and a longest valid length (gpsd's rules, in `bit_range`). A shorter payload is
+//! refused rather than zero-filled, a longer one rather than cut, because a payload of the wrong
+//! length is a broken or mis-joined message whose fields cannot be trusted: a type 27 of 348 bits
+//! decodes to a fix in northern Canada at 51 knots. The one bit read past the end is gpsd's own
+//! exception: a type 5 cut at 420 or 421 bits, whose last destination character is zero-padded.
+//! Types 0 and 28–63 do not exist in AIS and are refused as [`DecodeError::UnknownType`], as gpsd
+//! refuses them.
+//!
 //! Decoded by hand rather than with nmea-parser (which stays in the tests as a differential oracle)
 //! because nmea-parser drops type 19, does not range-check positions and allocates about ten times
 //! per sentence; see `ARCHITECTURE.md`.
@@ -37,6 +46,19 @@ pub enum DecodeError {
         /// The payload's length in bits.
         bits: u16,
     },
+    /// The payload is longer than its message type allows (or, for type 27, neither 96 nor 168
+    /// bits): two messages run together, or noise that passed the checksum.
+    #[error("payload of {bits} bits too long for message type {msg_type}")]
+    TooLong {
+        /// The message type.
+        msg_type: u8,
+        /// The payload's length in bits.
+        bits: u16,
+    },
+    /// A message type AIS does not define (0 and 28–63). Refused, as gpsd refuses it: such a payload
+    /// is noise or a private format, and its MMSI field cannot be trusted.
+    #[error("message type {0} does not exist")]
+    UnknownType(u8),
     /// Latitude outside ±90° and not the "not available" 91°.
     #[error("latitude out of range")]
     LatOutOfRange,
@@ -65,14 +87,15 @@ pub enum AisMessage {
     StaticPartB(StaticPartB),
     /// Type 21: an aid to navigation.
     AidToNavigation(AidToNavigation),
-    /// Any other type, passed on with its header so that it can be counted and attributed.
+    /// Any other type AIS defines (6–17, 20, 22, 23, 25, 26), its length checked, passed on with its
+    /// header so that it can be counted and attributed.
     Other(Header),
 }
 
 /// The fields every message starts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
-    /// Message type (1 to 27; 0 and 28–63 are reserved but passed on).
+    /// Message type, 1 to 27 (payloads of other types are refused).
     pub msg_type: u8,
     /// Repeat indicator: how often the message was relayed.
     pub repeat: u8,
@@ -217,7 +240,7 @@ pub struct StaticVoyage {
     pub draught: f32,
     /// Destination.
     pub destination: AisText,
-    /// Data terminal equipment flag; `None` when the sender cut the message at 422 bits.
+    /// Data terminal equipment flag; `None` when the sender cut the message at 420 or 422 bits.
     pub dte: Option<bool>,
 }
 
@@ -252,7 +275,7 @@ pub struct AidToNavigation {
     pub header: Header,
     /// Aid type code.
     pub aid_type: u8,
-    /// Name, with the name extension appended.
+    /// Name, with the name extension appended when the name fills its 20 characters.
     pub name: AisText<{ bits::MAX_TEXT }>,
     /// Position accuracy flag.
     pub accuracy: bool,
@@ -274,18 +297,80 @@ pub struct AidToNavigation {
     pub virtual_aid: bool,
 }
 
-/// Shortest valid payload per type, in bits. A shorter payload is refused, never zero-filled.
-fn min_bits(msg_type: u8) -> usize {
-    match msg_type {
-        1..=3 | 4 | 18 => 168,
-        // 424 in the standard; many transmitters cut it to 422, losing only the DTE flag and spare.
-        5 => 422,
-        19 => 312,
-        21 => 272,
-        // Part A is 160 bits (some senders pad to 168); part B is 168.
-        24 => 160,
-        27 => 96,
-        _ => 38,
+/// No longest length: gpsd's `PERMISSIVE_LENGTH_CHECK` only logs a payload longer than the layout.
+const NO_MAX: usize = usize::MAX;
+
+/// The shortest and longest valid payload of a message type, in bits; `None` for the types AIS does
+/// not define. `part` is a type 24's part number (bits 38–39), ignored for other types.
+///
+/// These are gpsd 3.22's rules (`ais_binary_decode` in `driver_ais.c`: `RANGE_CHECK(min, max)`, or
+/// `PERMISSIVE_LENGTH_CHECK(min)` with no maximum), checked against its `gpsdecode`, except the two
+/// marked "gpsd:" below, which `tests/conformance.rs` lists as deliberate differences. Type 27 is
+/// further held to exactly 96 or 168 bits by [`check_length`], as gpsd holds it. (Later gpsd also
+/// caps types 1–3 at 204 bits and type 14 at 960.)
+fn bit_range(msg_type: u8, part: u64) -> Option<(usize, usize)> {
+    Some(match msg_type {
+        // gpsd: from 163, zero-filling the missing radio bits. A field is never zero-filled here.
+        1..=3 => (168, NO_MAX),
+        4 | 11 => (168, NO_MAX),
+        // 424 in the standard; gpsd accepts from 420 ("a lot of transmitters in the wild ship with a
+        // length of 420 or 422"), losing the DTE flag, the spare and at 420 the low two bits of the
+        // destination's last character.
+        5 => (420, NO_MAX),
+        6 => (88, 1008),
+        7 | 13 => (72, 168),
+        8 => (56, 1008),
+        9 => (168, NO_MAX),
+        10 => (72, NO_MAX),
+        12 => (72, 1008),
+        14 => (40, 1008),
+        15 => (88, 168),
+        16 => (96, 168),
+        17 => (80, 816),
+        18 => (168, NO_MAX),
+        19 => (312, NO_MAX),
+        20 => (72, 186),
+        21 => (272, 368),
+        22 => (168, NO_MAX),
+        23 => (160, NO_MAX),
+        // Part A: 160 bits, some senders pad to 168.
+        24 if part == 0 => (160, 168),
+        // gpsd: part B from 168. Its dimensions (or mothership MMSI) end at bit 162 and only the
+        // spare follows, so 162 is enough.
+        24 if part == 1 => (162, NO_MAX),
+        // Parts 2 and 3 do not exist: refused as `BadPartNumber` once the part can be read.
+        24 => (40, NO_MAX),
+        25 => (40, 168),
+        26 => (60, 1004),
+        // 96 bits, or a whole 168-bit slot (an implementation error seen in the wild).
+        27 => (96, 168),
+        _ => return None,
+    })
+}
+
+/// Checks the payload's length against its type's [`bit_range`], so that no field is ever read
+/// past the end.
+fn check_length(b: &BitBuf) -> Result<(), DecodeError> {
+    let bits = b.len();
+    let msg_type = if bits >= 6 { b.get(0, 6) as u8 } else { 0 };
+    let short = DecodeError::TooShort {
+        msg_type,
+        bits: bits as u16,
+    };
+    if bits < 6 || (msg_type == 24 && bits < 40) {
+        return Err(short);
+    }
+    let part = if msg_type == 24 { b.get(38, 2) } else { 0 };
+    let (min, max) = bit_range(msg_type, part).ok_or(DecodeError::UnknownType(msg_type))?;
+    if bits < min {
+        Err(short)
+    } else if bits > max || (msg_type == 27 && bits != 96 && bits != 168) {
+        Err(DecodeError::TooLong {
+            msg_type,
+            bits: bits as u16,
+        })
+    } else {
+        Ok(())
     }
 }
 
@@ -365,27 +450,15 @@ fn dims(b: &BitBuf, start: usize) -> Dimensions {
     }
 }
 
-/// Decodes a loaded payload. The payload's length is checked against its type's layout first.
+/// Decodes a loaded payload. The payload's length is checked against its type first.
 pub fn decode(b: &BitBuf) -> Result<AisMessage, DecodeError> {
-    if b.len() < 38 {
-        let msg_type = if b.len() >= 6 { b.get(0, 6) as u8 } else { 0 };
-        return Err(DecodeError::TooShort {
-            msg_type,
-            bits: b.len() as u16,
-        });
-    }
+    check_length(b)?;
     let header = Header {
         msg_type: b.get(0, 6) as u8,
         repeat: b.get(6, 2) as u8,
         mmsi: b.get(8, 30) as u32,
     };
     let t = header.msg_type;
-    if b.len() < min_bits(t) {
-        return Err(DecodeError::TooShort {
-            msg_type: t,
-            bits: b.len() as u16,
-        });
-    }
     Ok(match t {
         1..=3 => {
             let (course, heading, invalid) =
@@ -500,6 +573,7 @@ pub fn decode(b: &BitBuf) -> Result<AisMessage, DecodeError> {
                 b.get(288, 6) as u8,
             ],
             draught: b.get(294, 8) as f32 / 10.0,
+            // At 420 bits the last character has 4 of its 6 bits; read as gpsd reads it.
             destination: b.text(302, 20),
             dte: (b.len() > 422).then(|| b.flag(422)),
         }),
@@ -508,7 +582,7 @@ pub fn decode(b: &BitBuf) -> Result<AisMessage, DecodeError> {
                 header,
                 shipname: b.text(40, 20),
             }),
-            1 if b.len() >= 162 => {
+            1 => {
                 let auxiliary = header.mmsi / 10_000_000 == 98;
                 AisMessage::StaticPartB(StaticPartB {
                     header,
@@ -518,20 +592,17 @@ pub fn decode(b: &BitBuf) -> Result<AisMessage, DecodeError> {
                     mothership_mmsi: auxiliary.then(|| b.get(132, 30) as u32),
                 })
             }
-            1 => {
-                return Err(DecodeError::TooShort {
-                    msg_type: t,
-                    bits: b.len() as u16,
-                });
-            }
             _ => return Err(DecodeError::BadPartNumber),
         },
         21 => {
-            let mut name = b.text(43, 20);
-            // The name extension continues a full 20-character name, in whole characters.
-            if name.as_str().len() == 20 {
-                name.push_sixbit(b, 272, (b.len() - 272) / 6);
+            // gpsd's rule: the name is read up to its first `@`; a name that fills all 20
+            // characters continues in the extension (bits 272 on, whole characters, again up to an
+            // `@`), even when its 20th character is a space. Trailing spaces go last.
+            let mut name = AisText::default();
+            if name.push_untrimmed(b, 43, 20) {
+                name.push_untrimmed(b, 272, (b.len() - 272) / 6);
             }
+            name.trim_end();
             AisMessage::AidToNavigation(AidToNavigation {
                 header,
                 aid_type: b.get(38, 5) as u8,
@@ -554,11 +625,220 @@ pub fn decode(b: &BitBuf) -> Result<AisMessage, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simulate::encode::BitWriter;
 
     fn dec(payload: &str, fill: u8) -> Result<AisMessage, DecodeError> {
         let mut b = BitBuf::default();
         b.load(payload.as_bytes(), fill)?;
         decode(&b)
+    }
+
+    /// Decodes a payload built bit by bit with the simulator's encoder: the expected values below
+    /// are the fields written here and gpsd's length rules, not what the decoder produced.
+    fn dec_bits(w: &BitWriter) -> Result<AisMessage, DecodeError> {
+        let (payload, fill) = w.armour();
+        dec(&payload, fill)
+    }
+
+    /// A message of `msg_type` with a header and `bits` bits in all, the rest zero.
+    fn sized(msg_type: u8, bits: usize) -> BitWriter {
+        let mut w = BitWriter::default();
+        w.put(msg_type.into(), 6).put(0, 2).put(244_000_001, 30);
+        for _ in 38..bits {
+            w.put(0, 1);
+        }
+        w
+    }
+
+    /// A 96-bit type 27: status 0, 12 kn, course 270°, at 36.9° N 35.8° E (1/10 minute units).
+    fn type27() -> BitWriter {
+        let mut w = BitWriter::default();
+        w.put(27, 6).put(0, 2).put(271_000_001, 30);
+        w.put(0, 6); // accuracy, RAIM, status
+        w.put_signed(35 * 600 + 480, 18);
+        w.put_signed(36 * 600 + 540, 17);
+        w.put(12, 6).put(270, 9);
+        w.put(0, 2); // GNSS, spare
+        w
+    }
+
+    #[test]
+    fn too_long_is_refused_for_range_checked_types() {
+        // gpsd's RANGE_CHECK(88, 168) for type 15 and (272, 368) for type 21.
+        assert!(matches!(
+            dec_bits(&sized(15, 168)),
+            Ok(AisMessage::Other(h)) if h.msg_type == 15
+        ));
+        assert_eq!(
+            dec_bits(&sized(15, 174)),
+            Err(DecodeError::TooLong {
+                msg_type: 15,
+                bits: 174
+            })
+        );
+        assert_eq!(
+            dec_bits(&sized(15, 84)),
+            Err(DecodeError::TooShort {
+                msg_type: 15,
+                bits: 84
+            })
+        );
+        assert_eq!(
+            dec_bits(&sized(21, 372)),
+            Err(DecodeError::TooLong {
+                msg_type: 21,
+                bits: 372
+            })
+        );
+        // A type 24 part A is 160 to 168 bits; part B has no maximum.
+        assert!(matches!(
+            dec_bits(&sized(24, 174)),
+            Err(DecodeError::TooLong { msg_type: 24, .. })
+        ));
+        let mut part_b = sized(24, 38);
+        part_b.put(1, 2);
+        for _ in 40..174 {
+            part_b.put(0, 1);
+        }
+        assert!(matches!(dec_bits(&part_b), Ok(AisMessage::StaticPartB(_))));
+    }
+
+    #[test]
+    fn type27_is_96_or_168_bits_only() {
+        let AisMessage::Position(p) = dec_bits(&type27()).unwrap() else {
+            panic!()
+        };
+        assert_eq!((p.lat, p.lon), (Some(36.9), Some(35.8)));
+        assert_eq!((p.speed, p.course), (Some(12.0), Some(270.0)));
+        // A whole 168-bit slot: gpsd accepts it ("oversized 168-bit type 27").
+        let mut slot = type27();
+        slot.put(0, 36).put(0, 36);
+        assert_eq!(slot.len(), 168);
+        assert_eq!(dec_bits(&slot), dec_bits(&type27()));
+        // Anything else is refused, however plausible its first 96 bits.
+        for extra in [1, 6, 252] {
+            let mut w = type27();
+            for _ in 0..extra {
+                w.put(1, 1);
+            }
+            assert_eq!(
+                dec_bits(&w),
+                Err(DecodeError::TooLong {
+                    msg_type: 27,
+                    bits: 96 + extra as u16
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn types_ais_does_not_define_are_refused() {
+        for t in [0, 28, 41, 63] {
+            assert_eq!(dec_bits(&sized(t, 168)), Err(DecodeError::UnknownType(t)));
+        }
+    }
+
+    /// A 424-bit type 5 whose destination's last character, `Y` (six-bit 011001), loses its low
+    /// two bits when the message is cut at 420.
+    fn type5() -> BitWriter {
+        let mut w = BitWriter::default();
+        w.put(5, 6).put(0, 2).put(244_000_002, 30);
+        w.put(0, 2).put(9_123_456, 30).put_text("PD1234", 7);
+        w.put_text("NORDIC STAR", 20).put(70, 8);
+        w.put(100, 9).put(20, 9).put(5, 6).put(10, 6).put(1, 4);
+        w.put(6, 4).put(15, 5).put(14, 5).put(30, 6).put(85, 8);
+        w.put_text("ROTTERDAM EUROPOORTY", 20).put(1, 1).put(0, 1);
+        assert_eq!(w.len(), 424);
+        w
+    }
+
+    #[test]
+    fn type5_of_420_and_422_bits_is_accepted_without_dte() {
+        let (full, _) = type5().armour();
+        let AisMessage::StaticVoyage(m) = dec(&full, 2).unwrap() else {
+            panic!()
+        };
+        assert_eq!(m.destination.as_str(), "ROTTERDAM EUROPOORTY");
+        assert_eq!(m.dte, Some(true));
+        let AisMessage::StaticVoyage(m) = dec(&full, 4).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (m.destination.as_str(), m.dte),
+            ("ROTTERDAM EUROPOORTY", None)
+        );
+        // 420 bits, 70 whole characters: gpsd reads the 4 bits of the last character that exist,
+        // zero-padded, so `Y` (011001) becomes `X` (011000).
+        let AisMessage::StaticVoyage(m) = dec(&full[..70], 0).unwrap() else {
+            panic!()
+        };
+        assert_eq!(m.shipname.as_str(), "NORDIC STAR");
+        assert_eq!(m.callsign.as_str(), "PD1234");
+        assert_eq!(m.draught, 8.5);
+        assert_eq!(
+            (m.destination.as_str(), m.dte),
+            ("ROTTERDAM EUROPOORTX", None)
+        );
+        assert_eq!(
+            dec(&full[..70], 1),
+            Err(DecodeError::TooShort {
+                msg_type: 5,
+                bits: 419
+            })
+        );
+    }
+
+    /// A type 21 with a 20-character name and `ext` as the name extension.
+    fn type21(name: &str, ext: &str) -> BitWriter {
+        let mut w = BitWriter::default();
+        w.put(21, 6).put(0, 2).put(994_131_001, 30);
+        w.put(1, 5); // aid type
+        w.put_text(name, 20);
+        w.put(0, 1); // accuracy
+        w.put_signed(118 * 600_000 + 42 * 10_000, 28);
+        w.put_signed(24 * 600_000 + 48 * 10_000, 27);
+        w.put(0, 30); // dimensions
+        w.put(1, 4).put(60, 6); // EPFD, second
+        w.put(0, 13); // off position, regional, RAIM, virtual, assigned, spare
+        assert_eq!(w.len(), 272);
+        w.put_text(ext, ext.len());
+        // Spare bits to the byte boundary, as the standard pads the extension.
+        while w.len() % 8 != 0 {
+            w.put(0, 1);
+        }
+        w
+    }
+
+    fn aid_name(w: &BitWriter) -> String {
+        let Ok(AisMessage::AidToNavigation(m)) = dec_bits(w) else {
+            panic!("{:?}", dec_bits(w))
+        };
+        m.name.as_str().to_string()
+    }
+
+    #[test]
+    fn type21_name_continues_in_extension_even_after_a_space() {
+        // Regression: the extension was appended only when the trimmed name had 20 characters,
+        // so a name whose 20th character is a space lost it. gpsd prints the joined name.
+        let name = "QUAN ZHOU WAN 5 HAO ";
+        assert_eq!(name.len(), 20);
+        assert_eq!(
+            aid_name(&type21(name, "DENG FU")),
+            "QUAN ZHOU WAN 5 HAO DENG FU"
+        );
+        // A name ending in `@` padding does not continue, whatever the extension bits hold.
+        assert_eq!(aid_name(&type21("BUOY 1", "XYZ")), "BUOY 1");
+        // Trailing spaces of the joined name are trimmed, and no extension leaves the name alone.
+        assert_eq!(
+            aid_name(&type21("FORT PIERCE INLET LB", " 6  ")),
+            "FORT PIERCE INLET LB 6"
+        );
+        assert_eq!(aid_name(&type21(name, "")), "QUAN ZHOU WAN 5 HAO");
+        // At the 368-bit maximum the extension holds 16 characters; gpsd 3.22 prints all 36.
+        assert_eq!(
+            aid_name(&type21("ABCDEFGHIJKLMNOPQRST", "0123456789ABCDEF")),
+            "ABCDEFGHIJKLMNOPQRST0123456789ABCDEF"
+        );
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! AIS encoding: typed fields to armoured payloads and NMEA sentences, the inverse of `decode`.
 //!
-//! Owns the bit layouts for the messages the simulator writes (types 1/2/3, 5, 18, 24 A/B) and the
+//! Owns the bit layouts for the messages the simulator writes (types 1/2/3, 4, 5, 18, 24 A/B) and the
 //! sentence and tag-block framing with checksums. Written here because no maintained Rust crate
 //! encodes AIS; the layouts are the ones `decode` reads, and a round-trip test holds them together.
+
+use crate::time::UnixMillis;
 
 /// Builds a payload bit by bit.
 #[derive(Debug, Default, Clone)]
@@ -184,6 +186,42 @@ pub fn static_class_b(s: &StaticReport) -> (BitWriter, BitWriter) {
         .put(3, 6)
         .put(0, 6);
     (a, b)
+}
+
+/// Fields of a type 4 base station report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BaseStationReport {
+    /// MMSI.
+    pub mmsi: u32,
+    /// The UTC time the station states; `None` sends the "not available" values.
+    pub utc: Option<UnixMillis>,
+    /// Latitude in degrees.
+    pub lat: f64,
+    /// Longitude in degrees.
+    pub lon: f64,
+}
+
+/// Encodes a type 4 (168 bits).
+pub fn base_station(b: &BaseStationReport) -> BitWriter {
+    let (y, mo, d, h, mi, s) = b.utc.map_or((0, 0, 0, 24, 60, 60), UnixMillis::to_civil);
+    let mut w = BitWriter::default();
+    w.put(4, 6)
+        .put(0, 2)
+        .put(u64::from(b.mmsi), 30)
+        .put(u64::from(y), 14)
+        .put(u64::from(mo), 4)
+        .put(u64::from(d), 5)
+        .put(u64::from(h), 5)
+        .put(u64::from(mi), 6)
+        .put(u64::from(s), 6)
+        .put(1, 1)
+        .put_signed((b.lon * 600_000.0).round() as i64, 28)
+        .put_signed((b.lat * 600_000.0).round() as i64, 27)
+        .put(1, 4)
+        .put(0, 10)
+        .put(0, 1)
+        .put(0, 19);
+    w
 }
 
 fn checksum(s: &str) -> u8 {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::config::HumanDuration;
 use crate::time::UnixMillis;
-use encode::{PositionReport, StaticReport};
+use encode::{BaseStationReport, PositionReport, StaticReport};
 
 /// Why a scenario was refused.
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +130,30 @@ pub struct Scenario {
     pub junk: f64,
     /// The vessels.
     pub vessels: Vec<SimVessel>,
+    /// Base stations heard by the receiver: their type 4 reports are the clock of a feed without
+    /// timestamps, so scenarios about time need them (one with a wrong clock, say).
+    #[serde(default)]
+    pub base_stations: Vec<SimBaseStation>,
+}
+
+/// A base station sending type 4 reports.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimBaseStation {
+    /// MMSI (00MIDxxxx).
+    pub mmsi: u32,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+    /// Reporting interval (default 10 s, as ITU-R M.1371 prescribes).
+    pub interval: Option<HumanDuration>,
+    /// What the station's clock says at the scenario's start, RFC 3339, when it is wrong (a real
+    /// network had one reporting 1997 in 2010); it runs on at the right rate from there.
+    pub clock: Option<String>,
+    /// The station sends its time fields as "not available".
+    #[serde(default)]
+    pub clock_unavailable: bool,
 }
 
 fn default_station() -> String {
@@ -161,6 +185,8 @@ pub enum Report {
     Position(PositionReport),
     /// Static data.
     Static(StaticReport),
+    /// A base station report.
+    BaseStation(BaseStationReport),
 }
 
 /// One transmission: time, what was encoded, and its sentences (junk lines included).
@@ -168,7 +194,7 @@ pub enum Report {
 pub struct Emission {
     /// Message time.
     pub time: UnixMillis,
-    /// Index of the vessel in the scenario.
+    /// Index of the vessel in the scenario; base stations follow the vessels.
     pub vessel: usize,
     /// What was encoded.
     pub report: Report,
@@ -385,6 +411,30 @@ impl Scenario {
                     (None, Class::B) if sog <= 2.0 => 180_000,
                     (None, Class::B) => 30_000,
                 };
+            }
+        }
+        for (i, b) in self.base_stations.iter().enumerate() {
+            let every = b.interval.map_or(10_000, |d| d.millis().max(1000));
+            let offset = match &b.clock {
+                Some(c) => time("base_stations.clock", c)?.0 - start,
+                None => 0,
+            };
+            let mut t = start;
+            while t < end {
+                let report = BaseStationReport {
+                    mmsi: b.mmsi,
+                    utc: (!b.clock_unavailable).then_some(UnixMillis(t + offset)),
+                    lat: b.lat,
+                    lon: b.lon,
+                };
+                let (payload, fill) = encode::base_station(&report).armour();
+                out.push(Emission {
+                    time: UnixMillis(t),
+                    vessel: self.vessels.len() + i,
+                    report: Report::BaseStation(report),
+                    lines: encode::sentences(&payload, fill, 'A', 0, &self.station, t / 1000, 0),
+                });
+                t += every;
             }
         }
         out.sort_by_key(|e| (e.time, e.vessel));
