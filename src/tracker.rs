@@ -266,7 +266,7 @@ impl Tracker {
                 self.stats.stale += 1;
                 return Observation::Stale;
             }
-            let plausible = |from: &Fix| implied_speed_kn(from, &fix) <= max_speed_kn;
+            let plausible = |from: &Fix| plausible(from, &fix, max_speed_kn);
             if !plausible(&prev) {
                 // A jump is applied only when the next fix confirms it: then the old position was
                 // the wrong one (or the ship really moved while unheard).
@@ -302,11 +302,33 @@ fn see(v: &mut Vessel, time: UnixMillis) {
     }
 }
 
-fn implied_speed_kn(a: &Fix, b: &Fix) -> f64 {
-    let metres = Haversine.distance(a.point(), b.point());
-    // One second at least: two fixes at the same time and different places are a jump.
-    let seconds = ((b.time.0 - a.time.0) as f64 / 1000.0).max(1.0);
-    metres / M_PER_NM / (seconds / 3600.0)
+/// Distance any fix may be off without the ship having moved: GPS error and the rounding of
+/// positions to 1/10,000 minute, with room for a receiver's antenna offset.
+const POSITION_ALLOWANCE_M: f64 = 100.0;
+
+/// The resolution of a time as written: a whole minute (exports, archives), a whole second, or
+/// finer. Two times at whole minutes may be up to a minute apart in truth.
+fn resolution_ms(t: UnixMillis) -> i64 {
+    if t.0.rem_euclid(60_000) == 0 {
+        60_000
+    } else if t.0.rem_euclid(1000) == 0 {
+        1000
+    } else {
+        0
+    }
+}
+
+/// Whether a ship could have gone from `a` to `b`: the distance, less the position allowance, is
+/// covered at `max_speed_kn` within the time between them plus the times' resolution. Two fixes in
+/// the same minute of a whole-minute archive, 180 m apart, are not a jump at infinite speed.
+fn plausible(a: &Fix, b: &Fix, max_speed_kn: f64) -> bool {
+    let metres = Haversine.distance(a.point(), b.point()) - POSITION_ALLOWANCE_M;
+    if metres <= 0.0 {
+        return true;
+    }
+    let slack = resolution_ms(a.time).max(resolution_ms(b.time));
+    let seconds = ((b.time.0 - a.time.0).abs() + slack) as f64 / 1000.0;
+    metres <= max_speed_kn * M_PER_NM * seconds / 3600.0
 }
 
 fn learn(
@@ -355,6 +377,25 @@ mod tests {
 
     fn decoded(line: &str) -> Decoded {
         FrontEnd::default().push_line(0, line.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn coarse_times_widen_what_is_plausible() {
+        let fix = |t: i64, lat: f64| Fix {
+            time: UnixMillis(t),
+            lat,
+            lon: 35.0,
+            sog: None,
+        };
+        // 180 m apart in the same whole minute: at 60 kn a ship covers 1,852 m in that minute.
+        let m180 = 180.0 / 111_195.0;
+        assert!(plausible(&fix(60_000, 34.0), &fix(60_000, 34.0 + m180), 60.0));
+        // The same at millisecond times one second apart: 180 m in 1 s is 350 kn.
+        assert!(!plausible(&fix(60_001, 34.0), &fix(61_002, 34.0 + m180), 60.0));
+        // 90 m at the same instant is within the position allowance.
+        assert!(plausible(&fix(60_001, 34.0), &fix(60_001, 34.0 + m180 / 2.0), 60.0));
+        // 5 km between whole minutes one apart is not: at most two minutes at 60 kn, 3,704 m.
+        assert!(!plausible(&fix(60_000, 34.0), &fix(120_000, 34.045), 60.0));
     }
 
     #[test]
