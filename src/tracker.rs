@@ -389,11 +389,23 @@ mod tests {
         };
         // 180 m apart in the same whole minute: at 60 kn a ship covers 1,852 m in that minute.
         let m180 = 180.0 / 111_195.0;
-        assert!(plausible(&fix(60_000, 34.0), &fix(60_000, 34.0 + m180), 60.0));
+        assert!(plausible(
+            &fix(60_000, 34.0),
+            &fix(60_000, 34.0 + m180),
+            60.0
+        ));
         // The same at millisecond times one second apart: 180 m in 1 s is 350 kn.
-        assert!(!plausible(&fix(60_001, 34.0), &fix(61_002, 34.0 + m180), 60.0));
+        assert!(!plausible(
+            &fix(60_001, 34.0),
+            &fix(61_002, 34.0 + m180),
+            60.0
+        ));
         // 90 m at the same instant is within the position allowance.
-        assert!(plausible(&fix(60_001, 34.0), &fix(60_001, 34.0 + m180 / 2.0), 60.0));
+        assert!(plausible(
+            &fix(60_001, 34.0),
+            &fix(60_001, 34.0 + m180 / 2.0),
+            60.0
+        ));
         // 5 km between whole minutes one apart is not: at most two minutes at 60 kn, 3,704 m.
         assert!(!plausible(&fix(60_000, 34.0), &fix(120_000, 34.045), 60.0));
     }

@@ -150,6 +150,64 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// ...and whenever this many rows are waiting.
 const FLUSH_ROWS: usize = 20_000;
 
+/// The engine side of a replay. A recording older than the database's saved state is history:
+/// replayed on a fresh engine (from the saved state, every report would be stale and nothing would
+/// be recorded), its events and positions added, the saved state kept; then only the events the
+/// database did not hold already are printed.
+struct Decider {
+    engine: Engine,
+    events: Vec<Event>,
+    /// The saved engine clock, when the database had state.
+    restored: Option<UnixMillis>,
+    /// The engine for history, ready before the first message.
+    fresh: Option<Engine>,
+    /// Decided at the first message: whether this replay is history.
+    history: Option<bool>,
+    /// A reader of the database, to tell recorded events from new ones in history.
+    known: Option<rusqlite::Connection>,
+    /// Events of the history already recorded.
+    already: u64,
+    db: Option<PathBuf>,
+}
+
+impl Decider {
+    fn message(&mut self, d: &Decoded, t: UnixMillis) {
+        if self.history.is_none() {
+            let history = self.restored.is_some_and(|c| t < c);
+            self.history = Some(history);
+            if history && let Some(fresh) = self.fresh.take() {
+                self.engine = fresh;
+                self.known = self
+                    .db
+                    .as_deref()
+                    .and_then(|db| store::open_read_only(db).ok());
+            }
+        }
+        self.engine.on_message(d, t, &mut self.events);
+    }
+
+    /// Moves decided events to `unsaved`, printing those not recorded before.
+    fn drain(&mut self, unsaved: &mut Vec<Event>, mut print: impl FnMut(&Event)) {
+        for e in self.events.drain(..) {
+            let known = self.history == Some(true)
+                && self
+                    .known
+                    .as_ref()
+                    .is_some_and(|c| store::query::event_exists(c, &e.id).unwrap_or(false));
+            if known {
+                self.already += 1;
+            } else {
+                print(&e);
+            }
+            unsaved.push(e);
+        }
+    }
+
+    fn is_history(&self) -> bool {
+        self.history == Some(true)
+    }
+}
+
 /// Waits until every enabled webhook's queue is empty or `wait` has passed; returns what is left.
 fn drain(db: &Path, wait: Duration) -> Vec<(String, i64)> {
     let deadline = Instant::now() + wait;
@@ -187,7 +245,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
         _ => None,
     };
     let mut fe = FrontEnd::default();
-    let mut events = Vec::new();
+    let events = Vec::new();
     let mut unsaved: Vec<Event> = Vec::new();
     let mut chunk = vec![0u8; CHUNK];
     let started = Instant::now();
@@ -204,16 +262,41 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
     let mut clocks = FeedClocks::new(ClockSettings::new(Mode::Replay));
     let mut warnings = Vec::new();
 
-    let flush = |engine: &mut Engine, unsaved: &mut Vec<Event>, feed: &Path, position: u64| {
+    let restored = engine.clock();
+    let mut dec = Decider {
+        fresh: match restored {
+            Some(_) => {
+                let mut fresh = Engine::new(&loaded)?;
+                fresh.enable_recording(store::sampling(&loaded));
+                Some(fresh)
+            }
+            None => None,
+        },
+        engine,
+        events,
+        restored,
+        history: None,
+        known: None,
+        already: 0,
+        db: db.clone(),
+    };
+    let flush = |dec: &mut Decider, unsaved: &mut Vec<Event>, feed: &Path, position: u64| {
         if let Some(w) = &writer {
             let alerts = alerts::route(hooks, unsaved);
             let urgent = delivery.is_some() && !alerts.is_empty();
             let checkpoint = Checkpoint {
                 feed: feed.display().to_string(),
                 position,
-                message_time: engine.clock(),
+                message_time: dec.engine.clock(),
             };
-            let batch = Batch::decided(engine, std::mem::take(unsaved), alerts, vec![checkpoint]);
+            let history = dec.is_history();
+            let mut batch = Batch::decided(
+                &mut dec.engine,
+                std::mem::take(unsaved),
+                alerts,
+                vec![checkpoint],
+            );
+            batch.history = history;
             if urgent {
                 // Alerts go out as soon as they are committed, not at the next second.
                 w.send_and_wait(batch);
@@ -248,8 +331,8 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
             };
             position += n as u64;
             let mut sink = |d: Decoded, t: UnixMillis| {
-                engine.on_message(&d, t, &mut events);
-                if let (Speed::Factor(f), Some(now)) = (opts.speed, engine.clock()) {
+                dec.message(&d, t);
+                if let (Speed::Factor(f), Some(now)) = (opts.speed, dec.engine.clock()) {
                     let first = *first_time.get_or_insert(now);
                     let due =
                         Duration::from_secs_f64(((now.0 - first.0).max(0) as f64 / 1000.0) / f);
@@ -257,12 +340,11 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
                         std::thread::sleep(wait);
                     }
                 }
-                for e in events.drain(..) {
-                    if let Err(err) = write_event(out, opts.format, &e) {
+                dec.drain(&mut unsaved, |e| {
+                    if let Err(err) = write_event(out, opts.format, e) {
                         output_error.get_or_insert(err);
                     }
-                    unsaved.push(e);
-                }
+                });
                 if matches!(opts.speed, Speed::Factor(_)) {
                     let _ = out.flush();
                 }
@@ -272,23 +354,25 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
                 return Err(ReplayError::Output(e));
             }
             if last_flush.elapsed() >= FLUSH_EVERY
-                || unsaved.len() + engine.pending_positions() >= FLUSH_ROWS
+                || unsaved.len() + dec.engine.pending_positions() >= FLUSH_ROWS
                 || (delivery.is_some() && !unsaved.is_empty())
             {
-                flush(&mut engine, &mut unsaved, path, position);
+                flush(&mut dec, &mut unsaved, path, position);
                 last_flush = Instant::now();
             }
         }
-        fe.finish_feed(feed, |d| {
-            clocks.push(d, now, |d, t| engine.on_message(&d, t, &mut events))
-        });
-        clocks.finish_feed(feed, |d, t| engine.on_message(&d, t, &mut events));
+        fe.finish_feed(feed, |d| clocks.push(d, now, |d, t| dec.message(&d, t)));
+        clocks.finish_feed(feed, |d, t| dec.message(&d, t));
         warnings.extend(InputTally::of(fe.counters()).warning(before, path));
-        for e in events.drain(..) {
-            write_event(out, opts.format, &e).map_err(ReplayError::Output)?;
-            unsaved.push(e);
+        dec.drain(&mut unsaved, |e| {
+            if let Err(err) = write_event(out, opts.format, e) {
+                output_error.get_or_insert(err);
+            }
+        });
+        if let Some(e) = output_error.take() {
+            return Err(ReplayError::Output(e));
         }
-        flush(&mut engine, &mut unsaved, path, position);
+        flush(&mut dec, &mut unsaved, path, position);
     }
     out.flush().map_err(ReplayError::Output)?;
     let mut undelivered = Vec::new();
@@ -339,10 +423,18 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
                     clocks.stats().relative_feeds
                 ));
             }
+            if let (true, Some(restored)) = (dec.is_history(), dec.restored) {
+                warnings.push(format!(
+                    "note: the recording is older than the database's state (which runs to {restored}): it was \
+                     replayed on its own, its events, visits and positions added and the saved state kept; \
+                     {} of its events were recorded before",
+                    dec.already
+                ));
+            }
             warnings
         },
-        engine: engine.stats(),
-        vessels: engine.tracker().len(),
+        engine: dec.engine.stats(),
+        vessels: dec.engine.tracker().len(),
         store,
         undelivered,
         deliveries,

@@ -261,17 +261,23 @@ pub fn start(
     let (snapshots, clock) = load_state(&conn, &db)?;
     tracing::info!(db = %db.display(), vessels = snapshots.len(), "Store opened; engine state restored.");
     engine.restore(snapshots, clock);
+    engine.enable_recording(sampling(loaded));
     let sc = &loaded.config.store;
-    engine.enable_recording(match sc.sample_positions {
-        crate::config::Sampling::Off => None,
-        crate::config::Sampling::Every(d) => Some(d.millis()),
-    });
     Ok(Writer::spawn(
         conn,
         db,
         64,
         Some(sc.position_retention.millis()),
     ))
+}
+
+/// How often unwatched vessels' positions are kept (`[store] sample_positions`), as
+/// [`Engine::enable_recording`](crate::movement::Engine::enable_recording) takes it.
+pub fn sampling(loaded: &Loaded) -> Option<i64> {
+    match loaded.config.store.sample_positions {
+        crate::config::Sampling::Off => None,
+        crate::config::Sampling::Every(d) => Some(d.millis()),
+    }
 }
 
 /// A feed's progress, recorded with each batch.
@@ -304,6 +310,10 @@ pub struct Batch {
     pub alert_updates: Vec<outbox::AlertUpdate>,
     /// Told (one message each) once this batch is committed.
     pub acks: Vec<SyncSender<()>>,
+    /// From a replay of history older than the database's state: its events and positions are
+    /// recorded, but the engine state and clock stay the later ones, and vessels' identities are
+    /// only filled in where unknown.
+    pub history: bool,
 }
 
 impl Batch {
@@ -346,6 +356,7 @@ impl Batch {
         self.alerts.extend(other.alerts);
         self.alert_updates.extend(other.alert_updates);
         self.acks.extend(other.acks);
+        self.history |= other.history;
     }
 }
 
@@ -355,7 +366,7 @@ pub fn write_batch(conn: &mut Connection, b: &Batch) -> rusqlite::Result<()> {
     let new_events = write_events(&tx, &b.events)?;
     outbox::queue(&tx, &b.alerts, &new_events)?;
     outbox::apply(&tx, &b.alert_updates)?;
-    write_snapshots(&tx, &b.snapshots)?;
+    write_snapshots(&tx, &b.snapshots, b.history)?;
     {
         let mut ins = tx.prepare_cached(
             "INSERT OR IGNORE INTO positions (mmsi, time, lat, lon, sog) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -380,7 +391,7 @@ pub fn write_batch(conn: &mut Connection, b: &Batch) -> rusqlite::Result<()> {
             ],
         )?;
     }
-    if let Some(clock) = b.clock {
+    if let Some(clock) = b.clock.filter(|_| !b.history) {
         tx.execute(
             "INSERT INTO engine_clock (id, clock) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET clock = max(clock, ?1)",
             [clock.0],
@@ -411,6 +422,7 @@ fn write_events(
     events: &[Event],
 ) -> rusqlite::Result<std::collections::HashMap<String, UnixMillis>> {
     let mut new = std::collections::HashMap::new();
+    let mut touched = std::collections::BTreeSet::new();
     let mut ins = tx.prepare_cached(
         "INSERT OR IGNORE INTO events (id, kind, time, mmsi, fence, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
@@ -428,79 +440,127 @@ fn write_events(
             continue;
         }
         new.insert(e.id.clone(), e.time);
-        match e.kind {
-            EventKind::Present | EventKind::Arrival => {
-                let open: Option<i64> = tx
-                    .query_row(
-                        "SELECT id FROM visits WHERE mmsi = ?1 AND fence = ?2 AND departure IS NULL",
-                        params![e.mmsi, e.fence],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if open.is_none() {
-                    tx.execute(
-                        "INSERT INTO visits (mmsi, fence, arrival, arrival_event, present_at_start)
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![
-                            e.mmsi,
-                            e.fence,
-                            e.crossing_time.unwrap_or(e.time).0,
-                            e.id,
-                            e.kind == EventKind::Present
-                        ],
-                    )?;
-                }
-            }
-            EventKind::Departure => {
-                let closed = tx.execute(
-                    "UPDATE visits SET departure = ?3, departure_event = ?4, inferred = ?5
-                     WHERE mmsi = ?1 AND fence = ?2 AND departure IS NULL",
-                    params![
-                        e.mmsi,
-                        e.fence,
-                        e.crossing_time.unwrap_or(e.time).0,
-                        e.id,
-                        e.inferred
-                    ],
-                )?;
-                if closed == 0 {
-                    tx.execute(
-                        "INSERT INTO visits (mmsi, fence, arrival, departure, departure_event, inferred)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![
-                            e.mmsi,
-                            e.fence,
-                            e.visit_start.map(|t| t.0),
-                            e.crossing_time.unwrap_or(e.time).0,
-                            e.id,
-                            e.inferred
-                        ],
-                    )?;
-                }
-            }
-            _ => {}
+        if matches!(
+            e.kind,
+            EventKind::Present | EventKind::Arrival | EventKind::Departure
+        ) {
+            touched.insert((e.mmsi, e.fence.clone()));
         }
+    }
+    for (mmsi, fence) in touched {
+        rebuild_visits(tx, mmsi, &fence)?;
     }
     Ok(new)
 }
 
-fn write_snapshots(tx: &Transaction<'_>, snapshots: &[VesselSnapshot]) -> rusqlite::Result<()> {
+/// Rebuilds the visits of one vessel at one fence from its stored events, in time order: a
+/// `present` or `arrival` opens a visit when none is open, a `departure` closes the open one (or
+/// stands alone when its arrival was never seen). Derived rather than updated in place, so that
+/// recordings replayed in any order (last month after this month) leave the same visits as one
+/// replay in time order would.
+fn rebuild_visits(tx: &Transaction<'_>, mmsi: u32, fence: &str) -> rusqlite::Result<()> {
+    tx.execute(
+        "DELETE FROM visits WHERE mmsi = ?1 AND fence = ?2",
+        params![mmsi, fence],
+    )?;
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, kind, time, record FROM events
+         WHERE mmsi = ?1 AND fence = ?2 AND kind IN ('present', 'arrival', 'departure')
+         ORDER BY time, rowid",
+    )?;
+    let rows = stmt.query_map(params![mmsi, fence], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut ins = tx.prepare_cached(
+        "INSERT INTO visits (mmsi, fence, arrival, arrival_event, present_at_start, departure, departure_event, inferred)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    // (arrival time, arrival event, present at start) of the visit open now.
+    let mut open: Option<(Option<i64>, Option<String>, bool)> = None;
+    for row in rows {
+        let (id, kind, time, record) = row?;
+        let rec: serde_json::Value = serde_json::from_str(&record).unwrap_or_default();
+        let field = |k: &str| {
+            rec.get(k)
+                .and_then(|v| v.as_str())
+                .and_then(|t| UnixMillis::parse_rfc3339(t.as_bytes()))
+                .map(|t| t.0)
+        };
+        let at = field("crossing_time").unwrap_or(time);
+        if kind == "departure" {
+            let (arrival, arrival_event, present) =
+                open.take().unwrap_or((field("visit_start"), None, false));
+            let inferred = rec
+                .get("inferred")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            ins.execute(params![
+                mmsi,
+                fence,
+                arrival,
+                arrival_event,
+                present,
+                at,
+                id,
+                inferred
+            ])?;
+        } else if open.is_none() {
+            open = Some((Some(at), Some(id), kind == "present"));
+        }
+    }
+    if let Some((arrival, arrival_event, present)) = open {
+        ins.execute(params![
+            mmsi,
+            fence,
+            arrival,
+            arrival_event,
+            present,
+            None::<i64>,
+            None::<String>,
+            false
+        ])?;
+    }
+    Ok(())
+}
+
+fn write_snapshots(
+    tx: &Transaction<'_>,
+    snapshots: &[VesselSnapshot],
+    history: bool,
+) -> rusqlite::Result<()> {
     let mut del = tx.prepare_cached("DELETE FROM engine_state WHERE mmsi = ?1")?;
     let mut ins =
         tx.prepare_cached("INSERT INTO engine_state (mmsi, fence, state) VALUES (?1, ?2, ?3)")?;
-    let mut vessel = tx.prepare_cached(
+    let mut vessel = tx.prepare_cached(if history {
+        // Older than what is stored: fills gaps, never replaces newer identity or position.
+        "INSERT INTO vessels (mmsi, imo, name, callsign, shiptype, first_seen, last_seen, lat, lon)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?9, ?6, ?7, ?8)
+         ON CONFLICT (mmsi) DO UPDATE SET
+           imo = coalesce(imo, ?2), name = coalesce(name, ?3), callsign = coalesce(callsign, ?4),
+           shiptype = coalesce(shiptype, ?5), last_seen = max(last_seen, ?6),
+           first_seen = min(first_seen, ?9), lat = coalesce(lat, ?7), lon = coalesce(lon, ?8)"
+    } else {
         "INSERT INTO vessels (mmsi, imo, name, callsign, shiptype, first_seen, last_seen, lat, lon)
          VALUES (?1, ?2, ?3, ?4, ?5, ?9, ?6, ?7, ?8)
          ON CONFLICT (mmsi) DO UPDATE SET
            imo = coalesce(?2, imo), name = coalesce(?3, name), callsign = coalesce(?4, callsign),
            shiptype = coalesce(?5, shiptype), last_seen = max(last_seen, ?6),
-           first_seen = min(first_seen, ?9), lat = coalesce(?7, lat), lon = coalesce(?8, lon)",
-    )?;
+           first_seen = min(first_seen, ?9), lat = coalesce(?7, lat), lon = coalesce(?8, lon)"
+    })?;
     let mut name = tx.prepare_cached(
         "INSERT INTO vessel_names (mmsi, name, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
          ON CONFLICT (mmsi, name) DO UPDATE SET last_seen = max(last_seen, ?3)",
     )?;
     for s in snapshots {
+        if history {
+            write_vessel(&mut vessel, &mut name, s)?;
+            continue;
+        }
         del.execute([s.mmsi])?;
         let mut whole = s.clone();
         let fences = whole
@@ -519,21 +579,31 @@ fn write_snapshots(tx: &Transaction<'_>, snapshots: &[VesselSnapshot]) -> rusqli
                 serde_json::to_string(&state).expect("serialisable")
             ])?;
         }
-        let seen = s.last_seen.or(s.fix.map(|f| f.time)).map_or(0, |t| t.0);
-        vessel.execute(params![
-            s.mmsi,
-            s.statics.imo,
-            s.statics.name,
-            s.statics.callsign,
-            s.statics.shiptype,
-            seen,
-            s.fix.map(|f| f.lat),
-            s.fix.map(|f| f.lon),
-            s.first_seen.map_or(seen, |t| t.0)
-        ])?;
-        if let Some(n) = &s.statics.name {
-            name.execute(params![s.mmsi, n, seen])?;
-        }
+        write_vessel(&mut vessel, &mut name, s)?;
+    }
+    Ok(())
+}
+
+/// The vessel's row and its name history.
+fn write_vessel(
+    vessel: &mut rusqlite::CachedStatement<'_>,
+    name: &mut rusqlite::CachedStatement<'_>,
+    s: &VesselSnapshot,
+) -> rusqlite::Result<()> {
+    let seen = s.last_seen.or(s.fix.map(|f| f.time)).map_or(0, |t| t.0);
+    vessel.execute(params![
+        s.mmsi,
+        s.statics.imo,
+        s.statics.name,
+        s.statics.callsign,
+        s.statics.shiptype,
+        seen,
+        s.fix.map(|f| f.lat),
+        s.fix.map(|f| f.lon),
+        s.first_seen.map_or(seen, |t| t.0)
+    ])?;
+    if let Some(n) = &s.statics.name {
+        name.execute(params![s.mmsi, n, seen])?;
     }
     Ok(())
 }

@@ -318,3 +318,13 @@ pub fn track(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<TrackPoint>>
     })?
     .collect()
 }
+
+/// Whether an event with this id is stored: a replay of history prints only the events it adds.
+pub fn event_exists(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT 1 FROM events WHERE id = ?1", [id], |_| Ok(()))
+        .map(|()| true)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(false),
+            e => Err(e),
+        })
+}
