@@ -12,6 +12,7 @@ const FIXTURES: &[&str] = &[
     "tartus-2025-01",
     "boundary-noise",
     "mixed-garbage",
+    "untimed-port",
 ];
 
 fn root() -> &'static Path {
