@@ -133,6 +133,10 @@ pub struct ClockStats {
 /// A message with the time the feed clock gave it.
 pub type Timed = (Decoded, UnixMillis);
 
+/// How long a new live feed's messages wait for a clock of the feed's own before the arrival time
+/// is taken: two base-station intervals.
+pub const LIVE_HOLD_MS: i64 = 20_000;
+
 /// Agreement of two base stations: within this of each other.
 const STATION_AGREE_MS: i64 = 120_000;
 /// A base station may be this far behind the running estimate and still agree with it.
@@ -150,6 +154,8 @@ struct FeedClock {
     suspect: Vec<Timed>,
     /// Messages waiting for the first clock (replay).
     held: VecDeque<Decoded>,
+    /// Live: the arrival time of the first message held, which bounds how long it waits.
+    held_since: Option<UnixMillis>,
     /// The receiver time already applied, so that one clock line is applied once.
     receiver_applied: Option<UnixMillis>,
     /// Base-station reports before a consensus (station, time).
@@ -327,7 +333,12 @@ impl FeedClocks {
             let lag = clock.running.map(|run| a.0 - run.0);
             let arrival_leads = clock.source == Some(ClockSource::Arrival);
             match lag {
-                None => clock.anchor(a, ClockSource::Arrival),
+                // A new live feed waits a little for its own clock (base stations report every
+                // 10 s): an old recording piped in must not be stamped with today's time.
+                None if clock.held_since.is_some_and(|h| a.0 - h.0 >= LIVE_HOLD_MS) => {
+                    clock.anchor(a, ClockSource::Arrival)
+                }
+                None => {}
                 Some(l) if l > 0 && l <= s.far_ahead_ms && (arrival_leads || l > 30_000) => {
                     clock.anchor(a, ClockSource::Arrival)
                 }
@@ -336,8 +347,11 @@ impl FeedClocks {
         }
 
         let Some(running) = clock.running else {
-            // Replay before the first clock: hold.
+            // Before the first clock: hold.
             stats.held += 1;
+            if clock.held.is_empty() {
+                clock.held_since = now.arrival;
+            }
             clock.held.push_back(d);
             if clock.held.len() > s.max_held {
                 // Full: the feed has no clock in sight. Start the relative clock.
@@ -514,6 +528,7 @@ impl FeedClocks {
         source: ClockSource,
         emit: &mut impl FnMut(Decoded, UnixMillis),
     ) {
+        clock.held_since = None;
         if clock.held.is_empty() {
             return;
         }
@@ -551,6 +566,39 @@ impl FeedClocks {
             clock.advance(t);
             stats.timed_by[ClockSource::Relative as usize] += 1;
             emit(d, t);
+        }
+    }
+
+    /// Live: releases the messages of feeds that have waited [`LIVE_HOLD_MS`] for a clock of their
+    /// own, timed by the arrival clock. The daemon calls it on every turn of its loop, so that a
+    /// feed that falls silent does not keep its first messages.
+    pub fn release_due(&mut self, now: Now, mut emit: impl FnMut(Decoded, UnixMillis)) {
+        let Some(a) = now.arrival else {
+            return;
+        };
+        let stats = &mut self.stats;
+        let mut feeds: Vec<u32> = self
+            .feeds
+            .iter()
+            .filter(|(_, c)| c.held_since.is_some_and(|h| a.0 - h.0 >= LIVE_HOLD_MS))
+            .map(|(f, _)| *f)
+            .collect();
+        feeds.sort_unstable();
+        for f in feeds {
+            let clock = self.feeds.get_mut(&f).expect("listed");
+            clock.held_since = None;
+            if clock.held.is_empty() {
+                continue;
+            }
+            let anchor = match clock.running {
+                Some(r) => r,
+                None => {
+                    clock.anchor(a, ClockSource::Arrival);
+                    a
+                }
+            };
+            let source = clock.source.unwrap_or(ClockSource::Arrival);
+            Self::release_held(clock, stats, anchor, source, &mut emit);
         }
     }
 
@@ -826,23 +874,38 @@ mod tests {
     #[test]
     fn live_uses_arrival_and_bounds_stated_times_by_it() {
         let mut c = FeedClocks::new(ClockSettings::new(Mode::Live));
-        let mut fe = FrontEnd::default();
         let mut out = Vec::new();
         let now = |t: i64| Now {
             arrival: Some(UnixMillis(t)),
             latest: None,
         };
-        // An untimed report arriving 1.5 s after it was made: the report's second wins.
-        let d = fe
-            .push_line(0, pos_line(1, T0 + 20_000, false).as_bytes())
-            .unwrap();
-        c.push(d, now(T0 + 21_500), |_, t| out.push(t.0));
-        // A tagged one stating a time an hour after its arrival: rejected, timed by arrival.
-        let d = fe
-            .push_line(1, pos_line(2, T0 + 3_600_000, true).as_bytes())
-            .unwrap();
-        c.push(d, now(T0 + 22_000), |_, t| out.push(t.0));
-        assert_eq!(out, [T0 + 20_000, T0]);
+        // An untimed report arriving 1.5 s after it was made waits for a clock of the feed's own;
+        // none comes, so after 20 s it is timed by arrival, and the report's second wins.
+        let line = |feed: u32, mmsi: u32, t: i64, tagged: bool| {
+            FrontEnd::default()
+                .push_line(feed, pos_line(mmsi, t, tagged).as_bytes())
+                .unwrap()
+        };
+        c.push(line(0, 1, T0 + 20_000, false), now(T0 + 21_500), |_, t| {
+            out.push(t.0)
+        });
+        c.release_due(now(T0 + 30_000), |_, t| out.push(t.0));
+        assert!(out.is_empty());
+        c.release_due(now(T0 + 42_000), |_, t| out.push(t.0));
+        assert_eq!(out, [T0 + 20_000]);
+        // Later reports are timed at once.
+        c.push(line(0, 1, T0 + 50_000, false), now(T0 + 50_900), |_, t| {
+            out.push(t.0)
+        });
+        // A tagged one on a new feed stating a time an hour after its arrival: the time is rejected,
+        // and the message waits like an untimed one, then is timed by arrival and its second (0).
+        c.push(
+            line(1, 2, T0 + 3_600_000, true),
+            now(T0 + 52_000),
+            |_, t| out.push(t.0),
+        );
+        c.release_due(now(T0 + 72_000), |_, t| out.push(t.0));
+        assert_eq!(out, [T0 + 20_000, T0 + 50_000, T0 + 60_000]);
         assert_eq!(c.stats().rejected_ahead, 1);
     }
 }

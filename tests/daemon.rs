@@ -236,6 +236,86 @@ fn tcp_feed_with_a_drop_gives_every_event_and_the_departure_webhooks_then_sigter
     assert!(status.success(), "exit status {status:?}");
 }
 
+/// (kind, mmsi, fence, time in ms) of event records.
+fn event_keys(records: &[String]) -> Vec<(String, u64, String, i64)> {
+    let mut keys: Vec<(String, u64, String, i64)> = records
+        .iter()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_str(r).unwrap();
+            let t = v["time"].as_str().unwrap();
+            let t = vesselwatch::time::UnixMillis::parse_rfc3339(t.as_bytes()).unwrap();
+            (
+                v["kind"].as_str().unwrap().to_string(),
+                v["mmsi"].as_u64().unwrap(),
+                v["fence"].as_str().unwrap().to_string(),
+                t.0,
+            )
+        })
+        .collect();
+    keys.sort_by_key(|k| k.3);
+    keys
+}
+
+#[test]
+fn untimed_live_feed_is_timed_by_its_base_stations_not_pinned_or_stamped_today() {
+    // Regression: live, an untimed feed was timed by the latest base-station report alone, so every
+    // message sat near an old minute, and the daemon produced `dark`/`reappeared` events that the
+    // replay of the same recording does not. Here the untimed-port recording (base stations, one
+    // 13 years slow, one without a time), stripped of its tag blocks, arrives over TCP with a drop.
+    let dir = tempfile::tempdir().unwrap();
+    let timed = root().join("fixtures/untimed-port/feed.nmea");
+    let stripped: Vec<String> = std::fs::read_to_string(&timed)
+        .unwrap()
+        .lines()
+        .map(|l| l[l.rfind('!').unwrap()..].to_string())
+        .collect();
+    let untimed = dir.path().join("untimed.nmea");
+    std::fs::write(&untimed, stripped.join("\n") + "\n").unwrap();
+    let server = feed_server(&untimed);
+    let (hook, _got) = receiver();
+    let source = format!(
+        "[monitor]\nvessels = \"all\"\n[[sources]]\nname = \"feed\"\ntype = \"tcp\"\naddress = \"{server}\"\n"
+    );
+    let (mut child, db) = start(dir.path(), &source, hook, free_port());
+    // The oracle: the timed recording replayed with the same configuration.
+    let out = Command::new(env!("CARGO_BIN_EXE_vesselwatch"))
+        .args(["replay", "--no-store", "--format", "jsonl", "--config"])
+        .arg(dir.path().join("vesselwatch.toml"))
+        .arg(&timed)
+        .output()
+        .unwrap();
+    let want: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert!(want.len() >= 9, "{want:?}");
+    assert!(
+        wait_until(Duration::from_secs(30), || events_in(&db) >= want.len()),
+        "events: {} of {}",
+        events_in(&db),
+        want.len()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let mut stmt = c.prepare("SELECT record FROM events").unwrap();
+    let stored: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let (want, got) = (event_keys(&want), event_keys(&stored));
+    let key = |k: &(String, u64, String, i64)| (k.0.clone(), k.1, k.2.clone());
+    assert_eq!(
+        want.iter().map(key).collect::<Vec<_>>(),
+        got.iter().map(key).collect::<Vec<_>>()
+    );
+    for (w, g) in want.iter().zip(&got) {
+        assert!((w.3 - g.3).abs() <= 120_000, "{w:?} vs {g:?}");
+    }
+    assert!(sigterm(&mut child).success());
+}
+
 #[test]
 fn udp_source_produces_the_expected_events() {
     let feed = root().join("fixtures/boundary-noise/feed.nmea");

@@ -289,6 +289,8 @@ pub fn run(
                     Ok(None) => clocks.finish(|d, t| engine.on_message(&d, t, &mut events)),
                     Err(_) => {}
                 }
+                // New feeds that waited long enough for a clock of their own take the arrival time.
+                clocks.release_due(live(wall), |d, t| engine.on_message(&d, t, &mut events));
                 // Live, the engine's clock is the wall clock, so that silence becomes `dark` on
                 // time. But while the feed itself lags (a backlog, a delayed satellite feed, a
                 // recording piped in), the clock follows the feed's time instead: a vessel is not
