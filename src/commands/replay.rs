@@ -455,17 +455,26 @@ pub fn format_summary(r: &ReplayReport) -> String {
         t.stale,
         t.quarantined
     );
+    let before = s.len();
     for (k, n) in r.counters.summary() {
         if !k.starts_with("decoded") {
             s.push_str(&format!(" {k} {n}"));
         }
     }
+    if s.len() == before {
+        s.push_str(" all decoded");
+    }
     s.push_str("\nclock:");
+    let mut timed = false;
     for src in ClockSource::ALL {
         let n = c.timed_by[src as usize];
         if n > 0 {
+            timed = true;
             s.push_str(&format!(" {} {n}", src.name()));
         }
+    }
+    if !timed {
+        s.push_str(" none");
     }
     s.push_str(&format!(
         "  held {}  rejected ahead {} behind {}  jumps {}  base-station times ignored {}\nevents:",

@@ -128,6 +128,15 @@ fn trim(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// Whether `s` (from its `$` or `!`) starts like an NMEA sentence: an address of 2 to 6 printable
+/// characters (`GPGGA`, `PGHP`, `AIABM`) and a comma. Without this, a `$` or `!` anywhere in a
+/// binary file would count as a sentence we merely do not use, and the file would not be reported as
+/// rejected.
+fn has_address(s: &[u8]) -> bool {
+    let address = s.iter().skip(1).take(7).position(|&c| c == b',');
+    matches!(address, Some(n) if (2..=6).contains(&n) && s[1..=n].iter().all(u8::is_ascii_graphic))
+}
+
 /// Classifies and parses one line (without its line ending).
 pub fn parse_line(line: &[u8]) -> Result<Line<'_>, FrameError> {
     let line = trim(line);
@@ -141,14 +150,20 @@ pub fn parse_line(line: &[u8]) -> Result<Line<'_>, FrameError> {
     // contain one, and taking the last one recovers a good sentence joined to a cut one.
     let Some(bang) = memchr::memrchr(b'!', line) else {
         return match memchr::memchr(b'$', line) {
-            Some(dollar) => Ok(receiver_clock::parse(&line[dollar..])
-                .map_or(Line::OtherSentence, Line::ReceiverClock)),
-            None => Err(FrameError::Garbage),
+            Some(dollar) if has_address(&line[dollar..]) => {
+                Ok(receiver_clock::parse(&line[dollar..])
+                    .map_or(Line::OtherSentence, Line::ReceiverClock))
+            }
+            _ => Err(FrameError::Garbage),
         };
     };
     let sentence = &line[bang..];
     if sentence.len() < 6 || !(sentence[3..6] == *b"VDM" || sentence[3..6] == *b"VDO") {
-        return Ok(Line::OtherSentence);
+        return if has_address(sentence) {
+            Ok(Line::OtherSentence)
+        } else {
+            Err(FrameError::Garbage)
+        };
     }
 
     let mut prefix = &line[..bang];
@@ -425,6 +440,11 @@ mod tests {
         assert_eq!(parse_line(b"\0\0  \r"), Ok(Line::Blank));
         assert_eq!(parse_line(b"# comment"), Ok(Line::Comment));
         assert_eq!(parse_line(b"hello"), Err(FrameError::Garbage));
+        // A `$` or `!` in noise is not a sentence.
+        assert_eq!(parse_line(b"x\x93$\x01\xff,,"), Err(FrameError::Garbage));
+        assert_eq!(parse_line(b"abc!de"), Err(FrameError::Garbage));
+        assert_eq!(parse_line(b"!AIABM,1,1,0,,,0*hh"), Ok(Line::OtherSentence));
+        assert_eq!(parse_line(b"$PGHP,9"), Ok(Line::OtherSentence));
         let body = "AIVDM,1,2,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0";
         let line = format!("!{body}*{:02X}", xor_checksum(body.as_bytes()));
         assert_eq!(
