@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use vesselwatch::simulate::encode::{self, PositionReport};
+use vesselwatch_ais::encode::{self, PositionReport};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -228,7 +228,7 @@ fn main() {
         })
         .armour();
         let line = encode::sentences(&payload, fill, 'A', 0, "rBENCH", time, 0).remove(0) + "\n";
-        let key = vesselwatch::time::UnixMillis(time * 1000).to_string();
+        let key = vesselwatch_ais::time::UnixMillis(time * 1000).to_string();
         sent_at.insert(key, Instant::now());
         conn.write_all(line.as_bytes()).unwrap();
         std::thread::sleep(Duration::from_millis(10));

@@ -6,8 +6,8 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use vesselwatch::FrontEnd;
-use vesselwatch::output::gpsd_json::write_message;
+use vesselwatch_ais::FrontEnd;
+use vesselwatch_ais::gpsd_json::write_message;
 
 /// The real sentences of the gpsd and pyais samples, AIS lines only, as one buffer.
 fn feed() -> (Vec<u8>, u64) {

@@ -4,8 +4,8 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vesselwatch::store::{self, Batch};
-use vesselwatch::time::UnixMillis;
 use vesselwatch::tracker::Fix;
+use vesselwatch_ais::time::UnixMillis;
 
 const ROWS: usize = 50_000;
 

@@ -16,7 +16,7 @@ use vesselwatch::alerts::delivery::{Delivery, Endpoint};
 use vesselwatch::config::{Secret, WebhookFormat};
 use vesselwatch::event::{Event, EventKind};
 use vesselwatch::store::{self, Batch, Writer};
-use vesselwatch::time::UnixMillis;
+use vesselwatch_ais::time::UnixMillis;
 
 #[path = "../tests/common/mod.rs"]
 mod common;

@@ -23,9 +23,9 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
-use crate::decode::AisMessage;
-use crate::frontend::Decoded;
-use crate::time::UnixMillis;
+use vesselwatch_ais::decode::AisMessage;
+use vesselwatch_ais::frontend::Decoded;
+use vesselwatch_ais::time::UnixMillis;
 
 /// No AIS recording is older than this (2000-01-01T00:00:00Z): the first AIS standard is of 1998
 /// and equipment carriage began in 2002. GPS receivers without a fix and base stations with an
@@ -677,8 +677,8 @@ fn agreeing(reports: &VecDeque<(u32, UnixMillis)>) -> Option<(UnixMillis, Vec<u3
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frontend::FrontEnd;
-    use crate::simulate::encode::{self, BaseStationReport, PositionReport};
+    use vesselwatch_ais::encode::{self, BaseStationReport, PositionReport};
+    use vesselwatch_ais::frontend::FrontEnd;
 
     /// 2025-06-01T04:00:00Z.
     const T0: i64 = 1_748_750_400_000;

@@ -13,7 +13,7 @@ use vesselwatch::commands::query::{self, OutputFormat, QueryOptions, TimeArg, Wh
 use vesselwatch::commands::replay::{self, Format, ReplayOptions, Speed};
 use vesselwatch::config::{DEFAULT_CONFIG, Loaded, LogConfig, LogFormat};
 use vesselwatch::simulate::Scenario;
-use vesselwatch::time::UnixMillis;
+use vesselwatch_ais::time::UnixMillis;
 
 /// Watches AIS feeds for vessel movements at ports and straits.
 #[derive(Parser)]

@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{FenceKind, Loaded, Vessels};
 use crate::event::{Event, EventKind, FixRecord, event_id};
-use crate::frontend::Decoded;
 use crate::geofence::{Direction, FenceSet, Zone};
-use crate::time::UnixMillis;
 use crate::tracker::{Fix, Observation, StaticData, Tracker, TrackerStats, Vessel};
 use crate::watchlist::{Identity, Watchlist};
+use vesselwatch_ais::frontend::Decoded;
+use vesselwatch_ais::time::UnixMillis;
 
 /// A vessel holding off a port stays within this distance of where it stopped...
 const HOLDING_RADIUS_M: f64 = 2000.0;

@@ -10,10 +10,10 @@ use std::hash::{Hash, Hasher};
 use geo::{Distance, Haversine, Point};
 use rustc_hash::{FxHashMap, FxHasher};
 
-use crate::decode::{AisMessage, AisText, Position};
-use crate::frontend::Decoded;
-use crate::time::UnixMillis;
 use crate::watchlist::normalise;
+use vesselwatch_ais::decode::{AisMessage, AisText, Position};
+use vesselwatch_ais::frontend::Decoded;
+use vesselwatch_ais::time::UnixMillis;
 
 /// Metres per nautical mile.
 const M_PER_NM: f64 = 1852.0;
@@ -373,7 +373,7 @@ fn learn(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frontend::FrontEnd;
+    use vesselwatch_ais::frontend::FrontEnd;
 
     fn decoded(line: &str) -> Decoded {
         FrontEnd::default().push_line(0, line.as_bytes()).unwrap()

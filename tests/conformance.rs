@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::{Map, Value};
-use vesselwatch::FrontEnd;
-use vesselwatch::output::gpsd_json::write_message;
+use vesselwatch_ais::FrontEnd;
+use vesselwatch_ais::gpsd_json::write_message;
 
 const IN_SCOPE: &[u64] = &[1, 2, 3, 4, 5, 18, 19, 21, 24, 27];
 

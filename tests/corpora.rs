@@ -7,9 +7,9 @@
 use std::path::Path;
 
 use serde_json::{Map, Value};
-use vesselwatch::frontend::{Counters, Outcome};
-use vesselwatch::output::gpsd_json::write_message;
-use vesselwatch::{Decoded, FrontEnd};
+use vesselwatch_ais::frontend::{Counters, Outcome};
+use vesselwatch_ais::gpsd_json::write_message;
+use vesselwatch_ais::{Decoded, FrontEnd};
 
 fn run(path: &str) -> (Vec<Decoded>, Counters) {
     let data = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap();
@@ -69,7 +69,7 @@ fn pyais_samples_with_invalid_lines_reject_exactly_those() {
     );
     let (decoded, _) = run("fixtures/pyais/mixed.txt");
     assert!(decoded.iter().any(|d| matches!(&d.message,
-        vesselwatch::decode::AisMessage::StaticVoyage(s) if s.shipname.as_str() == "MARE ISLAND")));
+        vesselwatch_ais::decode::AisMessage::StaticVoyage(s) if s.shipname.as_str() == "MARE ISLAND")));
     // As mixed.txt, plus `\s:blah,c:1747818025*5A`, whose checksum is 0x38.
     assert_rejections(
         "fixtures/pyais/sample.ais",

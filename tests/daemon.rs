@@ -243,7 +243,7 @@ fn event_keys(records: &[String]) -> Vec<(String, u64, String, i64)> {
         .map(|r| {
             let v: serde_json::Value = serde_json::from_str(r).unwrap();
             let t = v["time"].as_str().unwrap();
-            let t = vesselwatch::time::UnixMillis::parse_rfc3339(t.as_bytes()).unwrap();
+            let t = vesselwatch_ais::time::UnixMillis::parse_rfc3339(t.as_bytes()).unwrap();
             (
                 v["kind"].as_str().unwrap().to_string(),
                 v["mmsi"].as_u64().unwrap(),
@@ -641,8 +641,8 @@ fn log_formats_journald_and_json() {
 
 /// The boundary-noise fixture as aisstream.io JSON messages.
 fn aisstream_messages() -> Vec<String> {
-    use vesselwatch::AisMessage;
-    let mut fe = vesselwatch::FrontEnd::default();
+    use vesselwatch_ais::AisMessage;
+    let mut fe = vesselwatch_ais::FrontEnd::default();
     let data = std::fs::read(root().join("fixtures/boundary-noise/feed.nmea")).unwrap();
     let mut out = Vec::new();
     fe.push_bytes(0, &data, |d| {

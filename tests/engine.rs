@@ -7,12 +7,12 @@
 
 use proptest::prelude::*;
 use vesselwatch::config::{Loaded, Origin};
-use vesselwatch::decode::AisMessage;
 use vesselwatch::event::{Event, EventKind};
-use vesselwatch::frontend::FrontEnd;
 use vesselwatch::movement::Engine;
-use vesselwatch::simulate::encode::{self, PositionReport};
 use vesselwatch::simulate::{Report, Scenario};
+use vesselwatch_ais::decode::AisMessage;
+use vesselwatch_ais::encode::{self, PositionReport};
+use vesselwatch_ais::frontend::FrontEnd;
 
 const CENTER: (f64, f64) = (34.9, 35.87);
 const RADIUS_KM: f64 = 1.0;

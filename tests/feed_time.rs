@@ -15,10 +15,10 @@ use serde_json::Value;
 use vesselwatch::config::{Loaded, Origin};
 use vesselwatch::event::Event;
 use vesselwatch::feedclock::{ClockSettings, FeedClocks, Mode, Now};
-use vesselwatch::frontend::FrontEnd;
 use vesselwatch::movement::Engine;
 use vesselwatch::simulate::Scenario;
-use vesselwatch::time::UnixMillis;
+use vesselwatch_ais::frontend::FrontEnd;
+use vesselwatch_ais::time::UnixMillis;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

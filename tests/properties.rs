@@ -8,9 +8,9 @@
 
 use nmea_parser::{NmeaParser, ParsedMessage};
 use proptest::prelude::*;
-use vesselwatch::AisMessage;
-use vesselwatch::frontend::{FrontEnd, FrontEndConfig};
-use vesselwatch::reassembly::Limits;
+use vesselwatch_ais::AisMessage;
+use vesselwatch_ais::frontend::{FrontEnd, FrontEndConfig};
+use vesselwatch_ais::reassembly::Limits;
 
 /// Builds a payload bit by bit, the way a transmitter would.
 #[derive(Default, Clone)]

@@ -3,9 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vesselwatch::frontend::{FrontEnd, FrontEndConfig};
-use vesselwatch::output::gpsd_json::write_message;
-use vesselwatch::reassembly::Limits;
+use vesselwatch_ais::frontend::{FrontEnd, FrontEndConfig};
+use vesselwatch_ais::gpsd_json::write_message;
+use vesselwatch_ais::reassembly::Limits;
 
 fuzz_target!(|data: &[u8]| {
     let config = FrontEndConfig {

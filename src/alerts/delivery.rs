@@ -19,7 +19,7 @@ use tokio::sync::{Notify, watch};
 use crate::config::{Loaded, Secret, WebhookConfig, WebhookFormat};
 use crate::store::outbox::{self, AlertUpdate, Due, Outcome};
 use crate::store::{self, Batch, Writer};
-use crate::time::UnixMillis;
+use vesselwatch_ais::time::UnixMillis;
 
 /// A 4xx other than 408, 410 and 429 is tried this many times before it is dead-lettered.
 const REJECTED_TRIES: u32 = 3;

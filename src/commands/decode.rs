@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use super::{CHUNK, InputTally, open_input};
 
-use crate::frontend::{Counters, FrontEnd};
-use crate::output::gpsd_json;
+use vesselwatch_ais::frontend::{Counters, FrontEnd};
+use vesselwatch_ais::gpsd_json;
 
 /// Output is flushed whenever the buffer passes this.
 const OUT_FLUSH: usize = 256 * 1024;
@@ -66,7 +66,7 @@ pub fn run(opts: &DecodeOptions, out: &mut dyn Write) -> Result<DecodeReport, De
     let mut buf = Vec::with_capacity(OUT_FLUSH + 4096);
     let mut chunk = vec![0u8; CHUNK];
     let count_only = opts.count_only;
-    let write = |buf: &mut Vec<u8>, d: crate::frontend::Decoded| {
+    let write = |buf: &mut Vec<u8>, d: vesselwatch_ais::frontend::Decoded| {
         if !count_only {
             gpsd_json::write_message(buf, &d);
             buf.push(b'\n');

@@ -41,10 +41,10 @@ pub(crate) struct InputTally {
 
 impl InputTally {
     /// The tally of everything counted so far.
-    pub(crate) fn of(c: &crate::frontend::Counters) -> Self {
+    pub(crate) fn of(c: &vesselwatch_ais::frontend::Counters) -> Self {
         Self {
             lines: c.total(),
-            decoded: c.get(crate::frontend::Outcome::Decoded),
+            decoded: c.get(vesselwatch_ais::frontend::Outcome::Decoded),
             rejected: c.rejected(),
         }
     }

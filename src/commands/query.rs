@@ -13,7 +13,7 @@ use crate::config::ConfigError;
 use crate::config::Loaded;
 use crate::store::query::{self, Filter};
 use crate::store::{self, StoreError};
-use crate::time::UnixMillis;
+use vesselwatch_ais::time::UnixMillis;
 
 /// Output formats of the query commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

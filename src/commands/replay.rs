@@ -16,11 +16,11 @@ use crate::alerts::{
 use crate::config::{ConfigError, Loaded};
 use crate::event::{Event, EventKind};
 use crate::feedclock::{ClockSettings, ClockSource, ClockStats, FeedClocks, Mode, Now};
-use crate::frontend::{Counters, Decoded, FrontEnd};
 use crate::movement::{Engine, EngineStats};
 use crate::store::{self, Batch, Checkpoint, StoreError, outbox};
-use crate::time::UnixMillis;
 use std::sync::Arc;
+use vesselwatch_ais::frontend::{Counters, Decoded, FrontEnd};
+use vesselwatch_ais::time::UnixMillis;
 
 /// How fast to replay.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -448,7 +448,7 @@ pub fn format_summary(r: &ReplayReport) -> String {
     let c = &r.clocks;
     let mut s = format!(
         "decoded {}  vessels {}  fixes {}  duplicates {}  stale {}  quarantined {}\nlines:",
-        r.counters.get(crate::frontend::Outcome::Decoded),
+        r.counters.get(vesselwatch_ais::frontend::Outcome::Decoded),
         r.vessels,
         t.fixes,
         t.duplicates,

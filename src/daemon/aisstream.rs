@@ -6,11 +6,11 @@
 
 use serde_json::{Value, json};
 
-use crate::decode::{
+use vesselwatch_ais::decode::{
     AisMessage, AisText, Dimensions, Header, InvalidFields, Position, StaticVoyage,
 };
-use crate::frontend::{Decoded, Meta};
-use crate::time::UnixMillis;
+use vesselwatch_ais::frontend::{Decoded, Meta};
+use vesselwatch_ais::time::UnixMillis;
 
 /// The message aisstream expects right after connecting.
 pub fn subscription(api_key: &str, boxes: &[[[f64; 2]; 2]], mmsi: &[String]) -> String {

@@ -17,9 +17,9 @@ use tokio::sync::watch;
 
 use super::Shared;
 use crate::event::EventKind;
-use crate::frontend::Outcome;
 use crate::store::{self, outbox, query};
-use crate::time::UnixMillis;
+use vesselwatch_ais::frontend::Outcome;
+use vesselwatch_ais::time::UnixMillis;
 
 /// Serves until shutdown.
 pub async fn serve(addr: String, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {

@@ -27,11 +27,11 @@ use crate::commands::replay::ReplayError;
 use crate::config::Loaded;
 use crate::event::Event;
 use crate::feedclock::{ClockSettings, ClockStats, FeedClocks, Mode, Now};
-use crate::frontend::{Counters, FrontEnd};
 use crate::movement::{Engine, EngineStats};
 use crate::store::{Batch, Checkpoint};
-use crate::time::UnixMillis;
 use sources::{Chunk, Feeds, SourceStats};
+use vesselwatch_ais::frontend::{Counters, FrontEnd};
+use vesselwatch_ais::time::UnixMillis;
 
 /// Chunks waiting for the pipeline: a few MiB at most. When full, sources wait.
 const CHANNEL: usize = 256;
@@ -340,7 +340,7 @@ pub fn run(
                 if let Some(every) = watchdog
                     && last_watchdog.elapsed() >= every
                 {
-                    let decoded = fe.counters().get(crate::frontend::Outcome::Decoded);
+                    let decoded = fe.counters().get(vesselwatch_ais::frontend::Outcome::Decoded);
                     let rate = (decoded - status_decoded) as f64 / last_watchdog.elapsed().as_secs_f64();
                     status_decoded = decoded;
                     let status = format!("{rate:.0} msg/s, {} vessels tracked", engine.tracker().len());

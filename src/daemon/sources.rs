@@ -23,7 +23,7 @@ pub enum Chunk {
     /// The feed's connection ended: forget its partial line.
     Reset(u32),
     /// An already decoded message (aisstream JSON).
-    Message(Box<crate::frontend::Decoded>),
+    Message(Box<vesselwatch_ais::frontend::Decoded>),
     /// Not from a source: a new, validated configuration to switch to (SIGHUP).
     Reload(Box<crate::config::Loaded>),
 }
@@ -90,7 +90,8 @@ impl Feeds {
 }
 
 fn now_ms() -> i64 {
-    crate::time::UnixMillis::from_system_time(std::time::SystemTime::now()).map_or(0, |t| t.0)
+    vesselwatch_ais::time::UnixMillis::from_system_time(std::time::SystemTime::now())
+        .map_or(0, |t| t.0)
 }
 
 /// Everything a source task needs.

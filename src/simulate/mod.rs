@@ -6,16 +6,14 @@
 //! which is what lets fixtures commit their feed and expected events. Pure apart from reading the
 //! scenario text the caller passes.
 
-pub mod encode;
-
 use geo::{Bearing, Distance, Haversine, Point};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde::Deserialize;
 
 use crate::config::HumanDuration;
-use crate::time::UnixMillis;
-use encode::{BaseStationReport, PositionReport, StaticReport};
+use vesselwatch_ais::encode::{self, BaseStationReport, PositionReport, StaticReport};
+use vesselwatch_ais::time::UnixMillis;
 
 /// Why a scenario was refused.
 #[derive(Debug, thiserror::Error)]

@@ -24,8 +24,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use crate::config::{FenceConfig, Loaded};
 use crate::event::{Event, EventKind};
 use crate::movement::{MovementSnapshot, VesselSnapshot};
-use crate::time::UnixMillis;
 use crate::tracker::Fix;
+use vesselwatch_ais::time::UnixMillis;
 
 /// The migrations, in order: version `i + 1` is `MIGRATIONS[i]`.
 const MIGRATIONS: &[&str] = &[

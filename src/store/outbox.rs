@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
-use crate::time::UnixMillis;
+use vesselwatch_ais::time::UnixMillis;
 
 /// What one delivery attempt concluded.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -625,7 +625,7 @@ pub fn decode(b: &BitBuf) -> Result<AisMessage, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulate::encode::BitWriter;
+    use crate::encode::BitWriter;
 
     fn dec(payload: &str, fill: u8) -> Result<AisMessage, DecodeError> {
         let mut b = BitBuf::default();
