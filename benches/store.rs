@@ -4,8 +4,8 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vesselwatch::store::{self, Batch};
-use vesselwatch::tracker::Fix;
 use vesselwatch_ais::time::UnixMillis;
+use vesselwatch_engine::tracker::Fix;
 
 const ROWS: usize = 50_000;
 

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use vesselwatch::alerts::delivery::{Delivery, Endpoint};
 use vesselwatch::config::{Secret, WebhookFormat};
-use vesselwatch::event::{Event, EventKind};
 use vesselwatch::store::{self, Batch, Writer};
 use vesselwatch_ais::time::UnixMillis;
+use vesselwatch_engine::{Event, EventKind};
 
 #[path = "../tests/common/mod.rs"]
 mod common;

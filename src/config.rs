@@ -6,9 +6,16 @@
 //! watches.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
+use vesselwatch_engine::Engine;
+use vesselwatch_engine::geofence::{FenceSet, parse_geojson};
+pub use vesselwatch_engine::settings::{
+    FenceConfig, FenceKind, HumanDuration, Invalid, LatLon, MonitorConfig, Vessels, WatchConfig,
+    validate_fences, validate_watch,
+};
 
 /// The example configuration, shipped in the binary so that a fresh checkout runs without set-up.
 pub const DEFAULT_CONFIG: &str = include_str!("../config/vesselwatch.toml");
@@ -73,149 +80,12 @@ pub enum ConfigError {
         message: String,
     },
     /// A value is outside what is allowed.
-    #[error("`{key}` = {value}: {allowed}")]
-    Invalid {
-        /// The key, as a path such as `fences[2].radius_km`.
-        key: String,
-        /// The value found.
-        value: String,
-        /// What is allowed.
-        allowed: String,
-    },
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
 }
 
 fn invalid(key: impl Into<String>, value: impl std::fmt::Display, allowed: &str) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.into(),
-        value: value.to_string(),
-        allowed: allowed.to_string(),
-    }
-}
-
-/// A duration written for people (`"6h"`, `"30m"`, `"1h 30m"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HumanDuration(pub Duration);
-
-impl<'de> Deserialize<'de> for HumanDuration {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        humantime::parse_duration(&s)
-            .map(HumanDuration)
-            .map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "`{s}` is not a duration like \"6h\" or \"30m\": {e}"
-                ))
-            })
-    }
-}
-
-impl HumanDuration {
-    /// Milliseconds, the unit of message time.
-    pub fn millis(self) -> i64 {
-        i64::try_from(self.0.as_millis()).unwrap_or(i64::MAX)
-    }
-}
-
-/// A position in decimal degrees (WGS84).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LatLon {
-    /// Latitude, north positive.
-    pub lat: f64,
-    /// Longitude, east positive.
-    pub lon: f64,
-}
-
-/// Which vessels produce events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Vessels {
-    /// Only vessels on the watchlist (the default): the analyst's case.
-    #[default]
-    Watchlist,
-    /// Every vessel, e.g. to log all port calls at a port.
-    All,
-}
-
-/// `[monitor]`: what to watch for and the thresholds of the movement engine.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MonitorConfig {
-    /// Events for watched vessels only, or for all.
-    pub vessels: Vessels,
-    /// Silence near a port after which a vessel is reported `dark`.
-    pub dark_after: HumanDuration,
-    /// How long a vessel must hold off a port before `holding` is reported.
-    pub holding_after: HumanDuration,
-    /// Implied speed above which a position jump is quarantined as implausible.
-    pub max_speed_kn: f64,
-}
-
-impl Default for MonitorConfig {
-    fn default() -> Self {
-        Self {
-            vessels: Vessels::Watchlist,
-            dark_after: HumanDuration(Duration::from_secs(4 * 3600)),
-            holding_after: HumanDuration(Duration::from_secs(6 * 3600)),
-            max_speed_kn: 60.0,
-        }
-    }
-}
-
-/// What a fence stands for, which decides the events it produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FenceKind {
-    /// A port: arrivals, departures, visits, and `dark`/`holding` within its approach.
-    Port,
-    /// An anchorage: arrivals and departures.
-    Anchorage,
-    /// Any other area: arrivals and departures.
-    Area,
-    /// A line across a strait: transits.
-    Gate,
-}
-
-/// `[[fences]]`: one fence with exactly one geometry.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FenceConfig {
-    /// A unique name, used in events and on the command line.
-    pub name: String,
-    /// What the fence stands for.
-    pub kind: FenceKind,
-    /// Centre of a circular fence (with `radius_km`).
-    pub center: Option<LatLon>,
-    /// Radius of a circular fence.
-    pub radius_km: Option<f64>,
-    /// A GeoJSON Polygon or MultiPolygon, relative to the config file.
-    pub geojson: Option<PathBuf>,
-    /// The two ends of a gate.
-    pub line: Option<Vec<LatLon>>,
-    /// Hysteresis: how far outside a vessel must be before it has departed (default 0.5 km).
-    pub exit_margin_km: Option<f64>,
-    /// Ports only: the surrounding zone where `dark` and `holding` apply (default 25 km).
-    pub approach_km: Option<f64>,
-    /// Time a vessel must stay inside before an arrival counts (default none).
-    pub min_dwell: Option<HumanDuration>,
-}
-
-/// `[[watch]]`: a vessel of interest, matched by any of its identifiers.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WatchConfig {
-    /// How events name the vessel.
-    pub label: String,
-    /// An optional group, for filtering alerts (e.g. `russian-navy`).
-    pub group: Option<String>,
-    /// MMSI.
-    pub mmsi: Option<u32>,
-    /// IMO number; matches once the vessel's static report is seen.
-    pub imo: Option<u32>,
-    /// Ship name, compared normalised and exactly.
-    pub name: Option<String>,
-    /// Call sign, compared normalised and exactly.
-    pub callsign: Option<String>,
+    ConfigError::Invalid(vesselwatch_engine::settings::invalid(key, value, allowed))
 }
 
 /// How often unwatched vessels' positions are kept, or not at all.
@@ -553,13 +423,16 @@ pub enum Origin {
     Embedded,
 }
 
-/// A validated configuration and where it came from.
+/// A validated configuration, where it came from, and its fences compiled once.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     /// The configuration.
     pub config: Config,
     /// Its origin, for resolving GeoJSON paths.
     pub origin: Origin,
+    /// The fences, compiled from `config.fences` and their GeoJSON when loaded: shared with every
+    /// engine built from this configuration, so a start or reload reads each file once.
+    pub fences: Arc<FenceSet>,
 }
 
 impl Loaded {
@@ -599,14 +472,37 @@ impl Loaded {
             path,
             message: e.to_string(),
         })?;
-        let loaded = Self { config, origin };
+        let mut loaded = Self {
+            config,
+            origin,
+            fences: Arc::new(FenceSet::default()),
+        };
         loaded.validate()?;
         for i in 0..loaded.config.webhooks.len() {
             loaded.webhook_secret(i)?;
         }
-        // Compiling the fences reads and checks every GeoJSON file.
-        crate::geofence::FenceSet::build(&loaded)?;
+        // Compiling the fences reads and checks every GeoJSON file, once.
+        let mut polygons = Vec::with_capacity(loaded.config.fences.len());
+        for (i, f) in loaded.config.fences.iter().enumerate() {
+            polygons.push(match &f.geojson {
+                Some(path) => Some(parse_geojson(
+                    &loaded.read_relative(path)?,
+                    &format!("fences[{i}].geojson"),
+                )?),
+                None => None,
+            });
+        }
+        loaded.fences = Arc::new(FenceSet::build(&loaded.config.fences, polygons)?);
         Ok(loaded)
+    }
+
+    /// A fresh movement engine for this configuration.
+    pub fn engine(&self) -> Engine {
+        Engine::new(
+            &self.config.monitor,
+            Arc::clone(&self.fences),
+            &self.config.watch,
+        )
     }
 
     /// The database file: `[store] path` relative to the config file, else `vesselwatch.db` beside
@@ -682,113 +578,9 @@ impl Loaded {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let c = &self.config;
-        let m = &c.monitor;
-        if !(m.max_speed_kn > 0.0 && m.max_speed_kn <= 1000.0) {
-            return Err(invalid(
-                "monitor.max_speed_kn",
-                m.max_speed_kn,
-                "must be between 0 and 1000 knots",
-            ));
-        }
-        for (key, d) in [
-            ("monitor.dark_after", m.dark_after),
-            ("monitor.holding_after", m.holding_after),
-        ] {
-            if d.0.is_zero() {
-                return Err(invalid(key, "0s", "must be longer than zero"));
-            }
-        }
-        let mut names = std::collections::HashSet::new();
-        for (i, f) in c.fences.iter().enumerate() {
-            let key = |k: &str| format!("fences[{i}].{k}");
-            if f.name.trim().is_empty() {
-                return Err(invalid(key("name"), "\"\"", "must not be empty"));
-            }
-            if !names.insert(f.name.as_str()) {
-                return Err(invalid(
-                    key("name"),
-                    format!("{:?}", f.name),
-                    "must be unique among fences",
-                ));
-            }
-            let geometries = [f.center.is_some(), f.geojson.is_some(), f.line.is_some()]
-                .iter()
-                .filter(|&&g| g)
-                .count();
-            if geometries != 1 {
-                return Err(invalid(
-                    key("center|geojson|line"),
-                    format!("{geometries} geometries"),
-                    "a fence needs exactly one of `center` (with `radius_km`), `geojson` or `line`",
-                ));
-            }
-            if (f.kind == FenceKind::Gate) != f.line.is_some() {
-                return Err(invalid(
-                    key("kind"),
-                    format!("{:?}", f.kind).to_lowercase(),
-                    "gates take a `line`, and only gates do",
-                ));
-            }
-            if let Some(line) = &f.line {
-                if line.len() != 2 {
-                    return Err(invalid(
-                        key("line"),
-                        format!("{} points", line.len()),
-                        "a gate line has exactly 2 points",
-                    ));
-                }
-                for (j, p) in line.iter().enumerate() {
-                    check_latlon(&key(&format!("line[{j}]")), p)?;
-                }
-            }
-            if let Some(c) = &f.center {
-                check_latlon(&key("center"), c)?;
-                match f.radius_km {
-                    Some(r) if r > 0.0 && r <= 500.0 => {}
-                    Some(r) => {
-                        return Err(invalid(key("radius_km"), r, "must be between 0 and 500 km"));
-                    }
-                    None => {
-                        return Err(invalid(
-                            key("radius_km"),
-                            "missing",
-                            "a `center` needs a `radius_km`",
-                        ));
-                    }
-                }
-            } else if let Some(r) = f.radius_km {
-                return Err(invalid(
-                    key("radius_km"),
-                    r,
-                    "only a fence with a `center` takes a radius",
-                ));
-            }
-            if let Some(m) = f.exit_margin_km
-                && !(0.0..=50.0).contains(&m)
-            {
-                return Err(invalid(
-                    key("exit_margin_km"),
-                    m,
-                    "must be between 0 and 50 km",
-                ));
-            }
-            if let Some(a) = f.approach_km {
-                if f.kind != FenceKind::Port {
-                    return Err(invalid(
-                        key("approach_km"),
-                        a,
-                        "only ports have an approach zone",
-                    ));
-                }
-                if !(0.0..=500.0).contains(&a) {
-                    return Err(invalid(
-                        key("approach_km"),
-                        a,
-                        "must be between 0 and 500 km",
-                    ));
-                }
-            }
-        }
+        c.monitor.validate()?;
+        validate_fences(&c.fences)?;
+        validate_watch(&c.watch)?;
         let mut sources = std::collections::HashSet::new();
         for (i, src) in c.sources.iter().enumerate() {
             if src.name().trim().is_empty() || !sources.insert(src.name()) {
@@ -863,7 +655,10 @@ impl Loaded {
                 ));
             }
             for e in &h.events {
-                if !crate::event::EventKind::ALL.iter().any(|k| k.as_str() == e) {
+                if !vesselwatch_engine::EventKind::ALL
+                    .iter()
+                    .any(|k| k.as_str() == e)
+                {
                     return Err(invalid(
                         key("events"),
                         format!("{e:?}"),
@@ -888,49 +683,8 @@ impl Loaded {
                 ));
             }
         }
-        for (i, w) in c.watch.iter().enumerate() {
-            let key = |k: &str| format!("watch[{i}].{k}");
-            if w.label.trim().is_empty() {
-                return Err(invalid(key("label"), "\"\"", "must not be empty"));
-            }
-            if w.mmsi.is_none() && w.imo.is_none() && w.name.is_none() && w.callsign.is_none() {
-                return Err(invalid(
-                    key("mmsi|imo|name|callsign"),
-                    "none",
-                    "a watch needs at least one identifier",
-                ));
-            }
-            if let Some(m) = w.mmsi
-                && !(1..=999_999_999).contains(&m)
-            {
-                return Err(invalid(key("mmsi"), m, "an MMSI has at most 9 digits"));
-            }
-            if let Some(imo) = w.imo
-                && !(1_000_000..=9_999_999).contains(&imo)
-            {
-                return Err(invalid(key("imo"), imo, "an IMO number has 7 digits"));
-            }
-        }
         Ok(())
     }
-}
-
-fn check_latlon(key: &str, p: &LatLon) -> Result<(), ConfigError> {
-    if !(-90.0..=90.0).contains(&p.lat) {
-        return Err(invalid(
-            format!("{key}.lat"),
-            p.lat,
-            "must be between -90 and 90",
-        ));
-    }
-    if !(-180.0..=180.0).contains(&p.lon) {
-        return Err(invalid(
-            format!("{key}.lon"),
-            p.lon,
-            "must be between -180 and 180",
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

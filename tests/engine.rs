@@ -7,12 +7,12 @@
 
 use proptest::prelude::*;
 use vesselwatch::config::{Loaded, Origin};
-use vesselwatch::event::{Event, EventKind};
-use vesselwatch::movement::Engine;
 use vesselwatch::simulate::{Report, Scenario};
 use vesselwatch_ais::decode::AisMessage;
 use vesselwatch_ais::encode::{self, PositionReport};
 use vesselwatch_ais::frontend::FrontEnd;
+use vesselwatch_engine::movement::Engine;
+use vesselwatch_engine::{Event, EventKind};
 
 const CENTER: (f64, f64) = (34.9, 35.87);
 const RADIUS_KM: f64 = 1.0;
@@ -24,7 +24,7 @@ fn engine() -> Engine {
          center = {{ lat = {}, lon = {} }}\nradius_km = {RADIUS_KM}\nexit_margin_km = {MARGIN_KM}\n",
         CENTER.0, CENTER.1
     );
-    Engine::new(&Loaded::from_str(&toml, Origin::Embedded).unwrap()).unwrap()
+    Loaded::from_str(&toml, Origin::Embedded).unwrap().engine()
 }
 
 /// The point `km` from the centre on `bearing` degrees (flat approximation, fine at 1.5 km).
@@ -230,7 +230,7 @@ fn watch_engine(extra_fence: &str) -> Engine {
          [[watch]]\nlabel = \"Sparta\"\nimo = 9268710\nname = \"SPARTA\"\n",
         CENTER.0, CENTER.1
     );
-    Engine::new(&Loaded::from_str(&toml, Origin::Embedded).unwrap()).unwrap()
+    Loaded::from_str(&toml, Origin::Embedded).unwrap().engine()
 }
 
 #[test]
@@ -299,7 +299,7 @@ fn min_dwell_delays_the_arrival_and_a_short_visit_is_none() {
          center = {{ lat = {}, lon = {} }}\nradius_km = 1\nmin_dwell = \"1h\"\n",
         CENTER.0, CENTER.1
     );
-    let mut e = Engine::new(&Loaded::from_str(&toml, Origin::Embedded).unwrap()).unwrap();
+    let mut e = Loaded::from_str(&toml, Origin::Embedded).unwrap().engine();
     let (mut fe, mut out) = (FrontEnd::default(), Vec::new());
     let m = 273_000_010;
     feed_at(&mut e, &mut fe, m, 0, offset(5.0, 0.0), &mut out);

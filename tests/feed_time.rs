@@ -13,12 +13,11 @@ use std::process::{Command, Output};
 use proptest::prelude::*;
 use serde_json::Value;
 use vesselwatch::config::{Loaded, Origin};
-use vesselwatch::event::Event;
-use vesselwatch::feedclock::{ClockSettings, FeedClocks, Mode, Now};
-use vesselwatch::movement::Engine;
 use vesselwatch::simulate::Scenario;
 use vesselwatch_ais::frontend::FrontEnd;
 use vesselwatch_ais::time::UnixMillis;
+use vesselwatch_engine::event::Event;
+use vesselwatch_engine::feedclock::{ClockSettings, FeedClocks, Mode, Now};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -434,7 +433,7 @@ fn inputs_mostly_lost_are_said_so() {
 fn events_of(text: &str, loaded: &Loaded) -> Vec<Event> {
     let mut fe = FrontEnd::default();
     let mut clocks = FeedClocks::new(ClockSettings::new(Mode::Replay));
-    let mut engine = Engine::new(loaded).unwrap();
+    let mut engine = loaded.engine();
     let mut out = Vec::new();
     let now = Now {
         arrival: None,

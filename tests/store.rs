@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 use vesselwatch::store::{self, Batch, Writer};
-use vesselwatch::tracker::Fix;
 use vesselwatch_ais::time::UnixMillis;
+use vesselwatch_engine::tracker::Fix;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

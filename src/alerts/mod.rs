@@ -11,8 +11,8 @@ use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 
 use crate::config::{Secret, WebhookConfig, WebhookFormat};
-use crate::event::Event;
-use crate::watchlist::normalise;
+use vesselwatch_engine::event::Event;
+use vesselwatch_engine::watchlist::normalise;
 
 /// Whether webhook `h` wants event `e`: its kind, fence, watchlist group and vessel filters.
 pub fn wants(h: &WebhookConfig, e: &Event) -> bool {

@@ -14,13 +14,15 @@ use crate::alerts::{
     delivery::{Delivery, Endpoint},
 };
 use crate::config::{ConfigError, Loaded};
-use crate::event::{Event, EventKind};
-use crate::feedclock::{ClockSettings, ClockSource, ClockStats, FeedClocks, Mode, Now};
-use crate::movement::{Engine, EngineStats};
 use crate::store::{self, Batch, Checkpoint, StoreError, outbox};
 use std::sync::Arc;
 use vesselwatch_ais::frontend::{Counters, Decoded, FrontEnd};
 use vesselwatch_ais::time::UnixMillis;
+use vesselwatch_engine::feedclock::{
+    ClockSettings, ClockSource, ClockStats, FeedClocks, Mode, Now,
+};
+use vesselwatch_engine::movement::{Engine, EngineStats};
+use vesselwatch_engine::{Event, EventKind};
 
 /// How fast to replay.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -230,7 +232,7 @@ fn drain(db: &Path, wait: Duration) -> Vec<(String, i64)> {
 /// Runs a replay, printing events to `out` and recording them in the store.
 pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, ReplayError> {
     let loaded = Loaded::load(opts.config.as_deref())?;
-    let mut engine = Engine::new(&loaded)?;
+    let mut engine = loaded.engine();
     let db = (!opts.no_store).then(|| opts.db.clone().unwrap_or_else(|| loaded.db_path()));
     let writer = match &db {
         Some(db) => Some(Arc::new(store::start(&loaded, db.clone(), &mut engine)?)),
@@ -266,7 +268,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
     let mut dec = Decider {
         fresh: match restored {
             Some(_) => {
-                let mut fresh = Engine::new(&loaded)?;
+                let mut fresh = loaded.engine();
                 fresh.enable_recording(store::sampling(&loaded));
                 Some(fresh)
             }

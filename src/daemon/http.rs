@@ -16,10 +16,10 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::Shared;
-use crate::event::EventKind;
 use crate::store::{self, outbox, query};
 use vesselwatch_ais::frontend::Outcome;
 use vesselwatch_ais::time::UnixMillis;
+use vesselwatch_engine::EventKind;
 
 /// Serves until shutdown.
 pub async fn serve(addr: String, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
@@ -126,7 +126,7 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     );
     let c = snap.clocks;
     let _ = writeln!(m, "# TYPE vesselwatch_messages_timed_total counter");
-    for src in crate::feedclock::ClockSource::ALL {
+    for src in vesselwatch_engine::feedclock::ClockSource::ALL {
         let _ = writeln!(
             m,
             "vesselwatch_messages_timed_total{{clock=\"{}\"}} {}",

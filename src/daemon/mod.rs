@@ -25,13 +25,13 @@ use crate::alerts::{
 };
 use crate::commands::replay::ReplayError;
 use crate::config::Loaded;
-use crate::event::Event;
-use crate::feedclock::{ClockSettings, ClockStats, FeedClocks, Mode, Now};
-use crate::movement::{Engine, EngineStats};
 use crate::store::{Batch, Checkpoint};
 use sources::{Chunk, Feeds, SourceStats};
 use vesselwatch_ais::frontend::{Counters, FrontEnd};
 use vesselwatch_ais::time::UnixMillis;
+use vesselwatch_engine::event::Event;
+use vesselwatch_engine::feedclock::{ClockSettings, ClockStats, FeedClocks, Mode, Now};
+use vesselwatch_engine::movement::EngineStats;
 
 /// Chunks waiting for the pipeline: a few MiB at most. When full, sources wait.
 const CHANNEL: usize = 256;
@@ -112,7 +112,7 @@ pub fn run(
 ) -> Result<(), ReplayError> {
     let loaded = Loaded::load(opts.config.as_deref())?;
     let db = opts.db.clone().unwrap_or_else(|| loaded.db_path());
-    let mut engine = Engine::new(&loaded)?;
+    let mut engine = loaded.engine();
     let writer = Arc::new(crate::store::start(&loaded, db.clone(), &mut engine)?);
     let start_delivery = |l: &Loaded| -> Result<Option<Delivery>, ReplayError> {
         if l.config.webhooks.is_empty() {
@@ -248,7 +248,10 @@ pub fn run(
         .spawn(move || {
             let mut fe = FrontEnd::default();
             let mut clocks = FeedClocks::new(ClockSettings::new(Mode::Live));
-            let live = |wall: UnixMillis| Now { arrival: Some(wall), latest: None };
+            let live = |wall: UnixMillis| Now {
+                arrival: Some(wall),
+                latest: None,
+            };
             let mut events: Vec<Event> = Vec::new();
             let mut unsaved: Vec<Event> = Vec::new();
             let mut by_source: Vec<u64> = vec![0; pipe_shared.source_names.len()];
@@ -269,7 +272,8 @@ pub fn run(
                             if let Some(s) = source {
                                 by_source[s] += 1;
                             }
-                            clocks.push(d, live(wall), |d, t| engine.on_message(&d, t, &mut events));
+                            clocks
+                                .push(d, live(wall), |d, t| engine.on_message(&d, t, &mut events));
                         });
                     }
                     Ok(Some(Chunk::Reset(feed))) => {
@@ -282,10 +286,11 @@ pub fn run(
                         }
                         clocks.push(*d, live(wall), |d, t| engine.on_message(&d, t, &mut events));
                     }
-                    Ok(Some(Chunk::Reload(new))) => match engine.reconfigure(&new) {
-                        Ok(()) => hooks = new.config.webhooks.clone(),
-                        Err(e) => tracing::error!(error = %e, "Reload rejected by the engine; the old configuration stays in force."),
-                    },
+                    // Validated and compiled when it was loaded: the engine cannot refuse it.
+                    Ok(Some(Chunk::Reload(new))) => {
+                        engine.reconfigure(new.engine());
+                        hooks = new.config.webhooks.clone();
+                    }
                     Ok(None) => clocks.finish(|d, t| engine.on_message(&d, t, &mut events)),
                     Err(_) => {}
                 }
@@ -317,7 +322,12 @@ pub fn run(
                             message_time: engine.clock(),
                         })
                         .collect();
-                    let batch = Batch::decided(&mut engine, std::mem::take(&mut unsaved), alerts, checkpoints);
+                    let batch = Batch::decided(
+                        &mut engine,
+                        std::mem::take(&mut unsaved),
+                        alerts,
+                        checkpoints,
+                    );
                     if urgent {
                         // Events (and their alerts) are committed at once, then sent.
                         pipe_writer.send_and_wait(batch);
@@ -340,10 +350,16 @@ pub fn run(
                 if let Some(every) = watchdog
                     && last_watchdog.elapsed() >= every
                 {
-                    let decoded = fe.counters().get(vesselwatch_ais::frontend::Outcome::Decoded);
-                    let rate = (decoded - status_decoded) as f64 / last_watchdog.elapsed().as_secs_f64();
+                    let decoded = fe
+                        .counters()
+                        .get(vesselwatch_ais::frontend::Outcome::Decoded);
+                    let rate =
+                        (decoded - status_decoded) as f64 / last_watchdog.elapsed().as_secs_f64();
                     status_decoded = decoded;
-                    let status = format!("{rate:.0} msg/s, {} vessels tracked", engine.tracker().len());
+                    let status = format!(
+                        "{rate:.0} msg/s, {} vessels tracked",
+                        engine.tracker().len()
+                    );
                     let _ = sd_notify::notify(&[
                         sd_notify::NotifyState::Watchdog,
                         sd_notify::NotifyState::Status(&status),

@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 use crate::config::{FenceConfig, Loaded};
-use crate::event::{Event, EventKind};
-use crate::movement::{MovementSnapshot, VesselSnapshot};
-use crate::tracker::Fix;
 use vesselwatch_ais::time::UnixMillis;
+use vesselwatch_engine::movement::{MovementSnapshot, VesselSnapshot};
+use vesselwatch_engine::tracker::Fix;
+use vesselwatch_engine::{Event, EventKind};
 
 /// The migrations, in order: version `i + 1` is `MIGRATIONS[i]`.
 const MIGRATIONS: &[&str] = &[
@@ -162,7 +162,10 @@ pub fn sync_fences(
     let conn = conn.transaction().map_err(&err)?;
     for f in &loaded.config.fences {
         let definition = fence_definition(f, loaded);
-        let hash = format!("{:016x}", crate::event::fnv1a(&[definition.as_bytes()]));
+        let hash = format!(
+            "{:016x}",
+            vesselwatch_engine::event::fnv1a(&[definition.as_bytes()])
+        );
         let old: Option<String> = conn
             .query_row("SELECT hash FROM fences WHERE name = ?1", [&f.name], |r| {
                 r.get(0)
@@ -254,7 +257,7 @@ pub fn load_state(
 pub fn start(
     loaded: &Loaded,
     db: PathBuf,
-    engine: &mut crate::movement::Engine,
+    engine: &mut vesselwatch_engine::movement::Engine,
 ) -> Result<Writer, StoreError> {
     let mut conn = open(&db)?;
     sync_fences(&mut conn, &db, loaded)?;
@@ -272,7 +275,7 @@ pub fn start(
 }
 
 /// How often unwatched vessels' positions are kept (`[store] sample_positions`), as
-/// [`Engine::enable_recording`](crate::movement::Engine::enable_recording) takes it.
+/// [`Engine::enable_recording`](vesselwatch_engine::movement::Engine::enable_recording) takes it.
 pub fn sampling(loaded: &Loaded) -> Option<i64> {
     match loaded.config.store.sample_positions {
         crate::config::Sampling::Off => None,
@@ -321,7 +324,7 @@ impl Batch {
     /// them, the engine's changed vessels and positions, its clock, and the feeds' progress. What
     /// `replay` and `run` hand to the writer.
     pub fn decided(
-        engine: &mut crate::movement::Engine,
+        engine: &mut vesselwatch_engine::movement::Engine,
         events: Vec<Event>,
         alerts: Vec<(String, String)>,
         checkpoints: Vec<Checkpoint>,

@@ -6,8 +6,8 @@
 use rusqlite::{Connection, ToSql};
 use serde::Serialize;
 
-use crate::watchlist::normalise;
 use vesselwatch_ais::time::UnixMillis;
+use vesselwatch_engine::watchlist::normalise;
 
 /// Filters shared by the query commands; `None` means no filter.
 #[derive(Debug, Clone, Default)]

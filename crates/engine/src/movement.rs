@@ -12,10 +12,15 @@ use geo::{Distance, Haversine};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{FenceKind, Loaded, Vessels};
-use crate::event::{Event, EventKind, FixRecord, event_id};
-use crate::geofence::{Direction, FenceSet, Zone};
+use std::sync::Arc;
+
+use crate::event::{Event, FixRecord, event_id};
+use crate::geofence::{FenceSet, Zone};
+use crate::settings::{MonitorConfig, Vessels, WatchConfig};
 use crate::tracker::{Fix, Observation, StaticData, Tracker, TrackerStats, Vessel};
+use crate::vocab::Direction;
+use crate::vocab::EventKind;
+use crate::vocab::FenceKind;
 use crate::watchlist::{Identity, Watchlist};
 use vesselwatch_ais::frontend::Decoded;
 use vesselwatch_ais::time::UnixMillis;
@@ -36,6 +41,17 @@ pub struct EngineSettings {
     pub holding_after_ms: i64,
     /// Jump quarantine threshold.
     pub max_speed_kn: f64,
+}
+
+impl From<&MonitorConfig> for EngineSettings {
+    fn from(m: &MonitorConfig) -> Self {
+        Self {
+            vessels: m.vessels,
+            dark_after_ms: m.dark_after.millis(),
+            holding_after_ms: m.holding_after.millis(),
+            max_speed_kn: m.max_speed_kn,
+        }
+    }
 }
 
 /// Where a vessel stands with one fence: the state machine's state.
@@ -150,7 +166,7 @@ pub struct EngineStats {
 #[derive(Debug)]
 pub struct Engine {
     settings: EngineSettings,
-    fences: FenceSet,
+    fences: Arc<FenceSet>,
     watchlist: Watchlist,
     tracker: Tracker,
     movement: FxHashMap<u32, Movement>,
@@ -199,24 +215,18 @@ struct Detail {
 }
 
 impl Engine {
-    /// An engine for a loaded configuration.
-    pub fn new(loaded: &Loaded) -> Result<Self, crate::config::ConfigError> {
-        let m = &loaded.config.monitor;
-        let settings = EngineSettings {
-            vessels: m.vessels,
-            dark_after_ms: m.dark_after.millis(),
-            holding_after_ms: m.holding_after.millis(),
-            max_speed_kn: m.max_speed_kn,
-        };
-        Ok(Self::with_parts(
-            settings,
-            FenceSet::build(loaded)?,
-            Watchlist::new(&loaded.config.watch),
-        ))
+    /// An engine for the `[monitor]` thresholds, compiled fences (shared with the configuration
+    /// that built them, so a start or reload compiles them once) and the `[[watch]]` list.
+    pub fn new(monitor: &MonitorConfig, fences: Arc<FenceSet>, watch: &[WatchConfig]) -> Self {
+        Self::with_parts(EngineSettings::from(monitor), fences, Watchlist::new(watch))
     }
 
     /// An engine from compiled parts (benchmarks add fences this way).
-    pub fn with_parts(settings: EngineSettings, fences: FenceSet, watchlist: Watchlist) -> Self {
+    pub fn with_parts(
+        settings: EngineSettings,
+        fences: Arc<FenceSet>,
+        watchlist: Watchlist,
+    ) -> Self {
         Self {
             tracker: Tracker::new(settings.max_speed_kn),
             settings,
@@ -413,8 +423,8 @@ impl Engine {
     /// Swaps in a new configuration (fences, watchlist, thresholds) without losing state: every
     /// vessel is carried over through its snapshot, so fence states follow their fence by name, a
     /// removed fence's state is dropped and a new fence starts from the vessels' last fixes.
-    pub fn reconfigure(&mut self, loaded: &Loaded) -> Result<(), crate::config::ConfigError> {
-        let mut next = Engine::new(loaded)?;
+    /// `next` is a fresh engine built from the new configuration.
+    pub fn reconfigure(&mut self, mut next: Engine) {
         let mut ids: Vec<u32> = self.tracker.vessels().map(|v| v.mmsi).collect();
         ids.sort_unstable();
         let snapshots = ids.into_iter().filter_map(|m| self.snapshot(m)).collect();
@@ -427,7 +437,6 @@ impl Engine {
         next.dirty = next.tracker.vessels().map(|v| v.mmsi).collect();
         next.positions = std::mem::take(&mut self.positions);
         *self = next;
-        Ok(())
     }
 
     /// The state of one vessel.

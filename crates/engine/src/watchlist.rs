@@ -4,7 +4,7 @@
 //! static reports) against `[[watch]]` entries. Names are compared normalised and exactly, so
 //! `SPARTA` never matches `SPARTA IV`. Pure.
 
-use crate::config::WatchConfig;
+use crate::settings::WatchConfig;
 
 /// Upper case, `@` padding removed, runs of spaces collapsed, trimmed: the form in which AIS names
 /// and call signs are compared.
@@ -94,7 +94,11 @@ mod tests {
     use super::*;
 
     fn list() -> Watchlist {
-        let cfg: crate::config::Config = toml::from_str(
+        #[derive(serde::Deserialize)]
+        struct Watches {
+            watch: Vec<WatchConfig>,
+        }
+        let cfg: Watches = toml::from_str(
             r#"
             [[watch]]
             label = "Sparta"

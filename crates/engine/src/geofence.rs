@@ -14,7 +14,9 @@ use geo::{
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
 
-use crate::config::{ConfigError, FenceKind, Loaded};
+use crate::settings::{FenceConfig, Invalid, invalid};
+pub use crate::vocab::Direction;
+use crate::vocab::FenceKind;
 
 /// Default hysteresis: how far outside a fence a vessel must be before it has left.
 pub const DEFAULT_EXIT_MARGIN_KM: f64 = 0.5;
@@ -136,43 +138,10 @@ impl Fence {
     }
 }
 
-/// The direction of a gate transit, named for the larger component of the movement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    /// Moving east.
-    Eastbound,
-    /// Moving west.
-    Westbound,
-    /// Moving north.
-    Northbound,
-    /// Moving south.
-    Southbound,
-}
-
-impl Direction {
-    /// The direction of travel from `a` to `b`.
-    pub fn of(a: Point, b: Point) -> Self {
-        let dx = (b.x() - a.x()) * a.y().to_radians().cos();
-        let dy = b.y() - a.y();
-        if dx.abs() >= dy.abs() {
-            if dx >= 0.0 {
-                Direction::Eastbound
-            } else {
-                Direction::Westbound
-            }
-        } else if dy >= 0.0 {
-            Direction::Northbound
-        } else {
-            Direction::Southbound
-        }
-    }
-}
-
 type Indexed = GeomWithData<Rectangle<[f64; 2]>, usize>;
 
 /// All fences, with a spatial index.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FenceSet {
     fences: Vec<Fence>,
     areas: RTree<Indexed>,
@@ -192,13 +161,11 @@ fn polygon_from(rings: &[Vec<geojson::Position>]) -> Option<Polygon> {
     (exterior.0.len() >= 4).then(|| Polygon::new(exterior, holes))
 }
 
-/// Reads a GeoJSON Polygon or MultiPolygon (bare, in a Feature, or every feature of a collection).
-fn parse_geojson(text: &str, key: &str) -> Result<MultiPolygon, ConfigError> {
-    let bad = |why: &str| ConfigError::Invalid {
-        key: key.to_string(),
-        value: "GeoJSON".into(),
-        allowed: why.to_string(),
-    };
+/// Reads a GeoJSON Polygon or MultiPolygon (bare, in a Feature, or every feature of a collection);
+/// `key` names the setting in errors. Public so that the application reads each file once and
+/// hands the parsed geometry to [`FenceSet::build`].
+pub fn parse_geojson(text: &str, key: &str) -> Result<MultiPolygon, Invalid> {
+    let bad = |why: &str| invalid(key, "GeoJSON", why);
     let gj: geojson::GeoJson = text
         .parse()
         .map_err(|e: geojson::Error| bad(&format!("does not parse: {e}")))?;
@@ -263,18 +230,35 @@ fn bbox(shape: &Shape) -> ([f64; 2], [f64; 2]) {
 }
 
 impl FenceSet {
-    /// Compiles the configuration's fences, reading GeoJSON files through it.
-    pub fn build(loaded: &Loaded) -> Result<Self, ConfigError> {
-        let mut fences = Vec::with_capacity(loaded.config.fences.len());
-        for (id, f) in loaded.config.fences.iter().enumerate() {
+    /// Compiles validated `[[fences]]`; `polygons[i]` is the parsed GeoJSON of fence `i` when it
+    /// names one ([`parse_geojson`]). Reading the files is the caller's job, so building does no
+    /// I/O.
+    pub fn build(
+        configs: &[FenceConfig],
+        mut polygons: Vec<Option<MultiPolygon>>,
+    ) -> Result<Self, Invalid> {
+        if polygons.len() != configs.len() {
+            return Err(invalid(
+                "fences",
+                format!("{} geometries for {} fences", polygons.len(), configs.len()),
+                "one entry per fence",
+            ));
+        }
+        let mut fences = Vec::with_capacity(configs.len());
+        for (id, f) in configs.iter().enumerate() {
             let shape = if let (Some(c), Some(r)) = (f.center, f.radius_km) {
                 Shape::Circle {
                     center: Point::new(c.lon, c.lat),
                     radius_m: r * 1000.0,
                 }
-            } else if let Some(path) = &f.geojson {
-                let text = loaded.read_relative(path)?;
-                Shape::Polygons(parse_geojson(&text, &format!("fences[{id}].geojson"))?)
+            } else if f.geojson.is_some() {
+                Shape::Polygons(polygons[id].take().ok_or_else(|| {
+                    invalid(
+                        format!("fences[{id}].geojson"),
+                        "not loaded",
+                        "the GeoJSON must be parsed",
+                    )
+                })?)
             } else if let Some(line) = &f.line {
                 Shape::Gate(Line::new(
                     geo::Coord {
@@ -287,7 +271,11 @@ impl FenceSet {
                     },
                 ))
             } else {
-                unreachable!("validated: exactly one geometry")
+                return Err(invalid(
+                    format!("fences[{id}]"),
+                    "no geometry",
+                    "a fence needs exactly one of `center` (with `radius_km`), `geojson` or `line`",
+                ));
             };
             fences.push(Fence {
                 id,
@@ -379,8 +367,26 @@ impl FenceSet {
 mod tests {
     use super::*;
 
-    fn shipped() -> FenceSet {
-        FenceSet::build(&Loaded::embedded()).unwrap()
+    /// The fences of the shipped configuration, read as the application reads them.
+    pub(crate) fn shipped() -> FenceSet {
+        #[derive(serde::Deserialize)]
+        struct Fences {
+            fences: Vec<FenceConfig>,
+        }
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+        let text = std::fs::read_to_string(dir.join("vesselwatch.toml")).unwrap();
+        let configs = toml::from_str::<Fences>(&text).unwrap().fences;
+        crate::settings::validate_fences(&configs).unwrap();
+        let polygons = configs
+            .iter()
+            .map(|f| {
+                f.geojson.as_ref().map(|p| {
+                    let text = std::fs::read_to_string(dir.join(p)).unwrap();
+                    parse_geojson(&text, "test").unwrap()
+                })
+            })
+            .collect();
+        FenceSet::build(&configs, polygons).unwrap()
     }
 
     fn id(set: &FenceSet, name: &str) -> usize {

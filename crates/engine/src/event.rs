@@ -7,54 +7,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::geofence::Direction;
+use crate::vocab::{Direction, EventKind};
 use vesselwatch_ais::time::UnixMillis;
-
-/// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EventKind {
-    /// Already inside a fence when first seen: no arrival, but now known to be there.
-    Present,
-    /// Entered a fence (and stayed `min_dwell` where set).
-    Arrival,
-    /// Left a fence beyond its exit margin.
-    Departure,
-    /// Silent for `dark_after` inside or near a port.
-    Dark,
-    /// Heard again after going dark.
-    Reappeared,
-    /// Held off a port, slow or within 2 km, for `holding_after`.
-    Holding,
-    /// Crossed a gate line.
-    Transit,
-}
-
-impl EventKind {
-    /// Every kind, in declaration order (the order of counters).
-    pub const ALL: [EventKind; 7] = [
-        EventKind::Present,
-        EventKind::Arrival,
-        EventKind::Departure,
-        EventKind::Dark,
-        EventKind::Reappeared,
-        EventKind::Holding,
-        EventKind::Transit,
-    ];
-
-    /// The lowercase name used in JSON, on the command line and in filters.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Present => "present",
-            EventKind::Arrival => "arrival",
-            EventKind::Departure => "departure",
-            EventKind::Dark => "dark",
-            EventKind::Reappeared => "reappeared",
-            EventKind::Holding => "holding",
-            EventKind::Transit => "transit",
-        }
-    }
-}
 
 /// A position with its time, as events carry them.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -133,7 +87,8 @@ fn rfc3339_opt<S: serde::Serializer>(t: &Option<UnixMillis>, s: S) -> Result<S::
 
 /// FNV-1a, 64 bits. Spelled out rather than taken from a hasher crate because event ids are stored
 /// and sent to other systems: the function must never change between releases or platforms.
-pub(crate) fn fnv1a(parts: &[&[u8]]) -> u64 {
+/// The store uses it too, for fingerprints it keeps across releases.
+pub fn fnv1a(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
         for &b in *part {

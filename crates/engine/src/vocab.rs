@@ -1,0 +1,100 @@
+//! The words every stage shares: what a fence is, which way a transit went, what kind an event is.
+//!
+//! A leaf module, so that settings, geofences and events can all use these without depending on
+//! each other (the cycle config → geofence → config is what this breaks).
+
+use geo::Point;
+use serde::{Deserialize, Serialize};
+
+/// What a fence stands for, which decides the events it produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FenceKind {
+    /// A port: arrivals, departures, visits, and `dark`/`holding` within its approach.
+    Port,
+    /// An anchorage: arrivals and departures.
+    Anchorage,
+    /// Any other area: arrivals and departures.
+    Area,
+    /// A line across a strait: transits.
+    Gate,
+}
+
+/// The direction of a gate transit, named for the larger component of the movement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Moving east.
+    Eastbound,
+    /// Moving west.
+    Westbound,
+    /// Moving north.
+    Northbound,
+    /// Moving south.
+    Southbound,
+}
+
+impl Direction {
+    /// The direction of travel from `a` to `b`.
+    pub fn of(a: Point, b: Point) -> Self {
+        let dx = (b.x() - a.x()) * a.y().to_radians().cos();
+        let dy = b.y() - a.y();
+        if dx.abs() >= dy.abs() {
+            if dx >= 0.0 {
+                Direction::Eastbound
+            } else {
+                Direction::Westbound
+            }
+        } else if dy >= 0.0 {
+            Direction::Northbound
+        } else {
+            Direction::Southbound
+        }
+    }
+}
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// Already inside a fence when first seen: no arrival, but now known to be there.
+    Present,
+    /// Entered a fence (and stayed `min_dwell` where set).
+    Arrival,
+    /// Left a fence beyond its exit margin.
+    Departure,
+    /// Silent for `dark_after` inside or near a port.
+    Dark,
+    /// Heard again after going dark.
+    Reappeared,
+    /// Held off a port, slow or within 2 km, for `holding_after`.
+    Holding,
+    /// Crossed a gate line.
+    Transit,
+}
+
+impl EventKind {
+    /// Every kind, in declaration order (the order of counters).
+    pub const ALL: [EventKind; 7] = [
+        EventKind::Present,
+        EventKind::Arrival,
+        EventKind::Departure,
+        EventKind::Dark,
+        EventKind::Reappeared,
+        EventKind::Holding,
+        EventKind::Transit,
+    ];
+
+    /// The lowercase name used in JSON, on the command line and in filters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Present => "present",
+            EventKind::Arrival => "arrival",
+            EventKind::Departure => "departure",
+            EventKind::Dark => "dark",
+            EventKind::Reappeared => "reappeared",
+            EventKind::Holding => "holding",
+            EventKind::Transit => "transit",
+        }
+    }
+}
