@@ -170,15 +170,25 @@ mod tests {
             "tartus-naval",
             UnixMillis(1_733_100_000_000),
         );
-        // Pinned: an id must never change between releases.
+        // Pinned: an id must never change between releases, since stored events and webhook
+        // receivers deduplicate by it. The literals were computed outside this code (Python, from
+        // the FNV-1a definition with a 0xff byte after each part).
+        assert_eq!(a, "d372d34abf8bd18f");
         assert_eq!(
-            a,
             event_id(
-                EventKind::Departure,
+                EventKind::Arrival,
                 273_000_001,
                 "tartus-naval",
                 UnixMillis(1_733_100_000_000)
-            )
+            ),
+            "54ca07beaad63b66"
+        );
+        // FNV-1a's published offset basis and its test vector for "a" (0xaf63dc4c8601ec8c), which
+        // with our part separator becomes FNV-1a of "a\xff".
+        assert_eq!(fnv1a(&[]), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(
+            fnv1a(&[b"a"]),
+            (0xaf63_dc4c_8601_ec8c_u64 ^ 0xff).wrapping_mul(0x0000_0100_0000_01b3)
         );
         assert_eq!(a.len(), 16);
         assert_ne!(
