@@ -18,23 +18,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use vesselwatch_ais::encode::{self, PositionReport};
+#[path = "../tests/util/mod.rs"]
+mod util;
+use util::{free_port, root};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The real sentences of the samples, repeated to about `n` lines, with increasing log timestamps.
 fn feed(n: usize) -> Vec<u8> {

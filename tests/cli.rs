@@ -1,18 +1,10 @@
 //! End-to-end tests of `vesselwatch decode` with the real binary, each in a fresh temp dir.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vesselwatch"))
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(name)
-}
+use std::path::Path;
+use std::process::{Output, Stdio};
+mod util;
+use util::{bin, fixture};
 
 fn run(args: &[&std::ffi::OsStr]) -> Output {
     bin().args(args).output().expect("binary runs")

@@ -18,14 +18,8 @@ use vesselwatch_ais::frontend::FrontEnd;
 use vesselwatch_ais::time::UnixMillis;
 use vesselwatch_engine::event::Event;
 use vesselwatch_engine::feedclock::{ClockSettings, FeedClocks, Mode, Now};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixture(path: &str) -> PathBuf {
-    root().join("fixtures").join(path)
-}
+mod util;
+use util::{fixture, root};
 
 /// Runs the binary; prints the command and its output when it fails.
 fn run(args: &[&str], files: &[&Path]) -> Output {

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use vesselwatch::simulate::Scenario;
+mod util;
+use util::root;
 
 const FIXTURES: &[&str] = &[
     "tartus-2024-12",
@@ -14,10 +16,6 @@ const FIXTURES: &[&str] = &[
     "mixed-garbage",
     "untimed-port",
 ];
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn config_for(dir: &Path) -> PathBuf {
     let own = dir.join("config.toml");

@@ -10,10 +10,8 @@ use rusqlite::Connection;
 use vesselwatch::store::{self, Batch, Writer};
 use vesselwatch_ais::time::UnixMillis;
 use vesselwatch_engine::tracker::Fix;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+mod util;
+use util::root;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vesselwatch"));

@@ -14,6 +14,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+mod util;
+use util::root;
 
 mod common;
 
@@ -83,10 +85,6 @@ fn receiver(port: u16, script: Vec<Reply>) -> (SocketAddr, Shared) {
         .route("/hook", axum::routing::post(hook))
         .with_state(shared.clone());
     (common::serve_app(port, app), shared)
-}
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A config with the Tartus port fence, every vessel monitored, and one webhook for departures and
