@@ -42,7 +42,12 @@ fn feed_server(feed: &Path) -> SocketAddr {
         .collect();
     std::thread::spawn(move || {
         let half = lines.len() / 2;
+        // Connections are kept here: the first is dropped on purpose (the one drop the test
+        // expects), the second must stay open. Scoping it to the loop closed it 300 ms after the
+        // feed, a second drop whenever the test read /metrics later than that.
+        let mut open = None;
         for part in [&lines[..half], &lines[half..]] {
+            drop(open.take());
             let (mut s, _) = listener.accept().unwrap();
             for chunk in part.chunks(200) {
                 let mut text = chunk.join("\n");
@@ -51,6 +56,7 @@ fn feed_server(feed: &Path) -> SocketAddr {
             }
             s.flush().unwrap();
             std::thread::sleep(Duration::from_millis(300));
+            open = Some(s);
         }
         // Keep the second connection open until the test ends.
         std::thread::sleep(Duration::from_secs(120));
