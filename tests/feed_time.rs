@@ -8,7 +8,7 @@
 //! the original tag-blocked feed, whose times are the simulator's own.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -19,21 +19,11 @@ use vesselwatch_ais::time::UnixMillis;
 use vesselwatch_engine::event::Event;
 use vesselwatch_engine::feedclock::{ClockSettings, FeedClocks, Mode, Now};
 mod util;
-use util::{fixture, root};
+use util::{bin, fixture, root, run_ok};
 
-/// Runs the binary; prints the command and its output when it fails.
+/// Runs the binary with `args` then `files`; prints the command and its output when it fails.
 fn run(args: &[&str], files: &[&Path]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_vesselwatch"))
-        .args(args)
-        .args(files)
-        .output()
-        .expect("binary runs");
-    assert!(
-        out.status.success(),
-        "vesselwatch {args:?} {files:?}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    run_ok(bin().args(args).args(files))
 }
 
 /// Replays without a store; returns the events (kind, mmsi, fence, time) and standard error.
@@ -323,26 +313,24 @@ fn last_month_replayed_after_this_month_is_recorded_with_the_same_visits() {
     let late = write(dir.path(), "late.nmea", &late);
     let (in_order, late_first) = (dir.path().join("a.db"), dir.path().join("b.db"));
     let db = |p: &Path| p.to_str().unwrap().to_string();
-    run(
-        &["replay", "--config", cfg, "--db", &db(&in_order)],
-        &[&feed],
-    );
-    run(
-        &["replay", "--config", cfg, "--db", &db(&late_first)],
-        &[&late],
-    );
-    let out = run(
-        &[
-            "replay",
-            "--config",
-            cfg,
-            "--db",
-            &db(&late_first),
-            "--format",
-            "jsonl",
-        ],
-        &[&early],
-    );
+    // Replays `input` into the database `into`, events printed as JSON lines.
+    let replay_into = |into: &Path, input: &Path| {
+        run(
+            &[
+                "replay",
+                "--config",
+                cfg,
+                "--db",
+                &db(into),
+                "--format",
+                "jsonl",
+            ],
+            &[input],
+        )
+    };
+    replay_into(&in_order, &feed);
+    replay_into(&late_first, &late);
+    let out = replay_into(&late_first, &early);
     let printed = String::from_utf8(out.stdout).unwrap();
     // The early half's events: two holdings and two arrivals.
     let kinds: Vec<String> = printed
@@ -361,18 +349,7 @@ fn last_month_replayed_after_this_month_is_recorded_with_the_same_visits() {
     assert_eq!(visits(&in_order), visits(&late_first));
     assert!(visits(&late_first).contains("2025-01-20T10:55:38.452Z"));
     // Again: nothing new, nothing printed, nothing duplicated.
-    let again = run(
-        &[
-            "replay",
-            "--config",
-            cfg,
-            "--db",
-            &db(&late_first),
-            "--format",
-            "jsonl",
-        ],
-        &[&early],
-    );
+    let again = replay_into(&late_first, &early);
     assert!(again.stdout.is_empty());
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("4 of its events were recorded before")

@@ -483,8 +483,28 @@ fn rebuild_visits(tx: &Transaction<'_>, mmsi: u32, fence: &str) -> rusqlite::Res
         "INSERT INTO visits (mmsi, fence, arrival, arrival_event, present_at_start, departure, departure_event, inferred)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
-    // (arrival time, arrival event, present at start) of the visit open now.
-    let mut open: Option<(Option<i64>, Option<String>, bool)> = None;
+    // A visit: (arrival time, arrival event, present at start), and how it ended (departure
+    // time, departure event, inferred) when it has.
+    type Opened = (Option<i64>, Option<String>, bool);
+    let mut insert = |(arrival, arrival_event, present): Opened,
+                      end: Option<(i64, String, bool)>|
+     -> rusqlite::Result<usize> {
+        let (departure, departure_event, inferred) = match end {
+            Some((at, id, inferred)) => (Some(at), Some(id), inferred),
+            None => (None, None, false),
+        };
+        ins.execute(params![
+            mmsi,
+            fence,
+            arrival,
+            arrival_event,
+            present,
+            departure,
+            departure_event,
+            inferred
+        ])
+    };
+    let mut open: Option<Opened> = None;
     for row in rows {
         let (id, kind, time, record) = row?;
         let rec: serde_json::Value = serde_json::from_str(&record).unwrap_or_default();
@@ -496,37 +516,18 @@ fn rebuild_visits(tx: &Transaction<'_>, mmsi: u32, fence: &str) -> rusqlite::Res
         };
         let at = field("crossing_time").unwrap_or(time);
         if kind == "departure" {
-            let (arrival, arrival_event, present) =
-                open.take().unwrap_or((field("visit_start"), None, false));
+            let visit = open.take().unwrap_or((field("visit_start"), None, false));
             let inferred = rec
                 .get("inferred")
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false);
-            ins.execute(params![
-                mmsi,
-                fence,
-                arrival,
-                arrival_event,
-                present,
-                at,
-                id,
-                inferred
-            ])?;
+            insert(visit, Some((at, id, inferred)))?;
         } else if open.is_none() {
             open = Some((Some(at), Some(id), kind == "present"));
         }
     }
-    if let Some((arrival, arrival_event, present)) = open {
-        ins.execute(params![
-            mmsi,
-            fence,
-            arrival,
-            arrival_event,
-            present,
-            None::<i64>,
-            None::<String>,
-            false
-        ])?;
+    if let Some(visit) = open {
+        insert(visit, None)?;
     }
     Ok(())
 }
