@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod alerts;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod daemon;

@@ -13,7 +13,6 @@ use vesselwatch::commands::query::{self, OutputFormat, QueryOptions, TimeArg, Wh
 use vesselwatch::commands::replay::{self, Format, ReplayOptions, Speed};
 use vesselwatch::config::{DEFAULT_CONFIG, Loaded, LogConfig, LogFormat};
 use vesselwatch::simulate::Scenario;
-use vesselwatch_ais::time::UnixMillis;
 
 /// Watches AIS feeds for vessel movements at ports and straits.
 #[derive(Parser)]
@@ -206,7 +205,7 @@ impl QueryArgs {
 }
 
 fn query(what: What, opts: QueryOptions) -> anyhow::Result<ExitCode> {
-    let now = UnixMillis::from_system_time(std::time::SystemTime::now()).unwrap_or(UnixMillis(0));
+    let now = vesselwatch::clock::now();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     query::run(what, &opts, now, &mut out)?;

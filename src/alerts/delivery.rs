@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use rand::RngExt;
 use tokio::sync::{Notify, watch};
@@ -104,7 +104,7 @@ pub enum Response {
 }
 
 fn now() -> UnixMillis {
-    UnixMillis::from_system_time(SystemTime::now()).unwrap_or(UnixMillis(0))
+    crate::clock::now()
 }
 
 /// `Retry-After` as seconds or an HTTP date.
@@ -113,10 +113,10 @@ fn retry_after(h: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
     if let Ok(secs) = s.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    httpdate::parse_http_date(s)
-        .ok()?
-        .duration_since(SystemTime::now())
+    let at = UnixMillis::from_system_time(httpdate::parse_http_date(s).ok()?)?;
+    u64::try_from(at.0 - crate::clock::now().0)
         .ok()
+        .map(Duration::from_millis)
 }
 
 /// Sends one signed request and classifies the answer.

@@ -95,8 +95,7 @@ pub fn test(config: Option<&std::path::Path>, name: &str) -> Result<String, Aler
         .into_iter()
         .find(|e| e.name == name)
         .ok_or_else(|| AlertsError::NoWebhook(name.to_string()))?;
-    let now = vesselwatch_ais::time::UnixMillis::from_system_time(std::time::SystemTime::now())
-        .unwrap_or(vesselwatch_ais::time::UnixMillis(0));
+    let now = crate::clock::now();
     let id = format!("test-{:x}", now.0);
     let record = serde_json::json!({
         "id": id, "kind": "test", "time": now.to_string(), "mmsi": 0, "name": "VESSELWATCH TEST",

@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use super::{CHUNK, InputTally, open_input};
 use crate::alerts::{
@@ -258,8 +258,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
     // (nothing recorded is from tomorrow), which refuses times such as the year 5138.
     let now = Now {
         arrival: None,
-        latest: UnixMillis::from_system_time(SystemTime::now())
-            .map(|t| UnixMillis(t.0 + LATEST_MARGIN_MS)),
+        latest: Some(UnixMillis(crate::clock::now().0 + LATEST_MARGIN_MS)),
     };
     let mut clocks = FeedClocks::new(ClockSettings::new(Mode::Replay));
     let mut warnings = Vec::new();

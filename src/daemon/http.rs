@@ -46,7 +46,7 @@ pub async fn serve(addr: String, shared: Arc<Shared>, mut shutdown: watch::Recei
 }
 
 fn now_ms() -> i64 {
-    UnixMillis::from_system_time(std::time::SystemTime::now()).map_or(0, |t| t.0)
+    crate::clock::now().0
 }
 
 async fn readyz(State(s): State<Arc<Shared>>) -> Response {

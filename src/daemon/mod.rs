@@ -102,7 +102,7 @@ fn delivery_stats(
 }
 
 fn now() -> UnixMillis {
-    UnixMillis::from_system_time(std::time::SystemTime::now()).unwrap_or(UnixMillis(0))
+    crate::clock::now()
 }
 
 /// Runs the daemon until `shutdown` completes, then drains and returns.

@@ -90,8 +90,7 @@ impl Feeds {
 }
 
 fn now_ms() -> i64 {
-    vesselwatch_ais::time::UnixMillis::from_system_time(std::time::SystemTime::now())
-        .map_or(0, |t| t.0)
+    crate::clock::now().0
 }
 
 /// Everything a source task needs.

@@ -156,7 +156,7 @@ pub fn sync_fences(
     loaded: &Loaded,
 ) -> Result<usize, StoreError> {
     let err = sql_err(path);
-    let now = UnixMillis::from_system_time(std::time::SystemTime::now()).unwrap_or(UnixMillis(0));
+    let now = crate::clock::now();
     let mut changed = 0;
     // One transaction for all: a config with a thousand fences opens in milliseconds.
     let conn = conn.transaction().map_err(&err)?;
@@ -390,7 +390,7 @@ pub fn write_batch(conn: &mut Connection, b: &Batch) -> rusqlite::Result<()> {
                 c.feed,
                 c.position as i64,
                 c.message_time.map(|t| t.0),
-                UnixMillis::from_system_time(std::time::SystemTime::now()).map_or(0, |t| t.0)
+                crate::clock::now().0
             ],
         )?;
     }

@@ -61,7 +61,7 @@ pub(crate) fn queue(
     alerts: &[(String, String)],
     new: &HashMap<String, UnixMillis>,
 ) -> rusqlite::Result<()> {
-    let now = UnixMillis::from_system_time(std::time::SystemTime::now()).map_or(0, |t| t.0);
+    let now = crate::clock::now().0;
     let mut ins = tx.prepare_cached(
         "INSERT OR IGNORE INTO alerts (webhook, event_id, event_time, created) VALUES (?1, ?2, ?3, ?4)",
     )?;
@@ -218,7 +218,7 @@ pub fn list(conn: &Connection, status: Option<&str>) -> rusqlite::Result<Vec<Ale
 /// concerned (a 410 disable is lifted by retrying). Returns how many alerts were requeued.
 pub fn retry(conn: &mut Connection, id: Option<i64>) -> rusqlite::Result<usize> {
     let tx = conn.transaction()?;
-    let now = UnixMillis::from_system_time(std::time::SystemTime::now()).map_or(0, |t| t.0);
+    let now = crate::clock::now().0;
     let n = match id {
         Some(id) => tx.execute(
             "UPDATE alerts SET status = 'pending', next_attempt = 0, created = ?2 WHERE id = ?1 AND status != 'delivered'",
