@@ -110,7 +110,12 @@ fn main() {
     const N: u64 = 5_000;
     writer.send_and_wait(batch((0..N).map(event).collect()));
     let start = Instant::now();
-    let delivery = Delivery::start(vec![endpoint], db.clone(), Arc::clone(&writer)).unwrap();
+    // The worker runs on a runtime, as in the daemon.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let delivery = {
+        let _entered = runtime.enter();
+        Delivery::start(vec![endpoint], db.clone(), Arc::clone(&writer)).unwrap()
+    };
     delivery.wake();
     wait_for(&arrivals, N as usize, Duration::from_secs(120));
     let took = start.elapsed();
@@ -144,5 +149,5 @@ fn main() {
         p(0.99).as_secs_f64() * 1e3,
         lat.last().unwrap().as_secs_f64() * 1e3
     );
-    delivery.stop();
+    runtime.block_on(delivery.stop());
 }

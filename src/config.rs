@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::sources::SourceConfig;
 use serde::Deserialize;
 use vesselwatch_engine::Engine;
 use vesselwatch_engine::geofence::{FenceSet, parse_geojson};
@@ -215,105 +216,6 @@ impl Default for HttpConfig {
             listen: "127.0.0.1:9110".into(),
         }
     }
-}
-
-/// One live feed, by `type`. Each keeps its name in every message it delivers (reassembly keys,
-/// metrics).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum SourceConfig {
-    /// Connects to `address` and reads; reconnects with exponential backoff and jitter, and when
-    /// silent for `stall_timeout`.
-    Tcp {
-        /// Unique name.
-        name: String,
-        /// `host:port` (AIS-catcher, rtl-ais, AISHub, a kplex or gpsd relay).
-        address: String,
-        /// Reconnect when nothing arrived for this long (default 5m).
-        #[serde(default = "default_stall")]
-        stall_timeout: HumanDuration,
-    },
-    /// Listens on `listen` and reads every connection (receivers that push).
-    TcpListen {
-        /// Unique name.
-        name: String,
-        /// `address:port` to bind.
-        listen: String,
-    },
-    /// Binds `listen` and reads datagrams (e.g. port 10110).
-    Udp {
-        /// Unique name.
-        name: String,
-        /// `address:port` to bind.
-        listen: String,
-    },
-    /// Follows a growing file, from its end.
-    File {
-        /// Unique name.
-        name: String,
-        /// The file.
-        path: PathBuf,
-        /// Read the file from the start instead of its end.
-        #[serde(default)]
-        from_start: bool,
-    },
-    /// Reads standard input.
-    Stdin {
-        /// Unique name.
-        name: String,
-    },
-    /// A WebSocket (`ws://` or `wss://`), raw NMEA in frames or the aisstream.io JSON feed.
-    Websocket {
-        /// Unique name.
-        name: String,
-        /// The URL, e.g. `wss://stream.aisstream.io/v0/stream`.
-        url: String,
-        /// `nmea` (sentences in text or binary frames) or `aisstream` (JSON, with a subscription).
-        #[serde(default)]
-        mode: WebsocketMode,
-        /// aisstream: environment variable holding the API key.
-        api_key_env: Option<String>,
-        /// aisstream: file holding the API key, relative to the config.
-        api_key_file: Option<PathBuf>,
-        /// aisstream: areas, each `[[lat, lon], [lat, lon]]` corners.
-        #[serde(default)]
-        bounding_boxes: Vec<[[f64; 2]; 2]>,
-        /// aisstream: only these MMSIs.
-        #[serde(default)]
-        mmsi: Vec<String>,
-        /// Reconnect when nothing arrived for this long (default 5m).
-        #[serde(default = "default_stall")]
-        stall_timeout: HumanDuration,
-    },
-}
-
-/// What a WebSocket source carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WebsocketMode {
-    /// NMEA sentences in text or binary frames.
-    #[default]
-    Nmea,
-    /// aisstream.io JSON messages.
-    Aisstream,
-}
-
-impl SourceConfig {
-    /// The source's name.
-    pub fn name(&self) -> &str {
-        match self {
-            SourceConfig::Tcp { name, .. }
-            | SourceConfig::TcpListen { name, .. }
-            | SourceConfig::Udp { name, .. }
-            | SourceConfig::File { name, .. }
-            | SourceConfig::Stdin { name }
-            | SourceConfig::Websocket { name, .. } => name,
-        }
-    }
-}
-
-fn default_stall() -> HumanDuration {
-    HumanDuration(Duration::from_secs(300))
 }
 
 /// A webhook secret, in the Standard Webhooks `whsec_` form. Never printed: `Debug` and every error
@@ -581,33 +483,7 @@ impl Loaded {
         c.monitor.validate()?;
         validate_fences(&c.fences)?;
         validate_watch(&c.watch)?;
-        let mut sources = std::collections::HashSet::new();
-        for (i, src) in c.sources.iter().enumerate() {
-            if src.name().trim().is_empty() || !sources.insert(src.name()) {
-                return Err(invalid(
-                    format!("sources[{i}].name"),
-                    format!("{:?}", src.name()),
-                    "must be non-empty and unique among sources",
-                ));
-            }
-            let addr = match src {
-                SourceConfig::Tcp { address, .. } => Some(("address", address)),
-                SourceConfig::TcpListen { listen, .. } | SourceConfig::Udp { listen, .. } => {
-                    Some(("listen", listen))
-                }
-                _ => None,
-            };
-            if let Some((k, a)) = addr
-                && a.rsplit_once(':')
-                    .is_none_or(|(_, p)| p.parse::<u16>().is_err())
-            {
-                return Err(invalid(
-                    format!("sources[{i}].{k}"),
-                    format!("{a:?}"),
-                    "must be host:port",
-                ));
-            }
-        }
+        crate::sources::validate_all(&c.sources)?;
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&c.log.filter) {
             return Err(invalid(
                 "log.filter",

@@ -12,10 +12,13 @@
 #![warn(missing_docs)]
 
 pub mod alerts;
+pub mod backoff;
 pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod logging;
+pub mod shutdown;
 pub mod simulate;
+pub mod sources;
 pub mod store;

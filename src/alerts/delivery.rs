@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rand::RngExt;
 use tokio::sync::{Notify, watch};
 
 use crate::config::{Loaded, Secret, WebhookConfig, WebhookFormat};
@@ -162,18 +161,11 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Exponential backoff from `initial`, doubling per attempt, with ±25% jitter.
-fn backoff(initial: Duration, attempts: u32) -> Duration {
-    let base = initial
-        .saturating_mul(1u32 << attempts.min(20))
-        .min(MAX_BACKOFF);
-    base.mul_f64(rand::rng().random_range(0.75..1.25))
-}
-
 /// What an attempt's answer means for the alert.
 pub fn outcome(ep: &Endpoint, due: &Due, response: Response, at: UnixMillis) -> Outcome {
     let retry = |status: Option<u16>, error: String, after: Option<Duration>| {
-        let wait = backoff(ep.retry_initial, due.attempts).max(after.unwrap_or_default());
+        let wait = crate::backoff::nth(ep.retry_initial, MAX_BACKOFF, due.attempts)
+            .max(after.unwrap_or_default());
         let next = UnixMillis(at.0 + wait.as_millis() as i64);
         if next.0 - due.created.0 > ep.max_age_ms {
             Outcome::Dead {
@@ -208,7 +200,6 @@ pub fn outcome(ep: &Endpoint, due: &Due, response: Response, at: UnixMillis) -> 
 
 /// The running delivery worker.
 pub struct Delivery {
-    runtime: tokio::runtime::Runtime,
     notify: Arc<Notify>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -217,22 +208,16 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// Starts one task per endpoint on its own runtime. Outcomes go through `writer`; the queue is
-    /// read from `db`.
+    /// Starts one task per endpoint on the current tokio runtime (the daemon's one runtime).
+    /// Outcomes go through `writer`; the queue is read from `db`.
     pub fn start(
         endpoints: Vec<Endpoint>,
         db: PathBuf,
         writer: Arc<Writer>,
-    ) -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("webhooks")
-            .enable_all()
-            .build()?;
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("vesselwatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(std::io::Error::other)?;
+            .build()?;
         let notify = Arc::new(Notify::new());
         let (shutdown, rx) = watch::channel(false);
         let mut stats = HashMap::new();
@@ -240,7 +225,7 @@ impl Delivery {
         for ep in endpoints {
             let s = Arc::new(EndpointStats::default());
             stats.insert(ep.name.clone(), Arc::clone(&s));
-            tasks.push(runtime.spawn(run_endpoint(
+            tasks.push(tokio::spawn(run_endpoint(
                 ep,
                 db.clone(),
                 Arc::clone(&writer),
@@ -251,7 +236,6 @@ impl Delivery {
             )));
         }
         Ok(Self {
-            runtime,
             notify,
             shutdown,
             tasks,
@@ -271,15 +255,12 @@ impl Delivery {
     }
 
     /// Stops the endpoints, letting an attempt in flight finish (bounded by its timeout).
-    pub fn stop(self) {
+    pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         self.notify.notify_waiters();
-        let tasks = self.tasks;
-        self.runtime.block_on(async move {
-            for t in tasks {
-                let _ = t.await;
-            }
-        });
+        for t in self.tasks {
+            let _ = t.await;
+        }
     }
 }
 

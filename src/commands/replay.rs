@@ -112,8 +112,11 @@ pub enum ReplayError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The webhook worker could not start.
-    #[error("cannot start webhook delivery: {0}")]
-    Delivery(#[source] io::Error),
+    #[error("cannot start webhook delivery")]
+    Delivery(#[from] reqwest::Error),
+    /// The async runtime (for webhooks, or the daemon's) could not start.
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] io::Error),
 }
 
 /// What a replay did.
@@ -239,11 +242,22 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
         None => None,
     };
     let hooks = &loaded.config.webhooks;
+    // `--send-alerts` delivers while the replay runs: the delivery worker's tasks need a runtime,
+    // and only they do, so one small runtime exists for them alone.
     let delivery = match (&writer, &db, opts.send_alerts && !hooks.is_empty()) {
-        (Some(w), Some(db), true) => Some(
-            Delivery::start(Endpoint::all(&loaded)?, db.clone(), Arc::clone(w))
-                .map_err(ReplayError::Delivery)?,
-        ),
+        (Some(w), Some(db), true) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("webhooks")
+                .enable_all()
+                .build()
+                .map_err(ReplayError::Runtime)?;
+            let started = {
+                let _entered = runtime.enter();
+                Delivery::start(Endpoint::all(&loaded)?, db.clone(), Arc::clone(w))?
+            };
+            Some((runtime, started))
+        }
         _ => None,
     };
     let mut fe = FrontEnd::default();
@@ -288,6 +302,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
             let checkpoint = Checkpoint {
                 feed: feed.display().to_string(),
                 position,
+                file_id: None,
                 message_time: dec.engine.clock(),
             };
             let history = dec.is_history();
@@ -301,7 +316,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
             if urgent {
                 // Alerts go out as soon as they are committed, not at the next second.
                 w.send_and_wait(batch);
-                if let Some(d) = &delivery {
+                if let Some((_, d)) = &delivery {
                     d.wake();
                 }
             } else {
@@ -378,7 +393,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
     out.flush().map_err(ReplayError::Output)?;
     let mut undelivered = Vec::new();
     let mut deliveries = Vec::new();
-    if let (Some(d), Some(w), Some(db)) = (delivery, &writer, &db) {
+    if let (Some((runtime, d)), Some(w), Some(db)) = (delivery, &writer, &db) {
         w.send_and_wait(Batch::default());
         d.wake();
         undelivered = drain(db, opts.wait);
@@ -396,7 +411,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
                 s.last_error.lock().ok().and_then(|e| e.clone()),
             ));
         }
-        d.stop();
+        runtime.block_on(d.stop());
     }
     let store = match writer {
         Some(w) => {

@@ -8,12 +8,12 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use crate::shutdown::Shutdown;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use tokio::sync::watch;
 
 use super::Shared;
 use crate::store::{self, outbox, query};
@@ -22,7 +22,7 @@ use vesselwatch_ais::time::UnixMillis;
 use vesselwatch_engine::EventKind;
 
 /// Serves until shutdown.
-pub async fn serve(addr: String, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(addr: String, shared: Arc<Shared>, mut shutdown: Shutdown) {
     let app = axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -39,9 +39,7 @@ pub async fn serve(addr: String, shared: Arc<Shared>, mut shutdown: watch::Recei
     };
     tracing::info!(%addr, "HTTP endpoint listening.");
     let _ = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.changed().await;
-        })
+        .with_graceful_shutdown(async move { shutdown.recv().await })
         .await;
 }
 

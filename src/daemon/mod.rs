@@ -1,44 +1,42 @@
 //! The daemon: `vesselwatch run`.
 //!
-//! Owns the lifecycle of the live service: sources ([`sources`]) feed one bounded channel; one
-//! pipeline thread runs the front end and the movement engine, ticks the engine with the wall clock
-//! (so `dark` fires live), and hands batches to the store's writer; the delivery worker sends alerts
-//! as soon as their batch is committed; [`http`] serves health, metrics and the API. Shutdown is
-//! passed in as a future: on it, sources stop, the pipeline drains, the store is flushed, in-flight
-//! webhooks get a bounded time, and `run` returns.
+//! Owns the lifecycle of the live service, on one tokio runtime: the sources ([`crate::sources`])
+//! feed one bounded channel; the [`pipeline`] (a blocking task: front end, feed clocks, movement
+//! engine) hands batches to the store's writer and acknowledges what was committed back to the
+//! sources; the delivery worker sends alerts once their batch is committed; [`reload`] applies a
+//! new configuration on SIGHUP; [`http`] serves health, metrics and the API.
+//!
+//! Shutdown is passed in as a future (production passes SIGTERM/SIGINT, tests a oneshot). On it,
+//! the sources stop, the pipeline drains what they sent and commits it, in-flight webhooks get a
+//! bounded time, every task's [`Shutdown`](crate::shutdown::Shutdown) token is waited for, and the
+//! store is flushed.
 
-pub mod aisstream;
 pub mod http;
-pub mod sources;
+pub mod pipeline;
+pub mod reload;
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::alerts::{
-    self,
-    delivery::{Delivery, Endpoint},
-};
-use crate::commands::replay::ReplayError;
-use crate::config::Loaded;
-use crate::store::{Batch, Checkpoint};
-use sources::{Chunk, Feeds, SourceStats};
-use vesselwatch_ais::frontend::{Counters, FrontEnd};
+use crate::alerts::delivery::{Delivery, Endpoint, EndpointStats};
+use crate::config::{ConfigError, Loaded, Origin};
+use crate::shutdown::Coordinator;
+use crate::sources::{Chunk, Context, Feeds, Position, SourceStats};
+use crate::store::{self, StoreError, Writer};
+use vesselwatch_ais::frontend::Counters;
 use vesselwatch_ais::time::UnixMillis;
-use vesselwatch_engine::event::Event;
-use vesselwatch_engine::feedclock::{ClockSettings, ClockStats, FeedClocks, Mode, Now};
+use vesselwatch_engine::feedclock::ClockStats;
 use vesselwatch_engine::movement::EngineStats;
 
 /// Chunks waiting for the pipeline: a few MiB at most. When full, sources wait.
 const CHANNEL: usize = 256;
-/// A feed whose latest message time is within this of the wall clock is live.
-const LIVE_LAG: Duration = Duration::from_secs(600);
-/// The store gets a batch at least this often.
-const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// How long tasks other than the pipeline get to finish after shutdown begins.
+const TASKS_GRACE: Duration = Duration::from_secs(5);
 
 /// Options of `vesselwatch run`.
 #[derive(Debug, Clone, Default)]
@@ -47,6 +45,30 @@ pub struct RunOptions {
     pub config: Option<PathBuf>,
     /// The database, overriding the config.
     pub db: Option<PathBuf>,
+}
+
+/// Why the daemon could not start or did not stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store could not be opened, or could not write everything at the end.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The webhook worker could not start.
+    #[error("cannot start webhook delivery")]
+    Delivery(#[from] reqwest::Error),
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    /// The pipeline ended by a panic: what it had not committed is lost, so the exit is an error.
+    #[error("the pipeline failed")]
+    Pipeline(#[source] tokio::task::JoinError),
+    /// The pipeline ended before shutdown was asked for (its input closed): the daemon would
+    /// otherwise run on without processing anything.
+    #[error("the pipeline ended before shutdown was asked for")]
+    PipelineEnded,
 }
 
 /// What the pipeline publishes each second for the HTTP endpoint.
@@ -81,12 +103,15 @@ pub struct Shared {
     /// The database.
     pub db: PathBuf,
     /// The delivery worker's counters, per webhook.
-    pub deliveries: Mutex<Vec<(String, Arc<alerts::delivery::EndpointStats>)>>,
+    pub deliveries: Mutex<Vec<(String, Arc<EndpointStats>)>>,
 }
 
-fn delivery_stats(
-    d: &Mutex<Option<Delivery>>,
-) -> Vec<(String, Arc<alerts::delivery::EndpointStats>)> {
+/// The running delivery worker, if any webhooks are configured: behind a lock because SIGHUP may
+/// replace it with one for the new webhooks.
+pub(crate) type DeliverySlot = Arc<Mutex<Option<Delivery>>>;
+
+/// The delivery worker's counters, sorted by webhook name, for [`Shared::deliveries`].
+pub(crate) fn delivery_stats(d: &DeliverySlot) -> Vec<(String, Arc<EndpointStats>)> {
     let guard = d.lock().expect("not poisoned");
     let mut v: Vec<_> = guard
         .as_ref()
@@ -101,140 +126,124 @@ fn delivery_stats(
     v
 }
 
-fn now() -> UnixMillis {
-    crate::clock::now()
+/// Starts a delivery worker for `loaded`'s webhooks (none without webhooks). Needs the runtime.
+pub(crate) fn start_delivery(
+    loaded: &Loaded,
+    db: &std::path::Path,
+    writer: &Arc<Writer>,
+) -> Result<Option<Delivery>, DaemonError> {
+    let endpoints = Endpoint::all(loaded)?;
+    if endpoints.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Delivery::start(
+        endpoints,
+        db.to_path_buf(),
+        Arc::clone(writer),
+    )?))
 }
 
 /// Runs the daemon until `shutdown` completes, then drains and returns.
 pub fn run(
     opts: &RunOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ReplayError> {
+) -> Result<(), DaemonError> {
     let loaded = Loaded::load(opts.config.as_deref())?;
     let db = opts.db.clone().unwrap_or_else(|| loaded.db_path());
     let mut engine = loaded.engine();
-    let writer = Arc::new(crate::store::start(&loaded, db.clone(), &mut engine)?);
-    let start_delivery = |l: &Loaded| -> Result<Option<Delivery>, ReplayError> {
-        if l.config.webhooks.is_empty() {
-            return Ok(None);
-        }
-        let d = Delivery::start(Endpoint::all(l)?, db.clone(), Arc::clone(&writer))
-            .map_err(ReplayError::Delivery)?;
-        Ok(Some(d))
-    };
-    // Behind a lock because SIGHUP may replace it with one for the new webhooks.
-    let delivery: Arc<Mutex<Option<Delivery>>> = Arc::new(Mutex::new(start_delivery(&loaded)?));
+    let writer = Arc::new(store::start(&loaded, db.clone(), &mut engine)?);
+    let checkpoints = store::load_checkpoints(&store::open_read_only(&db)?, &db)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("vesselwatch")
         .enable_all()
         .build()
-        .map_err(ReplayError::Delivery)?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL);
+        .map_err(DaemonError::Runtime)?;
+    let served = runtime.block_on(serve(
+        loaded,
+        opts.config.clone(),
+        db,
+        engine,
+        Arc::clone(&writer),
+        checkpoints,
+        shutdown,
+    ));
+    runtime.shutdown_timeout(TASKS_GRACE);
+    let flushed = match Arc::try_unwrap(writer) {
+        Ok(w) => w.finish().map_err(DaemonError::from),
+        Err(_) => {
+            tracing::warn!(
+                "The store writer is still referenced at exit; its queue was flushed by the pipeline."
+            );
+            Ok(())
+        }
+    };
+    served.and(flushed)?;
+    tracing::info!("Stopped.");
+    Ok(())
+}
+
+async fn serve(
+    loaded: Loaded,
+    config_path: Option<PathBuf>,
+    db: PathBuf,
+    engine: vesselwatch_engine::Engine,
+    writer: Arc<Writer>,
+    mut checkpoints: std::collections::HashMap<String, store::Checkpoint>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), DaemonError> {
+    let coordinator = Coordinator::default();
+    let delivery: DeliverySlot = Arc::new(Mutex::new(start_delivery(&loaded, &db, &writer)?));
+    let (tx, rx) = mpsc::channel::<Chunk>(CHANNEL);
     let feeds = Arc::new(Feeds::default());
+    let sources = &loaded.config.sources;
     let shared = Arc::new(Shared {
-        source_names: loaded
-            .config
-            .sources
-            .iter()
-            .map(|s| s.name().to_string())
-            .collect(),
-        source_stats: loaded
-            .config
-            .sources
-            .iter()
-            .map(|_| Arc::default())
-            .collect(),
+        source_names: sources.iter().map(|s| s.name().to_string()).collect(),
+        source_stats: sources.iter().map(|_| Arc::default()).collect(),
         snapshot: Mutex::new(Snapshot::default()),
-        heartbeat: AtomicI64::new(now().0),
+        heartbeat: AtomicI64::new(crate::clock::now().0),
         db: db.clone(),
         deliveries: Mutex::new(delivery_stats(&delivery)),
     });
-    for (index, config) in loaded.config.sources.iter().enumerate() {
-        runtime.spawn(sources::run(sources::Ctx {
+    let config_dir = match &loaded.origin {
+        Origin::File(p) => p.parent().map(|d| d.to_path_buf()).unwrap_or_default(),
+        Origin::Embedded => PathBuf::from("."),
+    };
+    let mut committed = Vec::with_capacity(sources.len());
+    for (index, config) in sources.iter().enumerate() {
+        let resume = checkpoints.remove(config.name()).map(|c| Position {
+            offset: c.position,
+            file_id: c.file_id,
+        });
+        let (done_tx, done_rx) = watch::channel(resume.clone());
+        committed.push(done_tx);
+        let ctx = Context {
             index,
-            config: config.clone(),
+            name: config.name().to_string(),
             tx: tx.clone(),
             stats: Arc::clone(&shared.source_stats[index]),
             feeds: Arc::clone(&feeds),
-            shutdown: stop_rx.clone(),
-            config_dir: match &loaded.origin {
-                crate::config::Origin::File(p) => {
-                    p.parent().map(|d| d.to_path_buf()).unwrap_or_default()
-                }
-                crate::config::Origin::Embedded => PathBuf::from("."),
-            },
-        }));
+            shutdown: coordinator.token(),
+            config_dir: config_dir.clone(),
+            resume,
+            committed: done_rx,
+        };
+        tokio::spawn(config.clone().run(ctx));
     }
-    // SIGHUP: load and validate the config again; a good one is handed to the pipeline (fences,
-    // watchlist, routing) and the delivery worker restarted for the new webhooks; a bad one is
-    // refused with a log line and the old one stays in force.
-    {
-        let tx = tx.clone();
-        let mut stop = stop_rx.clone();
-        let path = opts.config.clone();
-        let (delivery, shared, writer, db) = (
-            Arc::clone(&delivery),
-            Arc::clone(&shared),
-            Arc::clone(&writer),
-            db.clone(),
-        );
-        runtime.spawn(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
-            loop {
-                tokio::select! {
-                    _ = hup.recv() => {}
-                    _ = stop.changed() => return,
-                }
-                let mut reloading = vec![sd_notify::NotifyState::Reloading];
-                reloading.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
-                let _ = sd_notify::notify(&reloading);
-                match Loaded::load(path.as_deref()) {
-                    Ok(new) => {
-                        tracing::info!(fences = new.config.fences.len(), watch = new.config.watch.len(),
-                            webhooks = new.config.webhooks.len(), "Configuration reloaded.");
-                        let endpoints = Endpoint::all(&new);
-                        let (delivery, shared, writer, db) = (Arc::clone(&delivery), Arc::clone(&shared), Arc::clone(&writer), db.clone());
-                        let _ = tokio::task::spawn_blocking(move || {
-                            let mut current = delivery.lock().expect("not poisoned");
-                            if let Some(old) = current.take() {
-                                old.stop();
-                            }
-                            *current = match endpoints {
-                                Ok(eps) if !eps.is_empty() => Delivery::start(eps, db, writer).ok(),
-                                _ => None,
-                            };
-                            drop(current);
-                            *shared.deliveries.lock().expect("not poisoned") = delivery_stats(&delivery);
-                        })
-                        .await;
-                        if tx.send(Chunk::Reload(Box::new(new))).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "Reload rejected: the configuration is invalid; the old one stays in force.");
-                    }
-                }
-                let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
-            }
-        });
-    }
-    drop(tx);
+    tokio::spawn(reload::run(reload::Reloader {
+        path: config_path,
+        db: db.clone(),
+        writer: Arc::clone(&writer),
+        delivery: Arc::clone(&delivery),
+        shared: Arc::clone(&shared),
+        tx: tx.clone(),
+        shutdown: coordinator.token(),
+    }));
+    tokio::spawn(pipeline::tick(tx, coordinator.token()));
     if !loaded.config.http.listen.is_empty() {
         let addr = loaded.config.http.listen.clone();
-        runtime.spawn(http::serve(addr, Arc::clone(&shared), stop_rx.clone()));
+        tokio::spawn(http::serve(addr, Arc::clone(&shared), coordinator.token()));
     }
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
-    tracing::info!(sources = loaded.config.sources.len(), db = %db.display(), "vesselwatch running.");
-
-    // The pipeline: one thread, so the front end and the engine need no locks.
-    let mut hooks = loaded.config.webhooks.clone();
-    let handle = runtime.handle().clone();
-    let pipe_shared = Arc::clone(&shared);
-    let pipe_writer = Arc::clone(&writer);
     let wake = {
         let delivery = Arc::clone(&delivery);
         move || {
@@ -243,153 +252,41 @@ pub fn run(
             }
         }
     };
-    let pipeline = std::thread::Builder::new()
-        .name("pipeline".into())
-        .spawn(move || {
-            let mut fe = FrontEnd::default();
-            let mut clocks = FeedClocks::new(ClockSettings::new(Mode::Live));
-            let live = |wall: UnixMillis| Now {
-                arrival: Some(wall),
-                latest: None,
-            };
-            let mut events: Vec<Event> = Vec::new();
-            let mut unsaved: Vec<Event> = Vec::new();
-            let mut by_source: Vec<u64> = vec![0; pipe_shared.source_names.len()];
-            let mut last_flush = Instant::now();
-            let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
-            let mut last_watchdog = Instant::now();
-            let mut status_decoded = 0u64;
-            loop {
-                let msg = handle.block_on(async {
-                    tokio::time::timeout(Duration::from_millis(200), rx.recv()).await
-                });
-                let closed = matches!(msg, Ok(None));
-                let wall = now();
-                match msg {
-                    Ok(Some(Chunk::Data(feed, bytes))) => {
-                        let source = feeds.source_of(feed);
-                        fe.push_bytes(feed, &bytes, |d| {
-                            if let Some(s) = source {
-                                by_source[s] += 1;
-                            }
-                            clocks
-                                .push(d, live(wall), |d, t| engine.on_message(&d, t, &mut events));
-                        });
-                    }
-                    Ok(Some(Chunk::Reset(feed))) => {
-                        fe.reset_feed(feed);
-                        clocks.finish_feed(feed, |d, t| engine.on_message(&d, t, &mut events));
-                    }
-                    Ok(Some(Chunk::Message(d))) => {
-                        if let Some(s) = feeds.source_of(d.meta.feed) {
-                            by_source[s] += 1;
-                        }
-                        clocks.push(*d, live(wall), |d, t| engine.on_message(&d, t, &mut events));
-                    }
-                    // Validated and compiled when it was loaded: the engine cannot refuse it.
-                    Ok(Some(Chunk::Reload(new))) => {
-                        engine.reconfigure(new.engine());
-                        hooks = new.config.webhooks.clone();
-                    }
-                    Ok(None) => clocks.finish(|d, t| engine.on_message(&d, t, &mut events)),
-                    Err(_) => {}
-                }
-                // New feeds that waited long enough for a clock of their own take the arrival time.
-                clocks.release_due(live(wall), |d, t| engine.on_message(&d, t, &mut events));
-                // Live, the engine's clock is the wall clock, so that silence becomes `dark` on
-                // time. But while the feed itself lags (a backlog, a delayed satellite feed, a
-                // recording piped in), the clock follows the feed's time instead: a vessel is not
-                // dark because its reports have not been read yet.
-                if let Some(feed) = engine.feed_time() {
-                    let clock = if wall.0 - feed.0 <= LIVE_LAG.as_millis() as i64 {
-                        wall
-                    } else {
-                        feed
-                    };
-                    engine.tick(clock, &mut events);
-                }
-                unsaved.append(&mut events);
-                let urgent = !unsaved.is_empty();
-                if urgent || last_flush.elapsed() >= FLUSH_EVERY || closed {
-                    let alerts = alerts::route(&hooks, &unsaved);
-                    let checkpoints = pipe_shared
-                        .source_names
-                        .iter()
-                        .zip(&pipe_shared.source_stats)
-                        .map(|(n, s)| Checkpoint {
-                            feed: n.clone(),
-                            position: s.bytes.load(Ordering::Relaxed),
-                            message_time: engine.clock(),
-                        })
-                        .collect();
-                    let batch = Batch::decided(
-                        &mut engine,
-                        std::mem::take(&mut unsaved),
-                        alerts,
-                        checkpoints,
-                    );
-                    if urgent {
-                        // Events (and their alerts) are committed at once, then sent.
-                        pipe_writer.send_and_wait(batch);
-                        wake();
-                    } else {
-                        pipe_writer.send(batch);
-                    }
-                    last_flush = Instant::now();
-                    *pipe_shared.snapshot.lock().expect("not poisoned") = Snapshot {
-                        counters: fe.counters().clone(),
-                        engine: engine.stats(),
-                        vessels: engine.tracker().len(),
-                        fragments_pending: fe.pending_fragments(),
-                        messages_by_source: by_source.clone(),
-                        feed_time: engine.feed_time(),
-                        clocks: clocks.stats(),
-                    };
-                }
-                pipe_shared.heartbeat.store(now().0, Ordering::Relaxed);
-                if let Some(every) = watchdog
-                    && last_watchdog.elapsed() >= every
-                {
-                    let decoded = fe
-                        .counters()
-                        .get(vesselwatch_ais::frontend::Outcome::Decoded);
-                    let rate =
-                        (decoded - status_decoded) as f64 / last_watchdog.elapsed().as_secs_f64();
-                    status_decoded = decoded;
-                    let status = format!(
-                        "{rate:.0} msg/s, {} vessels tracked",
-                        engine.tracker().len()
-                    );
-                    let _ = sd_notify::notify(&[
-                        sd_notify::NotifyState::Watchdog,
-                        sd_notify::NotifyState::Status(&status),
-                    ]);
-                    last_watchdog = Instant::now();
-                }
-                if closed {
-                    return;
-                }
-            }
-        })
-        .map_err(ReplayError::Delivery)?;
+    let pipeline = pipeline::Pipeline {
+        engine,
+        hooks: loaded.config.webhooks.clone(),
+        shared: Arc::clone(&shared),
+        writer: Arc::clone(&writer),
+        feeds,
+        committed,
+        wake: Box::new(wake),
+    };
+    // A blocking task: the front end and the engine are CPU work and need no locks on one thread,
+    // and the writer's back pressure blocks it when the disk is slow.
+    let mut pipeline = tokio::task::spawn_blocking(move || pipeline.run(rx));
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    tracing::info!(sources = sources.len(), db = %db.display(), "vesselwatch running.");
 
-    runtime.block_on(shutdown);
+    let ended_early = tokio::select! {
+        _ = shutdown => None,
+        r = &mut pipeline => Some(r),
+    };
     tracing::info!("Shutting down: stopping sources, draining the pipeline, flushing the store.");
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
-    let _ = stop_tx.send(true);
-    let _ = pipeline.join();
-    if let Some(d) = delivery.lock().expect("not poisoned").take() {
+    coordinator.begin();
+    // The pipeline ends once every source has stopped sending, after committing what they sent.
+    let drained = match ended_early {
+        Some(Ok(())) => Err(DaemonError::PipelineEnded),
+        Some(Err(e)) => Err(DaemonError::Pipeline(e)),
+        None => pipeline.await.map_err(DaemonError::Pipeline),
+    };
+    let taken = delivery.lock().expect("not poisoned").take();
+    if let Some(d) = taken {
         // In-flight requests finish within their timeout; queued alerts stay in the outbox.
-        d.stop();
+        d.stop().await;
     }
-    drop(shared);
-    runtime.shutdown_timeout(Duration::from_secs(5));
-    match Arc::try_unwrap(writer) {
-        Ok(w) => w.finish()?,
-        Err(_) => tracing::warn!(
-            "The store writer is still referenced at exit; its queue was flushed by the pipeline."
-        ),
+    if !coordinator.wait(TASKS_GRACE).await {
+        tracing::warn!(grace = ?TASKS_GRACE, "Some tasks had not finished when the grace time ended.");
     }
-    tracing::info!("Stopped.");
-    Ok(())
+    drained
 }

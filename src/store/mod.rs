@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.sql"),
     include_str!("../../migrations/0002_positions.sql"),
     include_str!("../../migrations/0003_outbox.sql"),
+    include_str!("../../migrations/0004_checkpoint_file.sql"),
 ];
 
 /// The schema version this binary writes.
@@ -274,6 +275,31 @@ pub fn start(
     ))
 }
 
+/// The committed checkpoints of every feed, by feed (source name or input path): where a
+/// restarted source resumes.
+pub fn load_checkpoints(
+    conn: &Connection,
+    path: &Path,
+) -> Result<std::collections::HashMap<String, Checkpoint>, StoreError> {
+    let err = sql_err(path);
+    let mut stmt = conn
+        .prepare("SELECT feed, position, file_id, message_time FROM checkpoints")
+        .map_err(&err)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(Checkpoint {
+                feed: r.get(0)?,
+                position: r.get::<_, i64>(1)?.max(0) as u64,
+                file_id: r.get(2)?,
+                message_time: r.get::<_, Option<i64>>(3)?.map(UnixMillis),
+            })
+        })
+        .map_err(&err)?;
+    rows.map(|c| c.map(|c| (c.feed.clone(), c)))
+        .collect::<rusqlite::Result<_>>()
+        .map_err(&err)
+}
+
 /// How often unwatched vessels' positions are kept (`[store] sample_positions`), as
 /// [`Engine::enable_recording`](vesselwatch_engine::movement::Engine::enable_recording) takes it.
 pub fn sampling(loaded: &Loaded) -> Option<i64> {
@@ -288,14 +314,33 @@ pub fn sampling(loaded: &Loaded) -> Option<i64> {
 pub struct Checkpoint {
     /// The source name or input path.
     pub feed: String,
-    /// Bytes read.
+    /// Bytes read: the offset in a file, or bytes received on a stream.
     pub position: u64,
+    /// The file the offset is in (device:inode), for file sources.
+    pub file_id: Option<String>,
     /// Latest message time.
     pub message_time: Option<UnixMillis>,
 }
 
+/// An acknowledgement: what to do once a batch is committed (tell a source its checkpoint is
+/// durable, wake a caller waiting for its events). Never called for a batch that was not written.
+pub struct Ack(Box<dyn FnOnce() + Send>);
+
+impl Ack {
+    /// Runs `f` on commit.
+    pub fn new(f: impl FnOnce() + Send + 'static) -> Self {
+        Self(Box::new(f))
+    }
+}
+
+impl std::fmt::Debug for Ack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ack")
+    }
+}
+
 /// Everything decided since the last batch, written in one transaction.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct Batch {
     /// Events, in order.
     pub events: Vec<Event>,
@@ -311,8 +356,8 @@ pub struct Batch {
     pub alerts: Vec<(String, String)>,
     /// Outcomes of delivery attempts.
     pub alert_updates: Vec<outbox::AlertUpdate>,
-    /// Told (one message each) once this batch is committed.
-    pub acks: Vec<SyncSender<()>>,
+    /// Called once this batch is committed: acknowledgements to whoever produced it.
+    pub acks: Vec<Ack>,
     /// From a replay of history older than the database's state: its events and positions are
     /// recorded, but the engine state and clock stay the later ones, and vessels' identities are
     /// only filled in where unknown.
@@ -384,13 +429,14 @@ pub fn write_batch(conn: &mut Connection, b: &Batch) -> rusqlite::Result<()> {
     }
     for c in &b.checkpoints {
         tx.execute(
-            "INSERT INTO checkpoints (feed, position, message_time, updated) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (feed) DO UPDATE SET position = ?2, message_time = ?3, updated = ?4",
+            "INSERT INTO checkpoints (feed, position, message_time, updated, file_id) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (feed) DO UPDATE SET position = ?2, message_time = ?3, updated = ?4, file_id = ?5",
             params![
                 c.feed,
                 c.position as i64,
                 c.message_time.map(|t| t.0),
-                crate::clock::now().0
+                crate::clock::now().0,
+                c.file_id
             ],
         )?;
     }
@@ -669,7 +715,9 @@ impl Writer {
     /// Queues a batch and waits until it is committed (or the writer has stopped).
     pub fn send_and_wait(&self, mut batch: Batch) {
         let (tx, rx) = sync_channel(1);
-        batch.acks.push(tx);
+        batch.acks.push(Ack::new(move || {
+            let _ = tx.send(());
+        }));
         self.send(batch);
         let _ = rx.recv();
     }
@@ -755,7 +803,8 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        let mut backoff = Duration::from_millis(100);
+        let mut delays =
+            crate::backoff::delays(Duration::from_millis(100), Duration::from_secs(30));
         loop {
             match write_batch(&mut conn, &batch) {
                 Ok(()) => {
@@ -775,7 +824,7 @@ fn writer_loop(
                         }
                     }
                     for ack in batch.acks.drain(..) {
-                        let _ = ack.send(());
+                        (ack.0)();
                     }
                     stats.batches.fetch_add(count, Ordering::Relaxed);
                     stats.transactions.fetch_add(1, Ordering::Relaxed);
@@ -785,8 +834,9 @@ fn writer_loop(
                 }
                 Err(e) if retryable(&e) => {
                     stats.retries.fetch_add(1, Ordering::Relaxed);
+                    let wait = delays.next().unwrap_or(Duration::from_secs(30));
                     let pending = stats.pending.load(Ordering::Relaxed);
-                    tracing::warn!(path = %path.display(), error = %e, pending, retry_in_ms = backoff.as_millis() as u64,
+                    tracing::warn!(path = %path.display(), error = %e, pending, retry_in_ms = wait.as_millis() as u64,
                         "Store write failed; the batch stays queued and will be retried.");
                     // Once the pipeline has finished, keep trying only for a while, then report.
                     let done =
@@ -802,8 +852,7 @@ fn writer_loop(
                     if !done {
                         closed_at = None;
                     }
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    std::thread::sleep(wait);
                 }
                 Err(e) => {
                     // Not a condition that time fixes (a bug or a corrupt file): say so and stop.
@@ -884,7 +933,9 @@ mod tests {
         }
         let e = open(&path).unwrap_err().to_string();
         assert!(
-            e.contains("schema version 99 is newer than this vesselwatch knows (3)"),
+            e.contains(&format!(
+                "schema version 99 is newer than this vesselwatch knows ({SCHEMA_VERSION})"
+            )),
             "{e}"
         );
         assert!(open_read_only(&path).is_err());

@@ -1,0 +1,222 @@
+//! The pipeline: chunks from the sources through the front end, the feed clocks and the movement
+//! engine, into batches for the store, with acknowledgements back to the sources.
+//!
+//! Owns the front end and the engine. It runs on one blocking thread, so neither needs a lock, and
+//! the store writer's back pressure (a full queue) stops it, and through the bounded channel the
+//! sources, instead of growing memory. Live, the engine's clock is the wall clock; while a feed
+//! lags (a backlog, a recording piped in) it is the feed's time. It never does I/O itself beyond
+//! handing batches to the writer.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use super::{Shared, Snapshot};
+use crate::alerts;
+use crate::config::WebhookConfig;
+use crate::shutdown::Shutdown;
+use crate::sources::{Chunk, Feeds, Position};
+use crate::store::{Ack, Batch, Checkpoint, Writer};
+use vesselwatch_ais::frontend::{Decoded, FrontEnd, Outcome};
+use vesselwatch_ais::time::UnixMillis;
+use vesselwatch_engine::Engine;
+use vesselwatch_engine::event::Event;
+use vesselwatch_engine::feedclock::{ClockSettings, FeedClocks, Mode, Now};
+
+/// A feed whose latest message time is within this of the wall clock is live.
+const LIVE_LAG: Duration = Duration::from_secs(600);
+/// The store gets a batch at least this often.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// How often time passes for the pipeline when no data arrives (dark vessels, held messages).
+const TICK: Duration = Duration::from_millis(200);
+
+/// Sends [`Chunk::Tick`] until shutdown: the pipeline's notion of time passing while the feeds
+/// are quiet. A tick that finds the channel full is skipped: the pipeline is busy and turns anyway.
+pub async fn tick(tx: mpsc::Sender<Chunk>, mut shutdown: Shutdown) {
+    let mut every = tokio::time::interval(TICK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.recv() => return,
+        }
+        if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(Chunk::Tick) {
+            return;
+        }
+    }
+}
+
+/// Everything the pipeline owns.
+pub struct Pipeline {
+    /// The movement engine, restored from the store.
+    pub engine: Engine,
+    /// Webhooks, for routing alerts (replaced on reload).
+    pub hooks: Vec<WebhookConfig>,
+    /// Published state.
+    pub shared: Arc<Shared>,
+    /// The store's writer.
+    pub writer: Arc<Writer>,
+    /// Which source each feed belongs to.
+    pub feeds: Arc<Feeds>,
+    /// Per source: where to acknowledge what was committed.
+    pub committed: Vec<watch::Sender<Option<Position>>>,
+    /// Wakes the delivery worker after alerts were committed.
+    pub wake: Box<dyn Fn() + Send>,
+}
+
+impl Pipeline {
+    /// Runs until every sender of `rx` is gone, then commits what is left.
+    pub fn run(mut self, mut rx: mpsc::Receiver<Chunk>) {
+        let mut fe = FrontEnd::default();
+        let mut clocks = FeedClocks::new(ClockSettings::new(Mode::Live));
+        let live = |wall: UnixMillis| Now {
+            arrival: Some(wall),
+            latest: None,
+        };
+        let engine = &mut self.engine;
+        let mut events: Vec<Event> = Vec::new();
+        let mut unsaved: Vec<Event> = Vec::new();
+        let sources = self.shared.source_names.len();
+        let mut by_source: Vec<u64> = vec![0; sources];
+        // Per source: the position after the last chunk processed, and whether it has changed
+        // since the last batch.
+        let mut read: Vec<Option<Position>> = vec![None; sources];
+        let mut moved = vec![false; sources];
+        let mut last_flush = Instant::now();
+        let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
+        let mut last_watchdog = Instant::now();
+        let mut status_decoded = 0u64;
+        loop {
+            let msg = rx.blocking_recv();
+            let closed = msg.is_none();
+            let wall = crate::clock::now();
+            let mut reload = None;
+            let mut on_message = |d: Decoded, t: UnixMillis| engine.on_message(&d, t, &mut events);
+            match msg {
+                Some(Chunk::Data {
+                    feed,
+                    bytes,
+                    position,
+                }) => {
+                    let source = self.feeds.source_of(feed);
+                    fe.push_bytes(feed, &bytes, |d| {
+                        if let Some(s) = source {
+                            by_source[s] += 1;
+                        }
+                        clocks.push(d, live(wall), &mut on_message);
+                    });
+                    if let Some(s) = source {
+                        read[s] = Some(position);
+                        moved[s] = true;
+                    }
+                }
+                Some(Chunk::Message(d, position)) => {
+                    if let Some(s) = self.feeds.source_of(d.meta.feed) {
+                        by_source[s] += 1;
+                        read[s] = Some(position);
+                        moved[s] = true;
+                    }
+                    clocks.push(*d, live(wall), &mut on_message);
+                }
+                Some(Chunk::Reset(feed)) => {
+                    fe.reset_feed(feed);
+                    clocks.finish_feed(feed, &mut on_message);
+                }
+                // Validated and compiled when it was loaded: the engine cannot refuse it.
+                Some(Chunk::Reload(new)) => {
+                    reload = Some(new);
+                }
+                Some(Chunk::Tick) => {}
+                None => clocks.finish(&mut on_message),
+            }
+            // New feeds that waited long enough for a clock of their own take the arrival time.
+            clocks.release_due(live(wall), &mut on_message);
+            if let Some(new) = reload {
+                engine.reconfigure(new.engine());
+                self.hooks = new.config.webhooks.clone();
+            }
+            // Live, the engine's clock is the wall clock, so that silence becomes `dark` on
+            // time. But while the feed itself lags (a backlog, a delayed satellite feed, a
+            // recording piped in), the clock follows the feed's time instead: a vessel is not
+            // dark because its reports have not been read yet.
+            if let Some(feed) = engine.feed_time() {
+                let clock = if wall.0 - feed.0 <= LIVE_LAG.as_millis() as i64 {
+                    wall
+                } else {
+                    feed
+                };
+                engine.tick(clock, &mut events);
+            }
+            unsaved.append(&mut events);
+            let urgent = !unsaved.is_empty();
+            if urgent || last_flush.elapsed() >= FLUSH_EVERY || closed {
+                let alerts = alerts::route(&self.hooks, &unsaved);
+                // A checkpoint claims everything read before it is in this batch's state, which
+                // is untrue while the feed clocks still hold messages waiting for a clock.
+                let settled = clocks.held() == 0;
+                let mut checkpoints = Vec::new();
+                let mut acks = Vec::new();
+                for s in 0..sources {
+                    if !settled || !moved[s] {
+                        continue;
+                    }
+                    let Some(at) = read[s].clone() else { continue };
+                    moved[s] = false;
+                    checkpoints.push(Checkpoint {
+                        feed: self.shared.source_names[s].clone(),
+                        position: at.offset,
+                        file_id: at.file_id.clone(),
+                        message_time: engine.clock(),
+                    });
+                    let tell = self.committed[s].clone();
+                    acks.push(Ack::new(move || {
+                        tell.send_replace(Some(at));
+                    }));
+                }
+                let mut batch =
+                    Batch::decided(engine, std::mem::take(&mut unsaved), alerts, checkpoints);
+                batch.acks = acks;
+                if urgent || closed {
+                    // Events (and their alerts) are committed at once, then sent.
+                    self.writer.send_and_wait(batch);
+                    (self.wake)();
+                } else {
+                    self.writer.send(batch);
+                }
+                last_flush = Instant::now();
+                *self.shared.snapshot.lock().expect("not poisoned") = Snapshot {
+                    counters: fe.counters().clone(),
+                    engine: engine.stats(),
+                    vessels: engine.tracker().len(),
+                    fragments_pending: fe.pending_fragments(),
+                    messages_by_source: by_source.clone(),
+                    feed_time: engine.feed_time(),
+                    clocks: clocks.stats(),
+                };
+            }
+            self.shared.heartbeat.store(wall.0, Ordering::Relaxed);
+            if let Some(every) = watchdog
+                && last_watchdog.elapsed() >= every
+            {
+                let decoded = fe.counters().get(Outcome::Decoded);
+                let rate =
+                    (decoded - status_decoded) as f64 / last_watchdog.elapsed().as_secs_f64();
+                status_decoded = decoded;
+                let status = format!(
+                    "{rate:.0} msg/s, {} vessels tracked",
+                    engine.tracker().len()
+                );
+                let _ = sd_notify::notify(&[
+                    sd_notify::NotifyState::Watchdog,
+                    sd_notify::NotifyState::Status(&status),
+                ]);
+                last_watchdog = Instant::now();
+            }
+            if closed {
+                return;
+            }
+        }
+    }
+}
