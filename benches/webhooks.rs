@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use vesselwatch::alerts::delivery::{Delivery, Endpoint};
-use vesselwatch::config::{Secret, WebhookFormat};
+use vesselwatch::config::WebhookFormat;
 use vesselwatch::store::{self, Batch, Writer};
 use vesselwatch_ais::time::UnixMillis;
 use vesselwatch_engine::{Event, EventKind};
@@ -99,7 +99,7 @@ fn main() {
     let endpoint = Endpoint {
         name: "bench".into(),
         url: format!("http://{addr}/hook"),
-        secret: Secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
         format: WebhookFormat::Standard,
         timeout: Duration::from_secs(10),
         max_age_ms: 3_600_000,

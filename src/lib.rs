@@ -17,6 +17,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod error;
 pub mod logging;
 pub mod shutdown;
 pub mod simulate;

@@ -12,7 +12,57 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::config::{LogConfig, LogFormat};
+use serde::Deserialize;
+
+use vesselwatch_engine::settings::{Invalid, invalid};
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `journald` under systemd (JOURNAL_STREAM set), else `human`.
+    #[default]
+    Auto,
+    /// Timestamped lines, coloured on a terminal.
+    Human,
+    /// No timestamps of its own, levels as syslog priority prefixes (`<3>`…`<7>`).
+    Journald,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`: the section logging owns.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter such as `info` or `vesselwatch=debug`; `RUST_LOG` overrides it.
+    pub filter: String,
+    /// Line format.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info".into(),
+            format: LogFormat::Auto,
+        }
+    }
+}
+
+impl LogConfig {
+    /// Checks that the filter parses, so that a typo is refused at load rather than silently
+    /// logging at the default level.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        EnvFilter::try_new(&self.filter).map(drop).map_err(|e| {
+            invalid(
+                "log.filter",
+                format!("{:?}", self.filter),
+                &format!("must be a tracing filter such as \"info\": {e}"),
+            )
+        })
+    }
+}
 
 /// journald's format: `<priority>target: message key=value ...`.
 struct Journald;

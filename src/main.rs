@@ -252,7 +252,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("vesselwatch: {w}");
             }
             for e in &report.failed {
-                eprintln!("vesselwatch: {e}");
+                eprintln!("vesselwatch: {}", vesselwatch::error::Chain(e));
             }
             Ok(if report.failed.is_empty() {
                 ExitCode::SUCCESS

@@ -15,9 +15,11 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
-use crate::config::{Loaded, Secret, WebhookConfig, WebhookFormat};
+use super::config::{WebhookConfig, WebhookFormat};
+use crate::config::Loaded;
 use crate::store::outbox::{self, AlertUpdate, Due, Outcome};
 use crate::store::{self, Batch, Writer};
+use secrecy::SecretString;
 use vesselwatch_ais::time::UnixMillis;
 
 /// A 4xx other than 408, 410 and 429 is tried this many times before it is dead-lettered.
@@ -35,7 +37,7 @@ pub struct Endpoint {
     /// Its URL.
     pub url: String,
     /// Its secret (redacted in `Debug`).
-    pub secret: Secret,
+    pub secret: SecretString,
     /// Body format.
     pub format: WebhookFormat,
     /// Request timeout.
@@ -276,7 +278,7 @@ async fn run_endpoint(
     let conn = match store::open_read_only(&db) {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!(webhook = %ep.name, error = %e, "Cannot read the outbox; this webhook sends nothing.");
+            tracing::error!(webhook = %ep.name, error = %crate::error::Chain(&e), "Cannot read the outbox; this webhook sends nothing.");
             return;
         }
     };

@@ -4,13 +4,16 @@
 //! and the Standard Webhooks signature. Pure; the HTTP side is [`delivery`], the one module that
 //! makes HTTP requests.
 
+pub mod config;
 pub mod delivery;
 
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 
-use crate::config::{Secret, WebhookConfig, WebhookFormat};
+use secrecy::{ExposeSecret, SecretString};
+
+use config::{WebhookConfig, WebhookFormat};
 use vesselwatch_engine::event::Event;
 use vesselwatch_engine::watchlist::normalise;
 
@@ -22,7 +25,7 @@ pub fn wants(h: &WebhookConfig, e: &Event) -> bool {
             || v.parse::<u32>()
                 .is_ok_and(|n| n == e.mmsi || Some(n) == e.imo)
     };
-    h.events.iter().any(|k| k == e.kind.as_str())
+    h.events.contains(&e.kind)
         && (h.fences.is_empty() || h.fences.contains(&e.fence))
         && (h.groups.is_empty() || e.group.as_ref().is_some_and(|g| h.groups.contains(g)))
         && (h.vessels.is_empty() || h.vessels.iter().any(vessel))
@@ -102,9 +105,9 @@ pub fn body(format: WebhookFormat, e: &Value) -> String {
 
 /// The Standard Webhooks signature header value: `v1,` and the base64 HMAC-SHA256 of
 /// `id.timestamp.body` under the secret's key (the base64 after `whsec_`).
-pub fn sign(secret: &Secret, id: &str, timestamp: i64, body: &str) -> String {
+pub fn sign(secret: &SecretString, id: &str, timestamp: i64, body: &str) -> String {
     let key = secret
-        .0
+        .expose_secret()
         .strip_prefix("whsec_")
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
         .unwrap_or_default();
@@ -135,7 +138,7 @@ mod tests {
     #[test]
     fn signature_matches_the_standard_webhooks_example() {
         // The example in the Standard Webhooks specification.
-        let secret = Secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into());
+        let secret = SecretString::from("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
         let sig = sign(
             &secret,
             "msg_p5jXN8AQM9LWM0D4loKWxJek",

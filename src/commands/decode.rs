@@ -28,7 +28,7 @@ pub struct DecodeOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeCommandError {
     /// An input could not be opened or read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Input {
         /// The input's path (`-` for standard input).
         path: PathBuf,
@@ -36,7 +36,7 @@ pub enum DecodeCommandError {
         source: io::Error,
     },
     /// Standard output failed for a reason other than a closed pipe.
-    #[error("cannot write output: {0}")]
+    #[error("cannot write output")]
     Output(#[source] io::Error),
 }
 

@@ -98,7 +98,7 @@ pub enum ReplayError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// An input could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Input {
         /// The input.
         path: PathBuf,
@@ -106,7 +106,7 @@ pub enum ReplayError {
         source: io::Error,
     },
     /// Output failed.
-    #[error("cannot write output: {0}")]
+    #[error("cannot write output")]
     Output(#[source] io::Error),
     /// The store failed.
     #[error(transparent)]

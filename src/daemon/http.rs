@@ -21,6 +21,37 @@ use vesselwatch_ais::frontend::Outcome;
 use vesselwatch_ais::time::UnixMillis;
 use vesselwatch_engine::EventKind;
 
+/// `[http]`: the section the HTTP endpoint owns.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address to serve on; empty turns the endpoint off. Loopback by default: metrics and the API
+    /// are not for the open internet.
+    pub listen: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9110".into(),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Checks that `listen` is an address and port (or empty).
+    pub fn validate(&self) -> Result<(), vesselwatch_engine::settings::Invalid> {
+        if !self.listen.is_empty() && self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(vesselwatch_engine::settings::invalid(
+                "http.listen",
+                format!("{:?}", self.listen),
+                "must be address:port, or empty to turn it off",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Serves until shutdown.
 pub async fn serve(addr: String, shared: Arc<Shared>, mut shutdown: Shutdown) {
     let app = axum::Router::new()

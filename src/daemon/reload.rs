@@ -65,7 +65,7 @@ pub async fn run(mut r: Reloader) {
                     old.stop().await;
                 }
                 let next = start_delivery(&new, &r.db, &r.writer).unwrap_or_else(|e| {
-                    tracing::error!(error = %e, "Cannot start webhook delivery for the new configuration; alerts stay queued.");
+                    tracing::error!(error = %crate::error::Chain(&e), "Cannot start webhook delivery for the new configuration; alerts stay queued.");
                     None
                 });
                 *r.delivery.lock().expect("not poisoned") = next;
@@ -75,7 +75,7 @@ pub async fn run(mut r: Reloader) {
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, "Reload rejected: the configuration is invalid; the old one stays in force.");
+                tracing::error!(error = %crate::error::Chain(&e), "Reload rejected: the configuration is invalid; the old one stays in force.");
             }
         }
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);

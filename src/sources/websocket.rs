@@ -105,7 +105,7 @@ pub async fn run(config: WebsocketConfig, mut ctx: Context) {
             Ok(c) => c,
             Err(e) => {
                 // The URL may carry a token: it is not logged.
-                tracing::warn!(source = %name, error = %e, "WebSocket connection failed; retrying.");
+                tracing::warn!(source = %name, error = %crate::error::Chain(&e), "WebSocket connection failed; retrying.");
                 ctx.wait(delays.next().unwrap_or_default()).await;
                 continue;
             }

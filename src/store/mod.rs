@@ -9,6 +9,7 @@
 //! committed in one transaction, so a crash never leaves one without the others. WAL mode lets
 //! readers (the query commands) read while the writer writes.
 
+pub mod config;
 pub mod outbox;
 pub mod query;
 
@@ -42,12 +43,12 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// SQLite refused.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Sqlite {
         /// The database file.
         path: PathBuf,
         /// The error.
-        source: rusqlite::Error,
+        source: SqliteError,
     },
     /// The database was written by a newer vesselwatch.
     #[error(
@@ -62,21 +63,50 @@ pub enum StoreError {
         known: u32,
     },
     /// The writer stopped with batches it could not write.
-    #[error("{unwritten} batch(es) could not be written to {path}: {last_error}")]
+    #[error("{unwritten} batch(es) could not be written to {path}")]
     Unwritten {
         /// The database file.
         path: PathBuf,
         /// Batches left.
         unwritten: u64,
         /// The last error.
-        last_error: String,
+        #[source]
+        last_error: SqliteError,
+    },
+    /// The writer thread panicked: a bug; what it held is not written.
+    #[error("the store writer failed (a panic) with {unwritten} batch(es) not written")]
+    WriterPanicked {
+        /// Batches left.
+        unwritten: u64,
     },
 }
 
 fn sql_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     move |source| StoreError::Sqlite {
         path: path.to_path_buf(),
-        source,
+        source: SqliteError(source),
+    }
+}
+
+/// A rusqlite error, as a cause that is said once. rusqlite's `SqliteFailure` displays SQLite's
+/// message and then gives, as its own source, the same code and message again (`file is not a
+/// database: Error code 26: file is not a database`); this wrapper shows the message and ends the
+/// chain there. The error itself stays available for its code.
+#[derive(Debug)]
+pub struct SqliteError(pub rusqlite::Error);
+
+impl std::fmt::Display for SqliteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SqliteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0 {
+            rusqlite::Error::SqliteFailure(..) => None,
+            other => other.source(),
+        }
     }
 }
 
@@ -303,10 +333,7 @@ pub fn load_checkpoints(
 /// How often unwatched vessels' positions are kept (`[store] sample_positions`), as
 /// [`Engine::enable_recording`](vesselwatch_engine::movement::Engine::enable_recording) takes it.
 pub fn sampling(loaded: &Loaded) -> Option<i64> {
-    match loaded.config.store.sample_positions {
-        crate::config::Sampling::Off => None,
-        crate::config::Sampling::Every(d) => Some(d.millis()),
-    }
+    loaded.config.store.sample_positions.millis()
 }
 
 /// A feed's progress, recorded with each batch.
@@ -741,10 +768,8 @@ impl Writer {
         drop(self.tx.take());
         match self.handle.take().map(JoinHandle::join) {
             Some(Ok(r)) => r,
-            Some(Err(_)) => Err(StoreError::Unwritten {
-                path: PathBuf::new(),
+            Some(Err(_)) => Err(StoreError::WriterPanicked {
                 unwritten: self.stats.pending.load(Ordering::Relaxed),
-                last_error: "the writer thread panicked".into(),
             }),
             None => Ok(()),
         }
@@ -759,7 +784,7 @@ impl Drop for Writer {
         if let Some(h) = self.handle.take()
             && let Ok(Err(e)) = h.join()
         {
-            tracing::error!(error = %e, "The store writer stopped with an error.");
+            tracing::error!(error = %crate::error::Chain(&e), "The store writer stopped with an error.");
         }
     }
 }
@@ -846,7 +871,7 @@ fn writer_loop(
                         return Err(StoreError::Unwritten {
                             path,
                             unwritten: pending,
-                            last_error: e.to_string(),
+                            last_error: SqliteError(e),
                         });
                     }
                     if !done {
@@ -860,7 +885,7 @@ fn writer_loop(
                     return Err(StoreError::Unwritten {
                         path,
                         unwritten: stats.pending.load(Ordering::Relaxed),
-                        last_error: e.to_string(),
+                        last_error: SqliteError(e),
                     });
                 }
             }

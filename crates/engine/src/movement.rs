@@ -159,7 +159,7 @@ pub struct EngineStats {
     /// The tracker's counters.
     pub tracker: TrackerStats,
     /// Events emitted, by kind (in [`EventKind::ALL`] order).
-    pub events: [u64; 7],
+    pub events: [u64; EventKind::COUNT],
 }
 
 /// The movement engine.
@@ -176,7 +176,7 @@ pub struct Engine {
     /// Scratch buffers for the fences near a fix, reused so that the per-fix path allocates nothing.
     near: Vec<usize>,
     ids: Vec<usize>,
-    events: [u64; 7],
+    events: [u64; EventKind::COUNT],
     /// Vessels changed since the last [`Engine::take_snapshots`].
     dirty: FxHashSet<u32>,
     /// Positions to record since the last [`Engine::take_positions`].
@@ -238,7 +238,7 @@ impl Engine {
             feed_time: None,
             near: Vec::new(),
             ids: Vec::new(),
-            events: [0; 7],
+            events: [0; EventKind::COUNT],
             dirty: FxHashSet::default(),
             positions: Vec::new(),
             recording: false,

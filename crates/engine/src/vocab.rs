@@ -7,8 +7,21 @@ use geo::Point;
 use serde::{Deserialize, Serialize};
 
 /// What a fence stands for, which decides the events it produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Deserialize,
+    Serialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum FenceKind {
     /// A port: arrivals, departures, visits, and `dark`/`holding` within its approach.
     Port,
@@ -53,9 +66,27 @@ impl Direction {
     }
 }
 
-/// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// What happened. The names (`arrival`, ...) are the ones in JSON, in filters on the command line
+/// and in `[[webhooks]] events`; strum derives them, and the list of kinds, from the variants.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::VariantArray,
+    strum::EnumCount,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum EventKind {
     /// Already inside a fence when first seen: no arrival, but now known to be there.
     Present,
@@ -75,26 +106,29 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, in declaration order (the order of counters).
-    pub const ALL: [EventKind; 7] = [
-        EventKind::Present,
-        EventKind::Arrival,
-        EventKind::Departure,
-        EventKind::Dark,
-        EventKind::Reappeared,
-        EventKind::Holding,
-        EventKind::Transit,
-    ];
+    pub const ALL: &'static [EventKind] = <Self as strum::VariantArray>::VARIANTS;
+
+    /// How many kinds there are: the length of per-kind counters.
+    pub const COUNT: usize = <Self as strum::EnumCount>::COUNT;
 
     /// The lowercase name used in JSON, on the command line and in filters.
     pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Present => "present",
-            EventKind::Arrival => "arrival",
-            EventKind::Departure => "departure",
-            EventKind::Dark => "dark",
-            EventKind::Reappeared => "reappeared",
-            EventKind::Holding => "holding",
-            EventKind::Transit => "transit",
+        self.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_agree_between_serde_and_strum_and_parse_back() {
+        for &k in EventKind::ALL {
+            let json = serde_json::to_string(&k).unwrap();
+            assert_eq!(json, format!("\"{}\"", k.as_str()));
+            assert_eq!(k.as_str().parse::<EventKind>().unwrap(), k);
         }
+        assert_eq!(EventKind::ALL.len(), 7);
+        assert_eq!("gate".parse::<FenceKind>().unwrap(), FenceKind::Gate);
     }
 }

@@ -1,0 +1,278 @@
+//! Configuration: the file users write, where it is found, and the copy shipped in the binary.
+//!
+//! Owns the top of `vesselwatch.toml` (which sections there are) and loading: the file, the
+//! embedded default, files named relative to the config (GeoJSON, secrets). Each section belongs to
+//! the component it configures and is checked there (`[monitor]`, `[[fences]]`, `[[watch]]` by the
+//! engine's settings, `[[sources]]` by the sources, `[[webhooks]]` by alerts, `[store]`, `[http]`,
+//! `[log]` by theirs); errors name the key, the value and what is allowed. A loaded configuration
+//! holds its fences compiled once, so a start or reload reads each GeoJSON file once.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+#[cfg(test)]
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use vesselwatch_engine::Engine;
+
+// The sections, each owned (defined and checked) by the component it configures.
+pub use crate::alerts::config::{WebhookConfig, WebhookFormat};
+pub use crate::daemon::http::HttpConfig;
+pub use crate::logging::{LogConfig, LogFormat};
+pub use crate::sources::SourceConfig;
+pub use crate::store::config::{Sampling, StoreConfig};
+use vesselwatch_engine::geofence::{FenceSet, parse_geojson};
+pub use vesselwatch_engine::settings::{
+    FenceConfig, FenceKind, HumanDuration, Invalid, LatLon, MonitorConfig, Vessels, WatchConfig,
+    validate_fences, validate_watch,
+};
+
+mod embedded;
+pub use embedded::{DEFAULT_CONFIG, EMBEDDED_FENCES};
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file could not be read.
+    #[error("cannot read {path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The TOML does not parse or does not fit the schema (unknown key, wrong type).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, which names the line and key.
+        message: String,
+    },
+    /// A value is outside what is allowed.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[monitor]`.
+    #[serde(default)]
+    pub monitor: MonitorConfig,
+    /// `[store]`.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// `[[fences]]`.
+    #[serde(default)]
+    pub fences: Vec<FenceConfig>,
+    /// `[[watch]]`.
+    #[serde(default)]
+    pub watch: Vec<WatchConfig>,
+    /// `[[webhooks]]`.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+    /// `[[sources]]`: the live feeds of `vesselwatch run`.
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+    /// `[http]`: health, metrics and API endpoint of `vesselwatch run`.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// `[log]`: what `vesselwatch run` logs and how.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// Where a configuration's relative files (GeoJSON) come from.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// A config file on disk: relative paths are resolved against its folder.
+    File(PathBuf),
+    /// The configuration built into the binary, with its fences.
+    Embedded,
+}
+
+/// A validated configuration, where it came from, and its fences compiled once.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The configuration.
+    pub config: Config,
+    /// Its origin, for resolving GeoJSON paths.
+    pub origin: Origin,
+    /// The fences, compiled from `config.fences` and their GeoJSON when loaded: shared with every
+    /// engine built from this configuration, so a start or reload reads each file once.
+    pub fences: Arc<FenceSet>,
+}
+
+impl Loaded {
+    /// Reads `path`, parses and validates it, and checks that every GeoJSON file loads.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_str(&text, Origin::File(path.to_path_buf()))
+    }
+
+    /// Loads `path`, else `config/vesselwatch.toml` in the working directory (a checkout), else
+    /// the copy built into the binary: the lookup every command shares.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        match path {
+            Some(p) => Self::from_file(p),
+            None if Path::new("config/vesselwatch.toml").exists() => {
+                Self::from_file(Path::new("config/vesselwatch.toml"))
+            }
+            None => Ok(Self::embedded()),
+        }
+    }
+
+    /// The configuration built into the binary.
+    pub fn embedded() -> Self {
+        Self::from_str(DEFAULT_CONFIG, Origin::Embedded).expect("the shipped config is valid")
+    }
+
+    /// Parses and validates `text`.
+    pub fn from_str(text: &str, origin: Origin) -> Result<Self, ConfigError> {
+        let path = match &origin {
+            Origin::File(p) => p.clone(),
+            Origin::Embedded => PathBuf::from("<embedded config>"),
+        };
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path,
+            message: e.to_string(),
+        })?;
+        let mut loaded = Self {
+            config,
+            origin,
+            fences: Arc::new(FenceSet::default()),
+        };
+        loaded.validate()?;
+        for i in 0..loaded.config.webhooks.len() {
+            loaded.webhook_secret(i)?;
+        }
+        // Compiling the fences reads and checks every GeoJSON file, once.
+        let mut polygons = Vec::with_capacity(loaded.config.fences.len());
+        for (i, f) in loaded.config.fences.iter().enumerate() {
+            polygons.push(match &f.geojson {
+                Some(path) => Some(parse_geojson(
+                    &loaded.read_relative(path)?,
+                    &format!("fences[{i}].geojson"),
+                )?),
+                None => None,
+            });
+        }
+        loaded.fences = Arc::new(FenceSet::build(&loaded.config.fences, polygons)?);
+        Ok(loaded)
+    }
+
+    /// A fresh movement engine for this configuration.
+    pub fn engine(&self) -> Engine {
+        Engine::new(
+            &self.config.monitor,
+            Arc::clone(&self.fences),
+            &self.config.watch,
+        )
+    }
+
+    /// The database file: `[store] path` relative to the config file, else `vesselwatch.db` beside
+    /// it; for the built-in config, `vesselwatch.db` in the working directory.
+    pub fn db_path(&self) -> PathBuf {
+        let base = match &self.origin {
+            Origin::File(cfg) => cfg.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            Origin::Embedded => PathBuf::from("."),
+        };
+        base.join(
+            self.config
+                .store
+                .path
+                .as_deref()
+                .unwrap_or(Path::new("vesselwatch.db")),
+        )
+    }
+
+    /// A webhook's secret, resolved and checked (see
+    /// [`WebhookConfig::resolve_secret`]).
+    pub fn webhook_secret(&self, index: usize) -> Result<SecretString, ConfigError> {
+        self.config.webhooks[index].resolve_secret(index, |p| self.read_relative(p))
+    }
+
+    /// Reads a file named by the configuration, relative to the config file.
+    pub fn read_relative(&self, relative: &Path) -> Result<String, ConfigError> {
+        match &self.origin {
+            Origin::File(cfg) => {
+                let full = cfg.parent().unwrap_or(Path::new(".")).join(relative);
+                std::fs::read_to_string(&full)
+                    .map_err(|source| ConfigError::Io { path: full, source })
+            }
+            Origin::Embedded => EMBEDDED_FENCES
+                .iter()
+                .find(|(p, _)| Path::new(p) == relative)
+                .map(|(_, text)| (*text).to_string())
+                .ok_or_else(|| ConfigError::Io {
+                    path: relative.to_path_buf(),
+                    source: std::io::Error::new(std::io::ErrorKind::NotFound, "not embedded"),
+                }),
+        }
+    }
+
+    /// Each section checks its own fields (the components own their sections); the engine's
+    /// sections are checked by the engine's settings.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let c = &self.config;
+        c.monitor.validate()?;
+        validate_fences(&c.fences)?;
+        validate_watch(&c.watch)?;
+        crate::sources::validate_all(&c.sources)?;
+        crate::alerts::config::validate_all(&c.webhooks, &c.fences)?;
+        c.http.validate()?;
+        c.log.validate()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Loaded::from_str(text, Origin::Embedded)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn shipped_config_is_valid() {
+        let l = Loaded::embedded();
+        assert!(l.config.fences.iter().any(|f| f.name == "tartus-naval"));
+        assert!(l.config.watch.iter().any(|w| w.label == "Yelnya"));
+        assert_eq!(l.config.monitor.dark_after.0, Duration::from_secs(4 * 3600));
+    }
+
+    #[test]
+    fn errors_name_key_value_and_what_is_allowed() {
+        let e = err(
+            "[[fences]]\nname = \"x\"\nkind = \"port\"\ncenter = { lat = 34.9, lon = 35.8 }\nradius_km = -1\n",
+        );
+        assert_eq!(
+            e,
+            "`fences[0].radius_km` = -1: must be between 0 and 500 km"
+        );
+        let e = err(
+            "[[fences]]\nname = \"g\"\nkind = \"gate\"\nline = [{ lat = 36.0, lon = -5.58 }]\n",
+        );
+        assert!(e.contains("`fences[0].line` = 1 points"), "{e}");
+        let e = err("[[watch]]\nlabel = \"x\"\nimo = 12\n");
+        assert!(
+            e.contains("`watch[0].imo` = 12: an IMO number has 7 digits"),
+            "{e}"
+        );
+        let e = err("[monitor]\ndark_after = \"soon\"\n");
+        assert!(e.contains("not a duration"), "{e}");
+        let e = err("[monitor]\nvessels = \"some\"\n");
+        assert!(e.contains("vessels"), "{e}");
+        let e = err("[monitr]\n");
+        assert!(e.contains("unknown field"), "{e}");
+    }
+}
