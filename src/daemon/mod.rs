@@ -9,6 +9,7 @@
 
 pub mod aisstream;
 pub mod http;
+pub mod metrics;
 pub mod sources;
 
 use std::future::Future;
