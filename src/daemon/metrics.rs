@@ -5,12 +5,12 @@
 //! handler reads the database into [`StoreFigures`] and passes the time, so [`render`] is a
 //! function of data that the unit tests below call directly.
 //!
-//! The exposed sample names are a compatibility contract (dashboards and alerts use them); the
-//! test `sample_names_are_the_ones_users_scrape` lists them. A counter family is named without
-//! `_total` and a family with a unit without its unit: the encoder appends both (OpenMetrics), so
-//! `vesselwatch_line_outcomes` counter exposes `vesselwatch_line_outcomes_total`, and
-//! `vesselwatch_feed_lag` in seconds exposes `vesselwatch_feed_lag_seconds`. The families, in
-//! order, as scraped:
+//! The exposed sample names are a compatibility contract (dashboards and alerts use them), listed
+//! in `tests/metric-names.txt` and checked by the tests here and in `tests/daemon.rs`. A counter
+//! family is named without `_total` and a family with a unit without its unit: the encoder appends
+//! both (OpenMetrics), so the counter `vesselwatch_line_outcomes` exposes
+//! `vesselwatch_line_outcomes_total`, and `vesselwatch_feed_lag` in seconds exposes
+//! `vesselwatch_feed_lag_seconds`. The families, in order, as scraped:
 //!
 //! - `vesselwatch_messages_total{source}`, `vesselwatch_decoded_total{type}`,
 //!   `vesselwatch_line_outcomes_total{outcome}`: what the front end made of the bytes.
@@ -407,32 +407,18 @@ mod tests {
     use std::sync::atomic::AtomicI64;
     use std::sync::{Arc, Mutex};
 
-    /// Every sample name `/metrics` exposed before it moved to `prometheus-client`, with its label,
-    /// read from the hand-written handler it replaced (http.rs at 53dc7a1). Dashboards and alert
-    /// rules query these names: a change here breaks them, so it must be deliberate.
-    const SCRAPED: &[(&str, Option<&str>)] = &[
-        ("vesselwatch_messages_total", Some("source")),
-        ("vesselwatch_decoded_total", Some("type")),
-        ("vesselwatch_line_outcomes_total", Some("outcome")),
-        ("vesselwatch_fragments_pending", None),
-        ("vesselwatch_fragments_evicted_total", Some("why")),
-        ("vesselwatch_vessels_tracked", None),
-        ("vesselwatch_messages_timed_total", Some("clock")),
-        ("vesselwatch_times_rejected_total", Some("why")),
-        ("vesselwatch_base_station_times_ignored_total", None),
-        ("vesselwatch_clock_jumps_total", None),
-        ("vesselwatch_feed_lag_seconds", None),
-        ("vesselwatch_events_total", Some("kind")),
-        ("vesselwatch_reports_dropped_total", Some("why")),
-        ("vesselwatch_source_up", Some("source")),
-        ("vesselwatch_source_bytes_total", Some("source")),
-        ("vesselwatch_source_drops_total", Some("source")),
-        ("vesselwatch_source_last_data_age_seconds", Some("source")),
-        ("vesselwatch_outbox_undelivered", Some("webhook")),
-        ("vesselwatch_webhook_delivered_total", Some("webhook")),
-        ("vesselwatch_webhook_retries_total", Some("webhook")),
-        ("vesselwatch_webhook_dead_total", Some("webhook")),
-    ];
+    /// The compatibility contract: every sample name `/metrics` exposes, with its label
+    /// (tests/metric-names.txt, shared with the real-binary test in tests/daemon.rs).
+    fn scraped() -> Vec<(&'static str, Option<&'static str>)> {
+        include_str!("../../tests/metric-names.txt")
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| {
+                let mut words = l.split_whitespace();
+                (words.next().unwrap(), words.next())
+            })
+            .collect()
+    }
 
     const NOW: UnixMillis = UnixMillis(1_750_000_000_000);
 
@@ -492,7 +478,7 @@ mod tests {
             })
             .collect();
         got.dedup();
-        let mut want = SCRAPED.to_vec();
+        let mut want = scraped();
         want.sort();
         got.sort();
         assert_eq!(got, want, "{text}");
@@ -538,7 +524,7 @@ mod tests {
                 assert_eq!(sample_name, own, "{sample} under {name}");
             }
         }
-        assert_eq!(families.len(), SCRAPED.len());
+        assert_eq!(families.len(), scraped().len());
     }
 
     #[test]
