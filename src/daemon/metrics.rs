@@ -43,8 +43,10 @@ use vesselwatch_ais::time::UnixMillis;
 use vesselwatch_engine::EventKind;
 use vesselwatch_engine::feedclock::ClockSource;
 
-/// The `Content-Type` of [`render`]'s output. Prometheus negotiates OpenMetrics by it; a scraper
-/// that does not know it falls back to the classic format's parser, which reads this text too.
+/// The `Content-Type` of [`render`]'s output: Prometheus picks its parser by it, and only with it
+/// reads a counter family `x` with sample `x_total` as one family. A classic-format parser (what
+/// `promtool check metrics` uses) reads the samples too, but sees each `x_total` as a family of
+/// its own, without HELP or TYPE.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// What `/metrics` reads from the database, gathered by the handler before rendering, so that
