@@ -91,11 +91,10 @@ struct SourceReading {
     last_data_ms: i64,
 }
 
-/// One webhook's figures at the moment of the scrape.
+/// One webhook's delivery counters at the moment of the scrape.
 #[derive(Debug)]
 struct WebhookReading {
     name: String,
-    undelivered: i64,
     delivered: u64,
     retries: u64,
     dead: u64,
@@ -107,6 +106,9 @@ struct Reading {
     snap: Snapshot,
     sources: Vec<SourceReading>,
     webhooks: Vec<WebhookReading>,
+    /// The outbox backlog per webhook: every configured one (0 when nothing is queued), then any
+    /// other the database still holds alerts for (a webhook a reload removed).
+    undelivered: Vec<(String, i64)>,
     now: UnixMillis,
 }
 
@@ -127,42 +129,36 @@ impl Reading {
                 last_data_ms: st.last_data_ms.load(Ordering::Relaxed),
             })
             .collect();
-        let queued = |name: &str| {
-            store
-                .undelivered
-                .iter()
-                .find(|(w, _)| w == name)
-                .map_or(0, |(_, n)| *n)
-        };
-        let mut webhooks: Vec<WebhookReading> = shared
+        let webhooks: Vec<WebhookReading> = shared
             .deliveries
             .lock()
             .expect("not poisoned")
             .iter()
             .map(|(name, st)| WebhookReading {
                 name: name.clone(),
-                undelivered: queued(name),
                 delivered: st.delivered.load(Ordering::Relaxed),
                 retries: st.retries.load(Ordering::Relaxed),
                 dead: st.dead.load(Ordering::Relaxed),
             })
             .collect();
-        // Alerts still queued for a webhook that a reload removed: their backlog stays visible.
+        let queued = |name: &str| {
+            (store.undelivered.iter())
+                .find(|(w, _)| w == name)
+                .map_or(0, |(_, n)| *n)
+        };
+        let mut undelivered: Vec<(String, i64)> = (webhooks.iter())
+            .map(|w| (w.name.clone(), queued(&w.name)))
+            .collect();
         for (name, n) in &store.undelivered {
             if !webhooks.iter().any(|w| &w.name == name) {
-                webhooks.push(WebhookReading {
-                    name: name.clone(),
-                    undelivered: *n,
-                    delivered: 0,
-                    retries: 0,
-                    dead: 0,
-                });
+                undelivered.push((name.clone(), *n));
             }
         }
         Self {
             snap,
             sources,
             webhooks,
+            undelivered,
             now,
         }
     }
@@ -325,7 +321,7 @@ impl Collector for Reading {
             "vesselwatch_outbox_undelivered",
             None,
             "Alerts in the outbox not yet delivered (pending or failing) for each webhook.",
-            webhooks().map(|w| ([("webhook", w.name.as_str())], w.undelivered)),
+            (self.undelivered.iter()).map(|(w, n)| ([("webhook", w.as_str())], *n)),
         )?;
         counter(
             &mut e,
@@ -582,5 +578,11 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "no {line} in\n{text}");
         }
+        // A removed webhook has a backlog but no delivery worker: no counters made up for it.
+        assert!(
+            !samples(&text)
+                .iter()
+                .any(|l| l.starts_with("vesselwatch_webhook_") && l.contains("\"gone\""))
+        );
     }
 }
