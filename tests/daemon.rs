@@ -112,6 +112,12 @@ fn events_in(db: &Path) -> usize {
 }
 
 fn get(port: u16, path: &str) -> (u16, String) {
+    let (status, _, body) = get_with_head(port, path);
+    (status, body)
+}
+
+/// Status, head (status line and headers) and body of `GET path`.
+fn get_with_head(port: u16, path: &str) -> (u16, String, String) {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(
         s,
@@ -126,10 +132,8 @@ fn get(port: u16, path: &str) -> (u16, String) {
         .unwrap_or("0")
         .parse()
         .unwrap_or(0);
-    (
-        status,
-        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
-    )
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    (status, head.to_string(), body.to_string())
 }
 
 fn sigterm(child: &mut Child) -> std::process::ExitStatus {
@@ -782,4 +786,238 @@ fn systemd_notify_protocol_ready_watchdog_status_reload_stopping() {
         .unwrap();
     assert!(recv_until("STOPPING=1", &mut seen), "{seen:?}");
     assert!(child.wait().unwrap().success());
+}
+
+/// A /metrics body as the reference OpenMetrics parser reads it: `tests/metrics_check.py` with
+/// prometheus_client's strict parser, in the venv `tests/python-venv.sh` makes (once, in
+/// `target/py-venv`). Panics with the parser's words when it rejects the body or a family lacks
+/// HELP or TYPE, and when Python or the package cannot be had: never a silent pass.
+fn openmetrics_families(body: &str) -> Vec<serde_json::Value> {
+    let venv = Command::new("bash")
+        .arg(root().join("tests/python-venv.sh"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        venv.status.success(),
+        "tests/python-venv.sh could not make the Python venv with prometheus_client; this test \
+         needs python3 with venv and pip (.ci/run installs them):\n{}",
+        String::from_utf8_lossy(&venv.stderr)
+    );
+    let python = root().join(String::from_utf8(venv.stdout).unwrap().trim());
+    let mut check = Command::new(&python)
+        .arg(root().join("tests/metrics_check.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{} does not run: {e}", python.display()));
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "tests/metrics_check.py rejected /metrics:\n{}\n--- body\n{body}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap()
+}
+
+/// The value of the sample `name` whose one label is `label` (or that has no labels), as the
+/// parser read it.
+fn sample(families: &[serde_json::Value], name: &str, label: Option<(&str, &str)>) -> f64 {
+    let want = match label {
+        Some((k, v)) => serde_json::json!({ k: v }),
+        None => serde_json::json!({}),
+    };
+    let found: Vec<f64> = families
+        .iter()
+        .flat_map(|f| f["samples"].as_array().unwrap())
+        .filter(|s| s["name"] == name && s["labels"] == want)
+        .map(|s| s["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(found.len(), 1, "{name} {want} in {families:#?}");
+    found[0]
+}
+
+#[test]
+fn metrics_are_strict_openmetrics_with_the_scraped_names_and_count_what_was_fed() {
+    // Names with a quote, a backslash and a newline: label values that must be escaped.
+    let source = "feed \"north\" \\ quay\nB";
+    let hook_name = "hook \"2\" \\ x\ny";
+    let (hook, got) = receiver();
+    let feed = root().join("fixtures/tartus-2025-01/feed.nmea");
+    let server = feed_server(&feed);
+    let dir = tempfile::tempdir().unwrap();
+    let http = free_port();
+    let toml = |s: &str| serde_json::to_string(s).unwrap(); // a JSON string is a TOML basic string here
+    let config = format!(
+        "[[sources]]\nname = {}\ntype = \"tcp\"\naddress = \"{server}\"\nstall_timeout = \"30s\"\n\
+         [[webhooks]]\nname = {}\nurl = \"http://{hook}/hook\"\nsecret = \"{SECRET}\"\n",
+        toml(source),
+        toml(hook_name)
+    );
+    let (mut child, _db) = start(dir.path(), &config, hook, http);
+
+    // The independent counts, from the fixture's text and its expected events.
+    let text = std::fs::read_to_string(&feed).unwrap();
+    let lines = text.lines().count();
+    let bytes = text.lines().map(|l| l.len() + 1).sum::<usize>();
+    // Fields of each sentence after its tag block: !AIVDM,count,number,seq,channel,payload,fill.
+    let mut first_fragments_by_type = std::collections::BTreeMap::<u8, usize>::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line[line.rfind('!').unwrap()..].split(',').collect();
+        if fields[2] == "1" {
+            let armour = fields[5].as_bytes()[0] - 48; // six-bit armour of the type's first char
+            let ty = if armour > 40 { armour - 8 } else { armour };
+            *first_fragments_by_type.entry(ty).or_default() += 1;
+        }
+    }
+    let messages: usize = first_fragments_by_type.values().sum();
+    let expected =
+        std::fs::read_to_string(root().join("fixtures/tartus-2025-01/expected-events.jsonl"))
+            .unwrap();
+    let kinds: Vec<String> = expected
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let departures = kinds.iter().filter(|k| *k == "departure").count();
+
+    // Both webhooks get every departure; then wait for the snapshot (published each second) to
+    // count every line and the delivery counters to catch up.
+    assert!(
+        wait_until(Duration::from_secs(30), || got.lock().unwrap().len()
+            == 2 * departures),
+        "webhook bodies: {}",
+        got.lock().unwrap().len()
+    );
+    let settled = |body: &str| {
+        let outcomes: f64 = body
+            .lines()
+            .filter(|l| l.starts_with("vesselwatch_line_outcomes_total{"))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum();
+        outcomes == lines as f64
+            && body
+                .lines()
+                .filter(|l| l.starts_with("vesselwatch_webhook_delivered_total{"))
+                .all(|l| l.ends_with(&format!(" {departures}")))
+    };
+    let mut body = String::new();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            body = get(http, "/metrics").1;
+            settled(&body)
+        }),
+        "{body}"
+    );
+    let (status, head, body) = get_with_head(http, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        head.to_ascii_lowercase().contains(
+            "\r\ncontent-type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\n"
+        ),
+        "{head}"
+    );
+
+    let families = openmetrics_families(&body);
+    // Every name users scrape is there, and no other.
+    let mut names: Vec<(String, Option<String>)> = families
+        .iter()
+        .flat_map(|f| f["samples"].as_array().unwrap())
+        .map(|s| {
+            let labels = s["labels"].as_object().unwrap();
+            (
+                s["name"].as_str().unwrap().to_string(),
+                labels.keys().next().cloned(),
+            )
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut contract: Vec<(String, Option<String>)> =
+        std::fs::read_to_string(root().join("tests/metric-names.txt"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| {
+                let mut w = l.split_whitespace();
+                (w.next().unwrap().to_string(), w.next().map(String::from))
+            })
+            .collect();
+    contract.sort();
+    assert_eq!(names, contract);
+
+    // Values against the independent counts; label values come back unescaped, as configured.
+    let by_source = Some(("source", source));
+    assert_eq!(
+        sample(&families, "vesselwatch_source_bytes_total", by_source),
+        bytes as f64
+    );
+    let outcomes: f64 = families
+        .iter()
+        .filter(|f| f["name"] == "vesselwatch_line_outcomes")
+        .flat_map(|f| f["samples"].as_array().unwrap())
+        .map(|s| s["value"].as_f64().unwrap())
+        .sum();
+    assert_eq!(outcomes, lines as f64);
+    let outcome = |o| {
+        sample(
+            &families,
+            "vesselwatch_line_outcomes_total",
+            Some(("outcome", o)),
+        )
+    };
+    assert_eq!(outcome("decoded"), messages as f64);
+    assert_eq!(outcome("fragment_buffered"), (lines - messages) as f64);
+    assert_eq!(
+        sample(&families, "vesselwatch_messages_total", by_source),
+        messages as f64
+    );
+    for (ty, n) in &first_fragments_by_type {
+        let ty = ty.to_string();
+        assert_eq!(
+            sample(&families, "vesselwatch_decoded_total", Some(("type", &ty))),
+            *n as f64
+        );
+    }
+    for kind in [
+        "present",
+        "arrival",
+        "departure",
+        "dark",
+        "reappeared",
+        "holding",
+        "transit",
+    ] {
+        let n = kinds.iter().filter(|k| *k == kind).count();
+        assert_eq!(
+            sample(&families, "vesselwatch_events_total", Some(("kind", kind))),
+            n as f64,
+            "{kind}"
+        );
+    }
+    // The feed server drops the first connection once.
+    assert_eq!(
+        sample(&families, "vesselwatch_source_drops_total", by_source),
+        1.0
+    );
+    assert_eq!(sample(&families, "vesselwatch_source_up", by_source), 1.0);
+    for w in ["ops", hook_name] {
+        let w = Some(("webhook", w));
+        assert_eq!(
+            sample(&families, "vesselwatch_webhook_delivered_total", w),
+            departures as f64
+        );
+        assert_eq!(sample(&families, "vesselwatch_outbox_undelivered", w), 0.0);
+    }
+    assert!(sigterm(&mut child).success());
 }

@@ -1,10 +1,9 @@
-//! The daemon's HTTP endpoint (axum): `/healthz`, `/readyz`, `/metrics` (Prometheus text),
-//! `/api/vessels` and `/api/events?since=`.
+//! The daemon's HTTP endpoint (axum): `/healthz`, `/readyz`, `/metrics` (OpenMetrics text,
+//! rendered by [`metrics`]), `/api/vessels` and `/api/events?since=`.
 //!
 //! Owns presenting the daemon's state to operators and monitoring. Reads only: the pipeline's
 //! published snapshot, the sources' counters, and the database through read-only connections.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -15,11 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::Shared;
+use super::{Shared, metrics};
 use crate::store::{self, outbox, query};
-use vesselwatch_ais::frontend::Outcome;
 use vesselwatch_ais::time::UnixMillis;
-use vesselwatch_engine::EventKind;
 
 /// `[http]`: the section the HTTP endpoint owns.
 #[derive(Debug, Clone, Deserialize)]
@@ -98,156 +95,15 @@ async fn readyz(State(s): State<Arc<Shared>>) -> Response {
     }
 }
 
+/// `/metrics`: reads the outbox figures from the database here, then renders everything in
+/// [`metrics::render`], which does no I/O.
 async fn metrics(State(s): State<Arc<Shared>>) -> Response {
-    let snap = s.snapshot.lock().expect("not poisoned").clone();
-    let mut m = String::new();
-    let now = now_ms();
-    let _ = writeln!(m, "# TYPE vesselwatch_messages_total counter");
-    for (i, name) in s.source_names.iter().enumerate() {
-        let n = snap.messages_by_source.get(i).copied().unwrap_or(0);
-        let _ = writeln!(m, "vesselwatch_messages_total{{source=\"{name}\"}} {n}");
-    }
-    let _ = writeln!(m, "# TYPE vesselwatch_decoded_total counter");
-    for (t, n) in snap
-        .counters
-        .by_type
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| **n > 0)
-    {
-        let _ = writeln!(m, "vesselwatch_decoded_total{{type=\"{t}\"}} {n}");
-    }
-    let _ = writeln!(m, "# TYPE vesselwatch_line_outcomes_total counter");
-    for o in Outcome::ALL {
-        let _ = writeln!(
-            m,
-            "vesselwatch_line_outcomes_total{{outcome=\"{}\"}} {}",
-            o.name(),
-            snap.counters.get(*o)
-        );
-    }
-    let r = snap.counters.reassembly;
-    let _ = writeln!(
-        m,
-        "# TYPE vesselwatch_fragments_pending gauge\nvesselwatch_fragments_pending {}",
-        snap.fragments_pending
-    );
-    let _ = writeln!(m, "# TYPE vesselwatch_fragments_evicted_total counter");
-    let _ = writeln!(
-        m,
-        "vesselwatch_fragments_evicted_total{{why=\"expired\"}} {}",
-        r.expired
-    );
-    let _ = writeln!(
-        m,
-        "vesselwatch_fragments_evicted_total{{why=\"cap\"}} {}",
-        r.evicted
-    );
-    let _ = writeln!(
-        m,
-        "vesselwatch_fragments_evicted_total{{why=\"superseded\"}} {}",
-        r.superseded
-    );
-    let _ = writeln!(
-        m,
-        "# TYPE vesselwatch_vessels_tracked gauge\nvesselwatch_vessels_tracked {}",
-        snap.vessels
-    );
-    let c = snap.clocks;
-    let _ = writeln!(m, "# TYPE vesselwatch_messages_timed_total counter");
-    for src in vesselwatch_engine::feedclock::ClockSource::ALL {
-        let _ = writeln!(
-            m,
-            "vesselwatch_messages_timed_total{{clock=\"{}\"}} {}",
-            src.name(),
-            c.timed_by[src as usize]
-        );
-    }
-    let _ = writeln!(m, "# TYPE vesselwatch_times_rejected_total counter");
-    for (why, n) in [("ahead", c.rejected_ahead), ("behind", c.rejected_behind)] {
-        let _ = writeln!(m, "vesselwatch_times_rejected_total{{why=\"{why}\"}} {n}");
-    }
-    let _ = writeln!(
-        m,
-        "# TYPE vesselwatch_base_station_times_ignored_total counter\nvesselwatch_base_station_times_ignored_total {}",
-        c.stations_ignored
-    );
-    let _ = writeln!(
-        m,
-        "# TYPE vesselwatch_clock_jumps_total counter\nvesselwatch_clock_jumps_total {}",
-        c.jumps
-    );
-    if let Some(t) = snap.feed_time {
-        // How far the feed's own time is behind the wall clock: a delayed or stalled feed shows here.
-        let _ = writeln!(
-            m,
-            "# TYPE vesselwatch_feed_lag_seconds gauge\nvesselwatch_feed_lag_seconds {:.3}",
-            (now - t.0) as f64 / 1000.0
-        );
-    }
-    let _ = writeln!(m, "# TYPE vesselwatch_events_total counter");
-    for (k, n) in EventKind::ALL.iter().zip(snap.engine.events) {
-        let _ = writeln!(m, "vesselwatch_events_total{{kind=\"{}\"}} {n}", k.as_str());
-    }
-    let t = snap.engine.tracker;
-    let _ = writeln!(m, "# TYPE vesselwatch_reports_dropped_total counter");
-    for (why, n) in [
-        ("duplicate", t.duplicates),
-        ("stale", t.stale),
-        ("quarantined", t.quarantined),
-    ] {
-        let _ = writeln!(m, "vesselwatch_reports_dropped_total{{why=\"{why}\"}} {n}");
-    }
-    let _ = writeln!(m, "# TYPE vesselwatch_source_up gauge");
-    for (name, st) in s.source_names.iter().zip(&s.source_stats) {
-        let _ = writeln!(
-            m,
-            "vesselwatch_source_up{{source=\"{name}\"}} {}",
-            st.up.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            m,
-            "vesselwatch_source_bytes_total{{source=\"{name}\"}} {}",
-            st.bytes.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            m,
-            "vesselwatch_source_drops_total{{source=\"{name}\"}} {}",
-            st.drops.load(Ordering::Relaxed)
-        );
-        let last = st.last_data_ms.load(Ordering::Relaxed);
-        if last > 0 {
-            let _ = writeln!(
-                m,
-                "vesselwatch_source_last_data_age_seconds{{source=\"{name}\"}} {:.3}",
-                (now - last) as f64 / 1000.0
-            );
-        }
-    }
-    if let Ok(conn) = store::open_read_only(&s.db) {
-        let _ = writeln!(m, "# TYPE vesselwatch_outbox_undelivered gauge");
-        for (w, n) in outbox::undelivered(&conn).unwrap_or_default() {
-            let _ = writeln!(m, "vesselwatch_outbox_undelivered{{webhook=\"{w}\"}} {n}");
-        }
-    }
-    for (w, st) in s.deliveries.lock().expect("not poisoned").iter() {
-        let _ = writeln!(
-            m,
-            "vesselwatch_webhook_delivered_total{{webhook=\"{w}\"}} {}",
-            st.delivered.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            m,
-            "vesselwatch_webhook_retries_total{{webhook=\"{w}\"}} {}",
-            st.retries.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            m,
-            "vesselwatch_webhook_dead_total{{webhook=\"{w}\"}} {}",
-            st.dead.load(Ordering::Relaxed)
-        );
-    }
-    ([("content-type", "text/plain; version=0.0.4")], m).into_response()
+    let store = metrics::StoreFigures {
+        undelivered: read(&s, outbox::undelivered).unwrap_or_default(),
+    };
+    let now = UnixMillis(now_ms());
+    let body = metrics::render(&s, &store, now);
+    ([("content-type", metrics::CONTENT_TYPE)], body).into_response()
 }
 
 /// Runs a read query on a fresh read-only connection; a failure is the message for a 503.

@@ -12,6 +12,7 @@
 //! store is flushed.
 
 pub mod http;
+pub mod metrics;
 pub mod pipeline;
 pub mod reload;
 
