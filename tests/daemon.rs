@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 mod util;
-use util::{free_port, root, wait_until};
+use util::{free_port, root, stored_events, wait_until};
 
 mod common;
 
@@ -176,17 +176,9 @@ fn tcp_feed_with_a_drop_gives_every_event_and_the_departure_webhooks_then_sigter
         events_in(&db)
     );
     // Nothing lost across the reconnect: the stored events are exactly the replay's.
-    let c = rusqlite::Connection::open(&db).unwrap();
-    let mut stmt = c.prepare("SELECT record FROM events").unwrap();
-    let mut stored: Vec<String> = stmt
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
     let mut want: Vec<String> = expected.lines().map(str::to_string).collect();
-    stored.sort();
     want.sort();
-    assert_eq!(stored, want);
+    assert_eq!(stored_events(&db), want);
     // The departures reached the webhook (default events = ["departure"]).
     assert!(wait_until(Duration::from_secs(10), || got
         .lock()
@@ -290,13 +282,7 @@ fn untimed_live_feed_is_timed_by_its_base_stations_not_pinned_or_stamped_today()
         want.len()
     );
     std::thread::sleep(Duration::from_millis(500));
-    let c = rusqlite::Connection::open(&db).unwrap();
-    let mut stmt = c.prepare("SELECT record FROM events").unwrap();
-    let stored: Vec<String> = stmt
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let stored = stored_events(&db);
     let (want, got) = (event_keys(&want), event_keys(&stored));
     let key = |k: &(String, u64, String, i64)| (k.0.clone(), k.1, k.2.clone());
     assert_eq!(
@@ -562,17 +548,10 @@ fn kill_9_and_a_restart_resume_without_duplicates() {
     );
     std::thread::sleep(Duration::from_millis(500));
     assert!(sigterm(&mut second).success());
-    let c = rusqlite::Connection::open(&db).unwrap();
-    let mut stmt = c.prepare("SELECT record FROM events").unwrap();
-    let mut stored: Vec<String> = stmt
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
     let mut want: Vec<String> = expected.lines().map(str::to_string).collect();
-    stored.sort();
     want.sort();
-    assert_eq!(stored, want, "no duplicate and no lost event");
+    assert_eq!(stored_events(&db), want, "no duplicate and no lost event");
+    let c = rusqlite::Connection::open(&db).unwrap();
     let visits: i64 = c
         .query_row("SELECT count(*) FROM visits", [], |r| r.get(0))
         .unwrap();

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use util::{free_port, root, wait_until};
+use util::{free_port, root, sorted_lines, stored_events, wait_until};
 
 fn feed_lines() -> Vec<String> {
     std::fs::read_to_string(root().join("fixtures/tartus-2025-01/feed.nmea"))
@@ -47,14 +47,7 @@ fn message_boundary(lines: &[String], at: usize) -> usize {
 }
 
 fn expected_events() -> Vec<String> {
-    let mut v: Vec<String> =
-        std::fs::read_to_string(root().join("fixtures/tartus-2025-01/expected-events.jsonl"))
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect();
-    v.sort();
-    v
+    sorted_lines(&root().join("fixtures/tartus-2025-01/expected-events.jsonl"))
 }
 
 struct Daemon {
@@ -144,18 +137,6 @@ fn checkpoint(db: &Path, feed: &str) -> Option<(u64, Option<String>)> {
         |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
     )
     .ok()
-}
-
-fn stored_events(db: &Path) -> Vec<String> {
-    let c = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = c.prepare("SELECT record FROM events").unwrap();
-    let mut v: Vec<String> = stmt
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    v.sort();
-    v
 }
 
 fn append(path: &Path, lines: &[String]) {

@@ -235,12 +235,8 @@ pub async fn run(config: FileConfig, mut ctx: Context) {
 }
 
 async fn send(ctx: &Context, feed: u32, bytes: Vec<u8>, offset: u64, id: &str) -> bool {
-    ctx.stats
-        .bytes
-        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-    ctx.stats
-        .last_data_ms
-        .store(crate::clock::now().0, Ordering::Relaxed);
+    // Counted as received; the position sent is the file's, not the stream's.
+    ctx.count(bytes.len());
     ctx.send(Chunk::Data {
         feed,
         bytes,

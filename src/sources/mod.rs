@@ -1,4 +1,4 @@
-//! Live feed sources, one module per kind: [`tcp`], [`tcp_listen`], [`udp`], [`file`], [`stdin`]
+//! Live feed sources, one module per kind: [`tcp`], [`tcp_listen`], [`udp`], [`file`](mod@file), [`stdin`]
 //! and [`websocket`] (raw NMEA or the [`aisstream`] JSON feed).
 //!
 //! Owns the sockets and files of `vesselwatch run`. Each kind has its `[[sources]]` table (a serde
@@ -181,6 +181,19 @@ pub struct SourceStats {
     pub up: AtomicU64,
 }
 
+impl SourceStats {
+    /// Counts `n` bytes received now; the stream position after them (bytes so far).
+    pub fn received(&self, n: usize) -> Position {
+        let total = self.bytes.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        self.last_data_ms
+            .store(crate::clock::now().0, Ordering::Relaxed);
+        Position {
+            offset: total,
+            file_id: None,
+        }
+    }
+}
+
 /// Feed ids: which source each belongs to, with ids of closed connections reused so that the
 /// front end's per-feed line buffers stay bounded.
 #[derive(Debug, Default)]
@@ -250,20 +263,14 @@ pub struct Context {
 }
 
 impl Context {
+    /// Counts `n` bytes received; the source's stream position after them.
+    fn count(&self, n: usize) -> Position {
+        self.stats.received(n)
+    }
+
     /// Counts `bytes` and sends them; false when the pipeline has gone (shutdown).
     async fn data(&self, feed: u32, bytes: Vec<u8>) -> bool {
-        let total = self
-            .stats
-            .bytes
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed)
-            + bytes.len() as u64;
-        self.stats
-            .last_data_ms
-            .store(crate::clock::now().0, Ordering::Relaxed);
-        let position = Position {
-            offset: total,
-            file_id: None,
-        };
+        let position = self.count(bytes.len());
         self.send(Chunk::Data {
             feed,
             bytes,

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
-use super::{Chunk, Context, Position};
+use super::{Chunk, Context};
 
 /// `[[sources]] type = "tcp_listen"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -62,17 +62,10 @@ pub async fn run(config: TcpListenConfig, mut ctx: Context) {
                         break;
                     }
                     Ok(n) => {
-                        let total = stats.bytes.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
-                        stats
-                            .last_data_ms
-                            .store(crate::clock::now().0, Ordering::Relaxed);
                         let chunk = Chunk::Data {
                             feed,
                             bytes: buf[..n].to_vec(),
-                            position: Position {
-                                offset: total,
-                                file_id: None,
-                            },
+                            position: stats.received(n),
                         };
                         if tx.send(chunk).await.is_err() {
                             break;

@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Chunk, Context, Position, aisstream, reconnect_delays};
+use super::{Chunk, Context, aisstream, reconnect_delays};
 use vesselwatch_engine::settings::{HumanDuration, Invalid, invalid};
 
 /// `[[sources]] type = "websocket"`.
@@ -149,22 +149,9 @@ pub async fn run(config: WebsocketConfig, mut ctx: Context) {
                 _ => continue,
             };
             let sent = if aisstream {
-                let total = ctx
-                    .stats
-                    .bytes
-                    .fetch_add(bytes.len() as u64, Ordering::Relaxed)
-                    + bytes.len() as u64;
-                ctx.stats
-                    .last_data_ms
-                    .store(crate::clock::now().0, Ordering::Relaxed);
+                let at = ctx.count(bytes.len());
                 match aisstream::decode(&String::from_utf8_lossy(&bytes), feed) {
-                    Some(d) => {
-                        let at = Position {
-                            offset: total,
-                            file_id: None,
-                        };
-                        ctx.send(Chunk::Message(Box::new(d), at)).await
-                    }
+                    Some(d) => ctx.send(Chunk::Message(Box::new(d), at)).await,
                     None => true,
                 }
             } else {

@@ -56,3 +56,28 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// The event records stored in the database at `db`, sorted (the order of rows is not part of
+/// what is compared).
+pub fn stored_events(db: &Path) -> Vec<String> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = c.prepare("SELECT record FROM events").unwrap();
+    let mut v: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    v.sort();
+    v
+}
+
+/// The lines of a fixture file (e.g. an `expected-events.jsonl`), sorted.
+pub fn sorted_lines(path: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
