@@ -13,9 +13,11 @@ use vesselwatch_engine::tracker::Fix;
 mod util;
 use util::root;
 
+/// The binary with no `COLUMNS`: its output goes to a pipe, so tables take their widest layout,
+/// nothing wrapped, as `fixtures/regenerate.sh` writes them.
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vesselwatch"));
-    c.env("COLUMNS", "160");
+    c.env_remove("COLUMNS");
     c
 }
 
