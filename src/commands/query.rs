@@ -282,8 +282,8 @@ const VISIT_CSV: &[CsvColumn] = &[
     ("inferred", "/inferred"),
 ];
 
-/// Every field of a vessel (`store::query::VesselRow`); `names`, the names used before, joined by
-/// `|`, a character AIS text cannot hold.
+/// Every field of a vessel (`store::query::VesselRow`); `names`, every name it has reported, joined
+/// by `|`, a character AIS text cannot hold.
 const VESSEL_CSV: &[CsvColumn] = &[
     ("mmsi", "/mmsi"),
     ("imo", "/imo"),
