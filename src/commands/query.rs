@@ -319,6 +319,7 @@ fn write_csv(out: &mut dyn Write, columns: &[CsvColumn], rows: &[Value]) -> csv:
     Ok(())
 }
 
+/// One CSV field: a missing or null value is empty, a list is joined by `|`.
 fn csv_cell(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => String::new(),
@@ -348,6 +349,7 @@ fn fixed(v: &Value, decimals: usize) -> String {
         .unwrap_or_default()
 }
 
+/// A table field that never wraps (see `Fit::Whole`).
 const fn whole(name: &'static str) -> Field {
     Field {
         name,
@@ -355,6 +357,7 @@ const fn whole(name: &'static str) -> Field {
     }
 }
 
+/// A table field of free text, wrapped at spaces (see `Fit::Text`).
 const fn free(name: &'static str) -> Field {
     Field {
         name,
