@@ -1,21 +1,24 @@
 //! The store with the real binary and a real SQLite file: exact resume after a restart, a kill -9 in
-//! the middle of a replay, queries against expected output in every format, and the writer riding
-//! out a locked or full database.
+//! the middle of a replay, queries against expected output in every format, CSV and tables checked
+//! against the JSON of the same query, and the writer riding out a locked or full database.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use rusqlite::Connection;
+use serde_json::Value;
 use vesselwatch::store::{self, Batch, Writer};
 use vesselwatch_ais::time::UnixMillis;
 use vesselwatch_engine::tracker::Fix;
 mod util;
-use util::root;
+use util::{root, run_ok};
 
+/// The binary with no `COLUMNS`: its output goes to a pipe, so tables take their widest layout,
+/// nothing wrapped, as `fixtures/regenerate.sh` writes them.
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vesselwatch"));
-    c.env("COLUMNS", "160");
+    c.env_remove("COLUMNS");
     c
 }
 
@@ -178,6 +181,348 @@ fn query_cases() -> Vec<(&'static str, Vec<&'static str>)> {
             (name.trim(), args.split_whitespace().collect())
         })
         .collect()
+}
+
+/// Runs a query against `db` with `extra` arguments; returns standard output.
+fn query(db: &Path, args: &[&str], extra: &[&str]) -> String {
+    let out = run_ok(bin().args(args).args(extra).arg("--db").arg(db));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The JSON array a query prints with `--format json`.
+fn query_json(db: &Path, args: &[&str]) -> Vec<Value> {
+    serde_json::from_str(&query(db, args, &["--format", "json"])).unwrap()
+}
+
+/// A row's JSON flattened as the README describes the CSV: a nested object's fields under
+/// `parent_field`, everything else under its own key.
+fn flatten(row: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (k, v) in row.as_object().expect("rows are objects") {
+        match v {
+            Value::Object(inner) => out.extend(
+                inner
+                    .iter()
+                    .map(|(ik, iv)| (format!("{k}_{ik}"), iv.clone())),
+            ),
+            _ => out.push((k.clone(), v.clone())),
+        }
+    }
+    out
+}
+
+/// Whether a CSV field says what a JSON value says: empty for null, `true`/`false`, integers
+/// exactly, other numbers as the same f64, strings unchanged, a list joined by `|`.
+fn same(csv: &str, json: &Value) -> bool {
+    match json {
+        Value::Null => csv.is_empty(),
+        Value::Bool(b) => csv == b.to_string(),
+        Value::Number(n) if n.is_f64() => csv.parse::<f64>().ok() == n.as_f64(),
+        Value::Number(n) => csv == n.to_string(),
+        Value::String(s) => csv == s,
+        Value::Array(items) => {
+            let parts: Vec<&str> = items.iter().map(|i| i.as_str().unwrap()).collect();
+            csv == parts.join("|")
+        }
+        Value::Object(_) => false,
+    }
+}
+
+/// Parses a query's CSV with the `csv` crate and requires, row by row, that every column is a field
+/// of the same query's JSON with the same value, and that every JSON field has its column (a null
+/// object's fields are empty columns). Returns the parsed rows with their headers.
+fn csv_matches_json(db: &Path, args: &[&str]) -> Vec<std::collections::BTreeMap<String, String>> {
+    let json = query_json(db, args);
+    let text = query(db, args, &["--format", "csv"]);
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    for h in &headers {
+        assert!(
+            h.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "{args:?}: header {h:?}"
+        );
+    }
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), json.len(), "{args:?}: one CSV row per JSON row");
+    let mut parsed = Vec::new();
+    for (record, row) in rows.iter().zip(&json) {
+        let fields = flatten(row);
+        let csv_row: std::collections::BTreeMap<String, String> = headers
+            .iter()
+            .cloned()
+            .zip(record.iter().map(String::from))
+            .collect();
+        for (key, value) in &fields {
+            match csv_row.get(key) {
+                Some(cell) => assert!(
+                    same(cell, value),
+                    "{args:?}: {key}: CSV {cell:?}, JSON {value}"
+                ),
+                None => {
+                    // A null object (an event's `other_side`): its fields are there, empty.
+                    assert!(value.is_null(), "{args:?}: no column for {key}");
+                    let prefix = format!("{key}_");
+                    let columns: Vec<&String> =
+                        headers.iter().filter(|h| h.starts_with(&prefix)).collect();
+                    assert!(!columns.is_empty(), "{args:?}: no column for {key}");
+                    assert!(
+                        columns.iter().all(|h| csv_row[*h].is_empty()),
+                        "{args:?}: {key}"
+                    );
+                }
+            }
+        }
+        for h in &headers {
+            assert!(
+                fields
+                    .iter()
+                    .any(|(k, _)| k == h || h.starts_with(&format!("{k}_"))),
+                "{args:?}: column {h} is no JSON field"
+            );
+        }
+        parsed.push(csv_row);
+    }
+    parsed
+}
+
+#[test]
+fn csv_has_one_column_per_json_field_with_the_same_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("csv.db");
+    replay(&db, &feed());
+    let events = csv_matches_json(&db, &["events"]);
+    // The fixture's expected events (the replay's own output, an independent copy of the records).
+    let expected =
+        std::fs::read_to_string(root().join("fixtures/tartus-2025-01/expected-events.jsonl"))
+            .unwrap();
+    assert_eq!(events.len(), expected.lines().count());
+    for line in expected.lines() {
+        let e: Value = serde_json::from_str(line).unwrap();
+        let row = events
+            .iter()
+            .find(|r| r["id"] == e["id"].as_str().unwrap())
+            .expect("every expected event is a CSV row");
+        assert_eq!(
+            row["window_start"],
+            e["window_start"].as_str().unwrap_or("")
+        );
+        assert_eq!(row["window_end"], e["window_end"].as_str().unwrap_or(""));
+        assert_eq!(row["inferred"], e["inferred"].to_string());
+    }
+    csv_matches_json(&db, &["events", "--kind", "departure"]);
+    let visits = csv_matches_json(&db, &["visits"]);
+    assert!(!visits.is_empty());
+    for v in &visits {
+        // Whole seconds between the two times, as the times themselves say.
+        let t = |s: &str| UnixMillis::parse_rfc3339(s.as_bytes()).unwrap().0;
+        let seconds = (t(&v["departure"]) - t(&v["arrival"])) / 1000;
+        assert_eq!(v["duration_s"], seconds.to_string());
+    }
+    assert!(!csv_matches_json(&db, &["vessels"]).is_empty());
+    assert!(
+        !csv_matches_json(
+            &db,
+            &["track", "273000202", "--since", "2025-02-04T00:00:00Z"]
+        )
+        .is_empty()
+    );
+}
+
+/// A scenario whose one vessel, named with a comma and quotes (both in AIS's six-bit alphabet),
+/// sails into Tartus port, and a config watching it under a label with a comma, quotes and a line
+/// break; replayed into `dir/q.db`. Returns the database, the name and the label.
+fn awkward_names(dir: &Path) -> (PathBuf, &'static str, &'static str) {
+    let name = r#"ANNA, "B""#;
+    let label = "Anna \"B\", the\nsecond";
+    let scenario = dir.join("scenario.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            r#"name = "awkward"
+seed = 1
+start = "2025-06-01T00:00:00Z"
+end = "2025-06-01T04:00:00Z"
+interval = "1m"
+[[vessels]]
+mmsi = 273000301
+imo = 9000301
+name = {name:?}
+waypoints = [
+  {{ lat = 34.9300, lon = 35.6500 }},
+  {{ lat = 34.8870, lon = 35.8620, speed_kn = 12, wait = "2h" }},
+]
+"#
+        ),
+    )
+    .unwrap();
+    let feed = dir.join("feed.nmea");
+    run_ok(bin().arg("simulate").arg(&scenario).arg("-o").arg(&feed));
+    let config = dir.join("config.toml");
+    let geojson = root().join("config/fences/tartus-port.geojson");
+    std::fs::write(
+        &config,
+        format!(
+            "[[fences]]\nname = \"tartus-port\"\nkind = \"port\"\ngeojson = {:?}\n\n\
+             [[watch]]\nlabel = {label:?}\nmmsi = 273000301\n",
+            geojson.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let db = dir.join("q.db");
+    run_ok(
+        bin()
+            .arg("replay")
+            .arg("--config")
+            .arg(&config)
+            .arg("--db")
+            .arg(&db)
+            .arg(&feed),
+    );
+    (db, name, label)
+}
+
+#[test]
+fn csv_round_trips_a_name_with_a_comma_and_quotes_and_a_label_with_a_line_break() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, name, label) = awkward_names(dir.path());
+    let events = csv_matches_json(&db, &["events"]);
+    assert!(
+        events.iter().any(|e| e["kind"] == "arrival"),
+        "the scenario's arrival: {events:?}"
+    );
+    for e in &events {
+        assert_eq!(e["name"], name);
+        assert_eq!(e["label"], label);
+    }
+    let vessels = csv_matches_json(&db, &["vessels"]);
+    assert_eq!(vessels.len(), 1);
+    assert_eq!(vessels[0]["name"], name);
+    let visits = csv_matches_json(&db, &["visits"]);
+    assert_eq!(visits[0]["name"], name);
+}
+
+/// Every MMSI and time a table is meant to show, taken from the JSON of the same query. The events
+/// table shows an event's time and window; its crossing time, visit start and other side are in
+/// the JSON and CSV only.
+fn shown_values(what: &str, row: &Value) -> Vec<String> {
+    let keys: &[&str] = match what {
+        "events" => &["mmsi", "time", "window_start", "window_end"],
+        "visits" => &["mmsi", "arrival", "departure"],
+        "vessels" => &["mmsi", "imo", "first_seen", "last_seen"],
+        "track" => &["mmsi", "time"],
+        _ => unreachable!(),
+    };
+    keys.iter()
+        .filter(|k| !row[**k].is_null())
+        .map(|k| match &row[*k] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn tables_fit_80_columns_with_every_mmsi_and_time_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    replay(&db, &feed());
+    let cases: [(&str, &[&str]); 4] = [
+        ("events", &["events"]),
+        ("visits", &["visits"]),
+        ("vessels", &["vessels"]),
+        (
+            "track",
+            &["track", "SPARTA", "--since", "2025-02-04T00:00:00Z"],
+        ),
+    ];
+    for (what, args) in cases {
+        let json = query_json(&db, args);
+        assert!(!json.is_empty(), "{what}");
+        let out = run_ok(bin().env("COLUMNS", "80").args(args).arg("--db").arg(&db));
+        let table = String::from_utf8(out.stdout).unwrap();
+        for line in table.lines() {
+            assert!(
+                line.chars().count() <= 80,
+                "{what}: {} chars: {line:?}",
+                line.chars().count()
+            );
+        }
+        for row in &json {
+            for value in shown_values(what, row) {
+                assert!(
+                    table.contains(&value),
+                    "{what}: {value} is not whole in\n{table}"
+                );
+            }
+        }
+        // Wrapped, the vessel (its label, else its name) loses no word.
+        for row in &json {
+            let vessel = row["label"].as_str().or(row["name"].as_str()).unwrap_or("");
+            for word in vessel.split_whitespace() {
+                assert!(table.contains(word), "{what}: {word} in\n{table}");
+            }
+        }
+    }
+    // The awkward label wraps at its line break and its spaces, its MMSI whole.
+    let awkward = dir.path().join("awkward");
+    std::fs::create_dir(&awkward).unwrap();
+    let (db, _, label) = awkward_names(&awkward);
+    let out = run_ok(
+        bin()
+            .env("COLUMNS", "80")
+            .arg("events")
+            .arg("--db")
+            .arg(&db),
+    );
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.lines().all(|l| l.chars().count() <= 80), "{table}");
+    assert!(table.contains("273000301"), "{table}");
+    for word in label.split_whitespace() {
+        assert!(table.contains(word), "{word} in\n{table}");
+    }
+}
+
+// Regression (issue 10): shells do not export COLUMNS, so the table was 146 columns wide in an
+// 80-column terminal; the terminal's own width must be used.
+#[test]
+fn a_terminal_without_columns_gets_a_table_of_its_width() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("tty.db");
+    replay(&db, &feed());
+    let piped = query(&db, &["visits"], &[]);
+    assert!(
+        piped.lines().any(|l| l.chars().count() > 80),
+        "a pipe gets the wide layout:\n{piped}"
+    );
+    // `script` (util-linux) runs the command on a pseudo-terminal of the size `stty` sets.
+    let on_tty = |cols: u32| {
+        let command = format!(
+            "stty cols {cols} rows 50; exec {} visits --db {}",
+            env!("CARGO_BIN_EXE_vesselwatch"),
+            db.display()
+        );
+        let out = run_ok(
+            Command::new("script")
+                .args(["-qec", &command, "/dev/null"])
+                .env_remove("COLUMNS"),
+        );
+        String::from_utf8(out.stdout).unwrap().replace("\r\n", "\n")
+    };
+    let narrow = on_tty(80);
+    assert!(
+        narrow.lines().all(|l| l.chars().count() <= 80),
+        "an 80-column terminal:\n{narrow}"
+    );
+    for row in query_json(&db, &["visits"]) {
+        for value in shown_values("visits", &row) {
+            assert!(narrow.contains(&value), "{value} whole in\n{narrow}");
+        }
+    }
+    assert_eq!(
+        on_tty(200),
+        piped,
+        "a terminal wide enough gets the pipe's layout"
+    );
 }
 
 fn batch(n: u32) -> Batch {

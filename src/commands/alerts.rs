@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use super::table::{self, Field, Fit, Layout, Table};
 use crate::alerts::delivery::{Endpoint, Response, attempt};
 use crate::config::ConfigError;
 use crate::config::Loaded;
@@ -44,33 +45,77 @@ fn db_path(db: Option<PathBuf>, config: Option<&std::path::Path>) -> Result<Path
     })
 }
 
-/// Lists alerts, optionally of one status, one per line.
+/// Lists alerts, optionally of one status, as a table for people (`commands::table`): one line per
+/// alert in a pipe; the error text wraps in a narrow terminal, ids never do.
 pub fn list(
     db: Option<PathBuf>,
     config: Option<&std::path::Path>,
     status: Option<&str>,
     out: &mut dyn Write,
 ) -> Result<usize, AlertsError> {
+    const FIELDS: &[Field] = &[
+        Field {
+            name: "id",
+            fit: Fit::Whole,
+        },
+        Field {
+            name: "webhook",
+            fit: Fit::Whole,
+        },
+        Field {
+            name: "event",
+            fit: Fit::Whole,
+        },
+        Field {
+            name: "kind",
+            fit: Fit::Whole,
+        },
+        Field {
+            name: "status",
+            fit: Fit::Whole,
+        },
+        Field {
+            name: "attempts",
+            fit: Fit::Whole,
+        },
+        Field {
+            name: "last error",
+            fit: Fit::Text,
+        },
+    ];
+    const LAYOUTS: &[Layout] = &[
+        &[
+            &["id"],
+            &["webhook"],
+            &["event"],
+            &["kind"],
+            &["status"],
+            &["attempts"],
+            &["last error"],
+        ],
+        &[
+            &["id"],
+            &["event", "kind"],
+            &["webhook", "status"],
+            &["attempts"],
+            &["last error"],
+        ],
+    ];
     let conn = store::open_read_only(&db_path(db, config)?)?;
     let rows = outbox::list(&conn, status)?;
-    writeln!(
-        out,
-        "{:>6}  {:<12}  {:<16}  {:<10}  {:<9}  {:>8}  last error",
-        "id", "webhook", "event", "kind", "status", "attempts"
-    )?;
+    let mut table = Table::new(FIELDS, LAYOUTS);
     for r in &rows {
-        writeln!(
-            out,
-            "{:>6}  {:<12}  {:<16}  {:<10}  {:<9}  {:>8}  {}",
-            r.id,
-            r.webhook,
-            r.event_id,
-            r.kind,
-            r.status,
-            r.attempts,
-            r.last_error.as_deref().unwrap_or("")
-        )?;
+        table.push(vec![
+            r.id.to_string(),
+            r.webhook.clone(),
+            r.event_id.clone(),
+            r.kind.clone(),
+            r.status.clone(),
+            r.attempts.to_string(),
+            r.last_error.clone().unwrap_or_default(),
+        ]);
     }
+    out.write_all(table.render(table::output_width()).as_bytes())?;
     Ok(rows.len())
 }
 

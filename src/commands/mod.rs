@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod decode;
 pub mod query;
 pub mod replay;
+pub(crate) mod table;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};

@@ -1,14 +1,15 @@
 //! `vesselwatch events | visits | vessels | track`: read the store while the daemon writes.
 //!
-//! Owns the query commands' options, relative times (`7d`), and the output formats: an aligned
-//! table that fits a terminal, JSON, JSON lines, CSV, and GeoJSON for tracks. The SQL is the store's
-//! (`store::query`); this module only presents rows.
+//! Owns the query commands' options, relative times (`7d`), and the output formats: a table for
+//! people (`commands::table`), JSON, JSON lines, CSV with one column per field (the `csv` crate),
+//! and GeoJSON for tracks. The SQL is the store's (`store::query`); this module only presents rows.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use serde_json::Value;
 
+use super::table::{self, Field, Fit, Layout, Table};
 use crate::config::ConfigError;
 use crate::config::Loaded;
 use crate::store::query::{self, Filter};
@@ -18,14 +19,14 @@ use vesselwatch_ais::time::UnixMillis;
 /// Output formats of the query commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutputFormat {
-    /// An aligned table with UTC RFC 3339 times.
+    /// A table for people, sized to the terminal (see `commands::table`), UTC RFC 3339 times.
     #[default]
     Table,
     /// One JSON array.
     Json,
     /// One JSON object per line.
     Jsonl,
-    /// Comma-separated values with a header.
+    /// Comma-separated values with a header: one column per field, snake_case headers.
     Csv,
     /// GeoJSON (tracks only).
     Geojson,
@@ -140,7 +141,11 @@ pub enum QueryError {
     Output(#[from] std::io::Error),
 }
 
-/// Runs a query, writing to `out`.
+/// Runs a query, writing to `out`; returns how many rows it wrote.
+///
+/// Every format is a view of one record per row: the row's JSON form (for events, the stored
+/// record). The table and the CSV are made from that JSON, never from the database separately, so
+/// they cannot disagree with `--format json`.
 pub fn run(
     what: What,
     opts: &QueryOptions,
@@ -168,7 +173,7 @@ pub fn run(
         since: opts.since.map(|t| t.resolve(now)),
         until: opts.until.map(|t| t.resolve(now)),
     };
-    let (table, json): (Table, Vec<Value>) = match what {
+    let json: Vec<Value> = match what {
         What::Events => {
             let records = query::events(&conn, &filter)?;
             if opts.format == OutputFormat::Jsonl {
@@ -178,116 +183,41 @@ pub fn run(
                 }
                 return Ok(records.len());
             }
-            let values: Vec<Value> = records
+            records
                 .iter()
                 .filter_map(|r| serde_json::from_str(r).ok())
-                .collect();
-            (events_table(&values), values)
+                .collect()
         }
-        What::Visits => {
-            let rows = query::visits(&conn, &filter)?;
-            let values = json_values(&rows);
-            let table = Table {
-                headers: vec![
-                    "vessel",
-                    "mmsi",
-                    "fence",
-                    "arrival",
-                    "departure",
-                    "duration",
-                    "flags",
-                ],
-                rows: rows
-                    .iter()
-                    .map(|v| {
-                        let mut flags = Vec::new();
-                        if v.present_at_start {
-                            flags.push("present at start");
-                        }
-                        if v.inferred {
-                            flags.push("departure inferred");
-                        }
-                        vec![
-                            v.name.clone().unwrap_or_default(),
-                            v.mmsi.to_string(),
-                            v.fence.clone(),
-                            v.arrival
-                                .map(|t| t.to_string())
-                                .unwrap_or_else(|| "?".into()),
-                            v.departure
-                                .map(|t| t.to_string())
-                                .unwrap_or_else(|| "(in port)".into()),
-                            v.duration_s.map(duration).unwrap_or_default(),
-                            flags.join(", "),
-                        ]
-                    })
-                    .collect(),
-            };
-            (table, values)
-        }
-        What::Vessels => {
-            let rows = query::vessels(&conn, &filter)?;
-            let values = json_values(&rows);
-            let table = Table {
-                headers: vec![
-                    "mmsi",
-                    "imo",
-                    "name",
-                    "callsign",
-                    "type",
-                    "first seen",
-                    "last seen",
-                    "lat",
-                    "lon",
-                ],
-                rows: rows
-                    .iter()
-                    .map(|v| {
-                        vec![
-                            v.mmsi.to_string(),
-                            v.imo.map(|i| i.to_string()).unwrap_or_default(),
-                            v.name.clone().unwrap_or_default(),
-                            v.callsign.clone().unwrap_or_default(),
-                            v.shiptype.map(|t| t.to_string()).unwrap_or_default(),
-                            v.first_seen.to_string(),
-                            v.last_seen.to_string(),
-                            v.lat.map(|x| format!("{x:.5}")).unwrap_or_default(),
-                            v.lon.map(|x| format!("{x:.5}")).unwrap_or_default(),
-                        ]
-                    })
-                    .collect(),
-            };
-            (table, values)
-        }
+        What::Visits => json_values(&query::visits(&conn, &filter)?),
+        What::Vessels => json_values(&query::vessels(&conn, &filter)?),
         What::Track => {
             let points = query::track(&conn, &filter)?;
             if opts.format == OutputFormat::Geojson {
                 writeln!(out, "{}", geojson(&points))?;
                 return Ok(points.len());
             }
-            let values = json_values(&points);
-            let table = Table {
-                headers: vec!["time", "mmsi", "lat", "lon", "sog"],
-                rows: points
-                    .iter()
-                    .map(|p| {
-                        vec![
-                            p.time.to_string(),
-                            p.mmsi.to_string(),
-                            format!("{:.5}", p.lat),
-                            format!("{:.5}", p.lon),
-                            p.sog.map(|s| format!("{s:.1}")).unwrap_or_default(),
-                        ]
-                    })
-                    .collect(),
-            };
-            (table, values)
+            json_values(&points)
         }
     };
-    let n = json.len();
     match opts.format {
-        OutputFormat::Table => out.write_all(table.render(terminal_width()).as_bytes())?,
-        OutputFormat::Csv => out.write_all(table.csv().as_bytes())?,
+        OutputFormat::Table => {
+            let table = match what {
+                What::Events => events_table(&json),
+                What::Visits => visits_table(&json),
+                What::Vessels => vessels_table(&json),
+                What::Track => track_table(&json),
+            };
+            out.write_all(table.render(table::output_width()).as_bytes())?;
+        }
+        OutputFormat::Csv => {
+            let columns = match what {
+                What::Events => EVENT_CSV,
+                What::Visits => VISIT_CSV,
+                What::Vessels => VESSEL_CSV,
+                What::Track => TRACK_CSV,
+            };
+            write_csv(out, columns, &json).map_err(std::io::Error::from)?;
+        }
         OutputFormat::Json => writeln!(
             out,
             "{}",
@@ -300,7 +230,7 @@ pub fn run(
         }
         OutputFormat::Geojson => unreachable!("refused above for everything but tracks"),
     }
-    Ok(n)
+    Ok(json.len())
 }
 
 /// Rows as JSON values, for the json and jsonl formats.
@@ -310,52 +240,337 @@ fn json_values<T: serde::Serialize>(rows: &[T]) -> Vec<Value> {
         .collect()
 }
 
-fn events_table(values: &[Value]) -> Table {
-    let s = |v: &Value| match v {
+/// A CSV column: its header (snake_case, the JSON key where there is one) and where its value is
+/// in the row's JSON form, as a JSON pointer. Nested values get a column each (`other_side_time`).
+type CsvColumn = (&'static str, &'static str);
+
+/// Every field of an event (`vesselwatch_engine::event::Event`), one column each.
+const EVENT_CSV: &[CsvColumn] = &[
+    ("id", "/id"),
+    ("time", "/time"),
+    ("kind", "/kind"),
+    ("mmsi", "/mmsi"),
+    ("imo", "/imo"),
+    ("name", "/name"),
+    ("callsign", "/callsign"),
+    ("label", "/label"),
+    ("group", "/group"),
+    ("fence", "/fence"),
+    ("lat", "/lat"),
+    ("lon", "/lon"),
+    ("sog", "/sog"),
+    ("direction", "/direction"),
+    ("inferred", "/inferred"),
+    ("crossing_time", "/crossing_time"),
+    ("window_start", "/window_start"),
+    ("window_end", "/window_end"),
+    ("visit_start", "/visit_start"),
+    ("other_side_time", "/other_side/time"),
+    ("other_side_lat", "/other_side/lat"),
+    ("other_side_lon", "/other_side/lon"),
+];
+
+/// Every field of a visit (`store::query::Visit`); the duration in whole seconds.
+const VISIT_CSV: &[CsvColumn] = &[
+    ("mmsi", "/mmsi"),
+    ("name", "/name"),
+    ("fence", "/fence"),
+    ("arrival", "/arrival"),
+    ("departure", "/departure"),
+    ("duration_s", "/duration_s"),
+    ("present_at_start", "/present_at_start"),
+    ("inferred", "/inferred"),
+];
+
+/// Every field of a vessel (`store::query::VesselRow`); `names`, every name it has reported, joined
+/// by `|`, a character AIS text cannot hold.
+const VESSEL_CSV: &[CsvColumn] = &[
+    ("mmsi", "/mmsi"),
+    ("imo", "/imo"),
+    ("name", "/name"),
+    ("callsign", "/callsign"),
+    ("shiptype", "/shiptype"),
+    ("first_seen", "/first_seen"),
+    ("last_seen", "/last_seen"),
+    ("lat", "/lat"),
+    ("lon", "/lon"),
+    ("names", "/names"),
+];
+
+/// Every field of a position (`store::query::TrackPoint`).
+const TRACK_CSV: &[CsvColumn] = &[
+    ("time", "/time"),
+    ("mmsi", "/mmsi"),
+    ("lat", "/lat"),
+    ("lon", "/lon"),
+    ("sog", "/sog"),
+];
+
+/// CSV with a header row, quoted by the `csv` crate wherever a value holds a comma, a quote or a
+/// line break. Values are the JSON's: numbers as JSON writes them, `true`/`false`, times in RFC 3339
+/// UTC, and an empty field for null.
+fn write_csv(out: &mut dyn Write, columns: &[CsvColumn], rows: &[Value]) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(columns.iter().map(|(header, _)| header))?;
+    for row in rows {
+        w.write_record(columns.iter().map(|(_, at)| csv_cell(row.pointer(at))))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// One CSV field: a missing or null value is empty, a list is joined by `|`.
+fn csv_cell(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| csv_cell(Some(i)))
+            .collect::<Vec<_>>()
+            .join("|"),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// A JSON value as table text: strings as they are, null as nothing.
+fn text(v: &Value) -> String {
+    match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
-    };
-    Table {
-        headers: vec![
-            "time", "kind", "vessel", "mmsi", "fence", "lat", "lon", "sog", "note",
-        ],
-        rows: values
-            .iter()
-            .map(|e| {
-                let vessel = [&e["label"], &e["name"]]
-                    .into_iter()
-                    .map(s)
-                    .find(|x| !x.is_empty())
-                    .unwrap_or_default();
-                let coord = |v: &Value| v.as_f64().map(|x| format!("{x:.4}")).unwrap_or_default();
-                let mut note = Vec::new();
-                if let Some(d) = e["direction"].as_str() {
-                    note.push(d.to_string());
-                }
-                if e["inferred"] == true {
-                    note.push("inferred".into());
-                }
-                if let (Some(a), Some(b)) = (e["window_start"].as_str(), e["window_end"].as_str()) {
-                    note.push(format!("{a} .. {b}"));
-                }
-                vec![
-                    s(&e["time"]),
-                    s(&e["kind"]),
-                    vessel,
-                    s(&e["mmsi"]),
-                    s(&e["fence"]),
-                    coord(&e["lat"]),
-                    coord(&e["lon"]),
-                    e["sog"]
-                        .as_f64()
-                        .map(|x| format!("{x:.1}"))
-                        .unwrap_or_default(),
-                    note.join(" "),
-                ]
-            })
-            .collect(),
     }
+}
+
+/// A JSON number with `decimals` places, or nothing.
+fn fixed(v: &Value, decimals: usize) -> String {
+    v.as_f64()
+        .map(|x| format!("{x:.decimals$}"))
+        .unwrap_or_default()
+}
+
+/// A table field that never wraps (see `Fit::Whole`).
+const fn whole(name: &'static str) -> Field {
+    Field {
+        name,
+        fit: Fit::Whole,
+    }
+}
+
+/// A table field of free text, wrapped at spaces (see `Fit::Text`).
+const fn free(name: &'static str) -> Field {
+    Field {
+        name,
+        fit: Fit::Text,
+    }
+}
+
+/// The events table: the vessel is its watchlist label, else its AIS name; the note holds the
+/// direction of a transit, `inferred`, and the window an event covers.
+fn events_table(values: &[Value]) -> Table {
+    const FIELDS: &[Field] = &[
+        whole("time"),
+        whole("kind"),
+        whole("mmsi"),
+        free("vessel"),
+        whole("fence"),
+        whole("lat"),
+        whole("lon"),
+        whole("sog"),
+        free("note"),
+    ];
+    const LAYOUTS: &[Layout] = &[
+        &[
+            &["time"],
+            &["kind"],
+            &["mmsi"],
+            &["vessel"],
+            &["fence"],
+            &["lat"],
+            &["lon"],
+            &["sog"],
+            &["note"],
+        ],
+        &[
+            &["time"],
+            &["kind"],
+            &["mmsi"],
+            &["vessel"],
+            &["fence"],
+            &["note"],
+        ],
+        &[
+            &["time", "kind"],
+            &["mmsi", "vessel"],
+            &["fence"],
+            &["note"],
+        ],
+    ];
+    let mut table = Table::new(FIELDS, LAYOUTS);
+    for e in values {
+        let vessel = [&e["label"], &e["name"]]
+            .into_iter()
+            .map(text)
+            .find(|x| !x.is_empty())
+            .unwrap_or_default();
+        let mut note = Vec::new();
+        if let Some(d) = e["direction"].as_str() {
+            note.push(d.to_string());
+        }
+        if e["inferred"] == true {
+            note.push("inferred".into());
+        }
+        if let (Some(a), Some(b)) = (e["window_start"].as_str(), e["window_end"].as_str()) {
+            note.push(format!("{a} .. {b}"));
+        }
+        table.push(vec![
+            text(&e["time"]),
+            text(&e["kind"]),
+            text(&e["mmsi"]),
+            vessel,
+            text(&e["fence"]),
+            fixed(&e["lat"], 4),
+            fixed(&e["lon"], 4),
+            fixed(&e["sog"], 1),
+            note.join(" "),
+        ]);
+    }
+    table
+}
+
+/// The visits table: a departure not yet seen is `(in port)`; the duration for people (`4d
+/// 23h58m`; the CSV has seconds).
+fn visits_table(values: &[Value]) -> Table {
+    const FIELDS: &[Field] = &[
+        whole("mmsi"),
+        free("vessel"),
+        whole("fence"),
+        whole("arrival"),
+        whole("departure"),
+        whole("duration"),
+        free("flags"),
+    ];
+    const LAYOUTS: &[Layout] = &[
+        &[
+            &["mmsi"],
+            &["vessel"],
+            &["fence"],
+            &["arrival"],
+            &["departure"],
+            &["duration"],
+            &["flags"],
+        ],
+        &[
+            &["mmsi", "vessel"],
+            &["fence"],
+            &["arrival", "departure"],
+            &["duration"],
+            &["flags"],
+        ],
+    ];
+    let mut table = Table::new(FIELDS, LAYOUTS);
+    for v in values {
+        let mut flags = Vec::new();
+        if v["present_at_start"] == true {
+            flags.push("present at start");
+        }
+        if v["inferred"] == true {
+            flags.push("departure inferred");
+        }
+        let or = |v: &Value, missing: &str| v.as_str().unwrap_or(missing).to_string();
+        table.push(vec![
+            text(&v["mmsi"]),
+            text(&v["name"]),
+            text(&v["fence"]),
+            or(&v["arrival"], "?"),
+            or(&v["departure"], "(in port)"),
+            v["duration_s"].as_i64().map(duration).unwrap_or_default(),
+            flags.join(", "),
+        ]);
+    }
+    table
+}
+
+/// The vessels table, with the last known position.
+fn vessels_table(values: &[Value]) -> Table {
+    const FIELDS: &[Field] = &[
+        whole("mmsi"),
+        whole("imo"),
+        free("name"),
+        whole("callsign"),
+        whole("type"),
+        whole("first seen"),
+        whole("last seen"),
+        whole("lat"),
+        whole("lon"),
+    ];
+    const LAYOUTS: &[Layout] = &[
+        &[
+            &["mmsi"],
+            &["imo"],
+            &["name"],
+            &["callsign"],
+            &["type"],
+            &["first seen"],
+            &["last seen"],
+            &["lat"],
+            &["lon"],
+        ],
+        &[
+            &["mmsi"],
+            &["imo"],
+            &["name"],
+            &["callsign"],
+            &["type"],
+            &["first seen"],
+            &["last seen"],
+        ],
+        &[
+            &["mmsi", "imo"],
+            &["name", "callsign"],
+            &["type"],
+            &["first seen", "last seen"],
+            &["lat", "lon"],
+        ],
+    ];
+    let mut table = Table::new(FIELDS, LAYOUTS);
+    for v in values {
+        table.push(vec![
+            text(&v["mmsi"]),
+            text(&v["imo"]),
+            text(&v["name"]),
+            text(&v["callsign"]),
+            text(&v["shiptype"]),
+            text(&v["first_seen"]),
+            text(&v["last_seen"]),
+            fixed(&v["lat"], 5),
+            fixed(&v["lon"], 5),
+        ]);
+    }
+    table
+}
+
+/// The track table: one position per line.
+fn track_table(values: &[Value]) -> Table {
+    const FIELDS: &[Field] = &[
+        whole("time"),
+        whole("mmsi"),
+        whole("lat"),
+        whole("lon"),
+        whole("sog"),
+    ];
+    const LAYOUTS: &[Layout] = &[&[&["time"], &["mmsi"], &["lat"], &["lon"], &["sog"]]];
+    let mut table = Table::new(FIELDS, LAYOUTS);
+    for p in values {
+        table.push(vec![
+            text(&p["time"]),
+            text(&p["mmsi"]),
+            fixed(&p["lat"], 5),
+            fixed(&p["lon"], 5),
+            fixed(&p["sog"], 1),
+        ]);
+    }
+    table
 }
 
 fn duration(s: i64) -> String {
@@ -392,92 +607,152 @@ fn geojson(points: &[query::TrackPoint]) -> Value {
     serde_json::json!({ "type": "FeatureCollection", "features": features })
 }
 
-/// Terminal width from `COLUMNS`, else 160 (wide enough for the event table's times).
-fn terminal_width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .filter(|&w| w >= 40)
-        .unwrap_or(160)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+    use vesselwatch_engine::event::{Event, FixRecord};
+    use vesselwatch_engine::vocab::{Direction, EventKind};
 
-/// Rows of text under headers.
-struct Table {
-    headers: Vec<&'static str>,
-    rows: Vec<Vec<String>>,
-}
-
-impl Table {
-    /// Aligned columns; when wider than `width`, the widest columns are cut with `…`.
-    fn render(&self, width: usize) -> String {
-        let n = self.headers.len();
-        let mut widths: Vec<usize> = (0..n)
-            .map(|i| {
-                self.rows
-                    .iter()
-                    .map(|r| r[i].chars().count())
-                    .chain(std::iter::once(self.headers[i].len()))
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let total = |w: &[usize]| w.iter().sum::<usize>() + 2 * (n.saturating_sub(1));
-        while total(&widths) > width {
-            let (i, &w) = widths
-                .iter()
-                .enumerate()
-                .max_by_key(|(_, w)| **w)
-                .expect("columns");
-            if w <= 8 {
-                break;
+    /// The JSON pointers of every value in `v` that is not an object (arrays count as one value).
+    fn leaves(v: &Value, at: String, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    leaves(x, format!("{at}/{k}"), out);
+                }
             }
-            widths[i] = w - 1;
-        }
-        let fit = |s: &str, w: usize| {
-            let count = s.chars().count();
-            if count <= w {
-                format!("{s:<w$}")
-            } else {
-                let cut: String = s.chars().take(w.saturating_sub(1)).collect();
-                format!("{cut}…")
+            _ => {
+                out.insert(at);
             }
-        };
-        let mut out = String::new();
-        let line = |cells: Vec<String>| cells.join("  ").trim_end().to_string() + "\n";
-        out.push_str(&line(
-            self.headers
-                .iter()
-                .zip(&widths)
-                .map(|(h, w)| fit(h, *w))
-                .collect(),
-        ));
-        for r in &self.rows {
-            out.push_str(&line(
-                r.iter().zip(&widths).map(|(c, w)| fit(c, *w)).collect(),
-            ));
         }
-        out
     }
 
-    /// RFC 4180 CSV.
-    fn csv(&self) -> String {
-        let cell = |s: &str| {
-            if s.contains([',', '"', '\n']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.to_string()
-            }
-        };
-        let mut out = self
-            .headers
-            .iter()
-            .map(|h| cell(h))
-            .collect::<Vec<_>>()
-            .join(",")
-            + "\n";
-        for r in &self.rows {
-            out.push_str(&(r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(",") + "\n"));
+    /// Every field of `example` (every optional field set) has exactly one column, and every
+    /// column a field; headers are snake_case.
+    fn one_column_per_field(columns: &[CsvColumn], example: impl serde::Serialize) {
+        let mut fields = BTreeSet::new();
+        leaves(
+            &serde_json::to_value(example).unwrap(),
+            String::new(),
+            &mut fields,
+        );
+        let pointers: BTreeSet<String> = columns.iter().map(|c| c.1.to_string()).collect();
+        assert_eq!(pointers.len(), columns.len(), "a field in two columns");
+        assert_eq!(fields, pointers);
+        let headers: BTreeSet<&str> = columns.iter().map(|c| c.0).collect();
+        assert_eq!(headers.len(), columns.len(), "two columns with one header");
+        for h in headers {
+            assert!(
+                h.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{h:?} is not snake_case"
+            );
         }
-        out
+    }
+
+    #[test]
+    fn every_event_field_has_a_csv_column() {
+        let t = UnixMillis(1_737_000_000_000);
+        one_column_per_field(
+            EVENT_CSV,
+            Event {
+                id: "0123456789abcdef".into(),
+                kind: EventKind::Transit,
+                time: t,
+                mmsi: 273_000_201,
+                imo: Some(9_268_710),
+                name: Some("SPARTA".into()),
+                callsign: Some("UBXS".into()),
+                label: Some("Sparta".into()),
+                group: Some("g".into()),
+                fence: "gibraltar".into(),
+                lat: Some(36.0),
+                lon: Some(-5.5),
+                sog: Some(12.0),
+                inferred: true,
+                crossing_time: Some(t),
+                window_start: Some(t),
+                window_end: Some(t),
+                other_side: Some(FixRecord {
+                    time: t,
+                    lat: 36.0,
+                    lon: -5.6,
+                }),
+                direction: Some(Direction::Westbound),
+                visit_start: Some(t),
+            },
+        );
+    }
+
+    #[test]
+    fn every_visit_vessel_and_track_field_has_a_csv_column() {
+        let t = UnixMillis(1_737_000_000_000);
+        one_column_per_field(
+            VISIT_CSV,
+            query::Visit {
+                mmsi: 1,
+                name: Some("A".into()),
+                fence: "f".into(),
+                arrival: Some(t),
+                departure: Some(t),
+                duration_s: Some(0),
+                present_at_start: true,
+                inferred: true,
+            },
+        );
+        one_column_per_field(
+            VESSEL_CSV,
+            query::VesselRow {
+                mmsi: 1,
+                imo: Some(2),
+                name: Some("A".into()),
+                callsign: Some("C".into()),
+                shiptype: Some(70),
+                first_seen: t,
+                last_seen: t,
+                lat: Some(1.0),
+                lon: Some(2.0),
+                names: vec!["A".into(), "B".into()],
+            },
+        );
+        one_column_per_field(
+            TRACK_CSV,
+            query::TrackPoint {
+                mmsi: 1,
+                time: t,
+                lat: 1.0,
+                lon: 2.0,
+                sog: Some(3.0),
+            },
+        );
+    }
+
+    #[test]
+    fn csv_cells_are_the_json_values() {
+        let row = serde_json::json!({"s": "a, \"b\"", "n": 34.5, "b": false, "z": null,
+            "l": ["OLD NAME", "NEW NAME"]});
+        let mut out = Vec::new();
+        write_csv(
+            &mut out,
+            &[
+                ("s", "/s"),
+                ("n", "/n"),
+                ("b", "/b"),
+                ("z", "/z"),
+                ("l", "/l"),
+            ],
+            &[row],
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "s,n,b,z,l\n\"a, \"\"b\"\"\",34.5,false,,OLD NAME|NEW NAME\n"
+        );
+    }
+
+    #[test]
+    fn durations_read_as_days_hours_minutes() {
+        assert_eq!(duration(431_932), "4d 23h58m");
+        assert_eq!(duration(3_599), "0h59m");
     }
 }

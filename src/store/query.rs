@@ -221,7 +221,8 @@ pub struct VesselRow {
     pub lat: Option<f64>,
     /// Last longitude.
     pub lon: Option<f64>,
-    /// Names used before, oldest first.
+    /// Every name it has reported, the current one included, oldest first: a renamed ship is
+    /// still found by its old name.
     pub names: Vec<String>,
 }
 
