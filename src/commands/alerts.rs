@@ -3,42 +3,16 @@
 //! Owns listing and requeueing alerts (through `store::outbox`) and sending a signed test event to
 //! a configured endpoint (through `alerts::delivery`), reporting the response.
 
+use super::CommandError;
 use std::io::Write;
 use std::path::PathBuf;
 
 use super::table::{self, Field, Fit, Layout, Table};
 use crate::alerts::delivery::{Endpoint, Response, attempt};
-use crate::config::ConfigError;
 use crate::config::Loaded;
-use crate::store::{self, StoreError, outbox};
+use crate::store::{self, outbox};
 
-/// Errors of these commands.
-#[derive(Debug, thiserror::Error)]
-pub enum AlertsError {
-    /// The config is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The database cannot be opened.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A query failed.
-    #[error("query failed: {0}")]
-    Sql(#[from] rusqlite::Error),
-    /// No such webhook in the config.
-    #[error("no webhook named {0:?} in the configuration")]
-    NoWebhook(String),
-    /// No alert with this id (or it was delivered already).
-    #[error("no undelivered alert with id {0}")]
-    NoAlert(i64),
-    /// Output failed.
-    #[error("cannot write output: {0}")]
-    Output(#[from] std::io::Error),
-    /// The test request was not accepted.
-    #[error("the endpoint did not accept the test event: {0}")]
-    TestFailed(String),
-}
-
-fn db_path(db: Option<PathBuf>, config: Option<&std::path::Path>) -> Result<PathBuf, AlertsError> {
+fn db_path(db: Option<PathBuf>, config: Option<&std::path::Path>) -> Result<PathBuf, CommandError> {
     Ok(match db {
         Some(d) => d,
         None => Loaded::load(config)?.db_path(),
@@ -52,7 +26,7 @@ pub fn list(
     config: Option<&std::path::Path>,
     status: Option<&str>,
     out: &mut dyn Write,
-) -> Result<usize, AlertsError> {
+) -> Result<usize, CommandError> {
     const FIELDS: &[Field] = &[
         Field {
             name: "id",
@@ -124,22 +98,22 @@ pub fn retry(
     db: Option<PathBuf>,
     config: Option<&std::path::Path>,
     id: Option<i64>,
-) -> Result<usize, AlertsError> {
+) -> Result<usize, CommandError> {
     let mut conn = store::open(&db_path(db, config)?)?;
     let n = outbox::retry(&mut conn, id)?;
     match id {
-        Some(i) if n == 0 => Err(AlertsError::NoAlert(i)),
+        Some(i) if n == 0 => Err(CommandError::NoAlert(i)),
         _ => Ok(n),
     }
 }
 
 /// Sends a signed `vessel.test` event to webhook `name` and returns a description of the answer.
-pub fn test(config: Option<&std::path::Path>, name: &str) -> Result<String, AlertsError> {
+pub fn test(config: Option<&std::path::Path>, name: &str) -> Result<String, CommandError> {
     let loaded = Loaded::load(config)?;
     let ep = Endpoint::all(&loaded)?
         .into_iter()
         .find(|e| e.name == name)
-        .ok_or_else(|| AlertsError::NoWebhook(name.to_string()))?;
+        .ok_or_else(|| CommandError::NoWebhook(name.to_string()))?;
     let now = crate::clock::now();
     let id = format!("test-{:x}", now.0);
     let record = serde_json::json!({
@@ -154,11 +128,11 @@ pub fn test(config: Option<&std::path::Path>, name: &str) -> Result<String, Aler
     let response = rt.block_on(attempt(&client, &ep, &id, body));
     match response {
         Response::Success(s) => Ok(format!("{name}: HTTP {s}, accepted (webhook-id {id})")),
-        Response::Gone => Err(AlertsError::TestFailed("HTTP 410 Gone".into())),
-        Response::Retryable { status, .. } => Err(AlertsError::TestFailed(format!(
+        Response::Gone => Err(CommandError::TestFailed("HTTP 410 Gone".into())),
+        Response::Retryable { status, .. } => Err(CommandError::TestFailed(format!(
             "HTTP {status} (retryable)"
         ))),
-        Response::Rejected(s) => Err(AlertsError::TestFailed(format!("HTTP {s}"))),
-        Response::Failed(e) => Err(AlertsError::TestFailed(e)),
+        Response::Rejected(s) => Err(CommandError::TestFailed(format!("HTTP {s}"))),
+        Response::Failed(e) => Err(CommandError::TestFailed(e)),
     }
 }

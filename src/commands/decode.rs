@@ -4,6 +4,7 @@
 //! [`FrontEnd`] in bounded chunks, and writing JSON to a buffered writer. Memory stays flat however
 //! large the input: nothing holds more than one chunk and one output buffer.
 
+use super::CommandError;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -24,36 +25,20 @@ pub struct DecodeOptions {
     pub count_only: bool,
 }
 
-/// Errors that make `decode` exit non-zero. Bad lines are never errors: they are counted.
-#[derive(Debug, thiserror::Error)]
-pub enum DecodeCommandError {
-    /// An input could not be opened or read.
-    #[error("cannot read {path}")]
-    Input {
-        /// The input's path (`-` for standard input).
-        path: PathBuf,
-        /// The underlying error.
-        source: io::Error,
-    },
-    /// Standard output failed for a reason other than a closed pipe.
-    #[error("cannot write output")]
-    Output(#[source] io::Error),
-}
-
 /// The result of a run: the counters, and the inputs that failed (the rest were still decoded).
 #[derive(Debug)]
 pub struct DecodeReport {
     /// Every outcome counted over all inputs.
     pub counters: Counters,
     /// Inputs that could not be opened or read to the end.
-    pub failed: Vec<DecodeCommandError>,
+    pub failed: Vec<CommandError>,
     /// Inputs where nothing decoded or most lines were rejected.
     pub warnings: Vec<String>,
 }
 
 /// Runs the command, writing JSON lines to `out`. Returns the counts even when some inputs failed;
 /// only a failing `out` stops the run early.
-pub fn run(opts: &DecodeOptions, out: &mut dyn Write) -> Result<DecodeReport, DecodeCommandError> {
+pub fn run(opts: &DecodeOptions, out: &mut dyn Write) -> Result<DecodeReport, CommandError> {
     let stdin_only = [PathBuf::from("-")];
     let inputs = if opts.inputs.is_empty() {
         &stdin_only[..]
@@ -75,7 +60,7 @@ pub fn run(opts: &DecodeOptions, out: &mut dyn Write) -> Result<DecodeReport, De
 
     for (feed, path) in inputs.iter().enumerate() {
         let feed = feed as u32;
-        let input_error = |source| DecodeCommandError::Input {
+        let input_error = |source| CommandError::Input {
             path: path.clone(),
             source,
         };
@@ -112,7 +97,7 @@ pub fn run(opts: &DecodeOptions, out: &mut dyn Write) -> Result<DecodeReport, De
     if flush(out, &mut buf)? {
         match out.flush() {
             Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-                return Err(DecodeCommandError::Output(e));
+                return Err(CommandError::Output(e));
             }
             _ => {}
         }
@@ -126,13 +111,13 @@ pub fn run(opts: &DecodeOptions, out: &mut dyn Write) -> Result<DecodeReport, De
 
 /// Writes and clears `buf`. Returns false when the reader went away (a closed pipe, as with
 /// `| head`), which ends the run quietly.
-fn flush(out: &mut dyn Write, buf: &mut Vec<u8>) -> Result<bool, DecodeCommandError> {
+fn flush(out: &mut dyn Write, buf: &mut Vec<u8>) -> Result<bool, CommandError> {
     let r = out.write_all(buf);
     buf.clear();
     match r {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
-        Err(e) => Err(DecodeCommandError::Output(e)),
+        Err(e) => Err(CommandError::Output(e)),
     }
 }
 

@@ -11,7 +11,65 @@ pub(crate) mod table;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::config::ConfigError;
+use crate::store::{SqliteError, StoreError};
+
+/// Why a command failed: one type for every command, since they fail the same ways (a config, a
+/// database, an input or the output) and `main` prints them all alike. Each message says what
+/// failed; the cause follows as the source, said once. Bad input lines are never errors: they are
+/// counted.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store could not be opened or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A query on an open database failed.
+    #[error("query failed")]
+    Query(#[source] SqliteError),
+    /// The database file does not exist.
+    #[error("{0}: no such database (run `vesselwatch replay` or the daemon first, or pass --db)")]
+    NoDatabase(PathBuf),
+    /// GeoJSON was asked of something that is not a track.
+    #[error("--format geojson is only for `track`")]
+    NotATrack,
+    /// No such webhook in the configuration.
+    #[error("no webhook named {0:?} in the configuration")]
+    NoWebhook(String),
+    /// No alert with this id (or it was delivered already).
+    #[error("no undelivered alert with id {0}")]
+    NoAlert(i64),
+    /// The webhook test request was not accepted.
+    #[error("the endpoint did not accept the test event: {0}")]
+    TestFailed(String),
+    /// An input could not be opened or read.
+    #[error("cannot read {path}")]
+    Input {
+        /// The input's path (`-` for standard input).
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Standard output failed for a reason other than a closed pipe.
+    #[error("cannot write output")]
+    Output(#[from] io::Error),
+    /// The webhook worker could not start.
+    #[error("cannot start webhook delivery")]
+    Delivery(#[from] reqwest::Error),
+    /// The async runtime for webhook delivery could not start.
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] io::Error),
+}
+
+impl From<rusqlite::Error> for CommandError {
+    fn from(e: rusqlite::Error) -> Self {
+        CommandError::Query(SqliteError(e))
+    }
+}
 
 /// Bytes read per call: large enough that per-read overhead vanishes, small enough to stay in cache.
 pub(crate) const CHUNK: usize = 256 * 1024;

@@ -4,16 +4,16 @@
 //! people (`commands::table`), JSON, JSON lines, CSV with one column per field (the `csv` crate),
 //! and GeoJSON for tracks. The SQL is the store's (`store::query`); this module only presents rows.
 
+use super::CommandError;
 use std::io::Write;
 use std::path::PathBuf;
 
 use serde_json::Value;
 
 use super::table::{self, Field, Fit, Layout, Table};
-use crate::config::ConfigError;
 use crate::config::Loaded;
 use crate::store::query::{self, Filter};
-use crate::store::{self, StoreError};
+use crate::store::{self};
 use vesselwatch_ais::time::UnixMillis;
 
 /// Output formats of the query commands.
@@ -118,29 +118,6 @@ pub struct QueryOptions {
     pub format: OutputFormat,
 }
 
-/// Errors of the query commands.
-#[derive(Debug, thiserror::Error)]
-pub enum QueryError {
-    /// The config naming the database is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The database cannot be opened.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A query failed.
-    #[error("query failed: {0}")]
-    Sql(#[from] rusqlite::Error),
-    /// The database file does not exist.
-    #[error("{0}: no such database (run `vesselwatch replay` or the daemon first, or pass --db)")]
-    NoDatabase(PathBuf),
-    /// GeoJSON was asked of something that is not a track.
-    #[error("--format geojson is only for `track`")]
-    NotATrack,
-    /// Output failed.
-    #[error("cannot write output: {0}")]
-    Output(#[from] std::io::Error),
-}
-
 /// Runs a query, writing to `out`; returns how many rows it wrote.
 ///
 /// Every format is a view of one record per row: the row's JSON form (for events, the stored
@@ -151,16 +128,16 @@ pub fn run(
     opts: &QueryOptions,
     now: UnixMillis,
     out: &mut dyn Write,
-) -> Result<usize, QueryError> {
+) -> Result<usize, CommandError> {
     let db = match &opts.db {
         Some(d) => d.clone(),
         None => Loaded::load(opts.config.as_deref())?.db_path(),
     };
     if !db.exists() {
-        return Err(QueryError::NoDatabase(db));
+        return Err(CommandError::NoDatabase(db));
     }
     if opts.format == OutputFormat::Geojson && what != What::Track {
-        return Err(QueryError::NotATrack);
+        return Err(CommandError::NotATrack);
     }
     let conn = store::open_read_only(&db)?;
     let filter = Filter {

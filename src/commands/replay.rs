@@ -4,6 +4,7 @@
 //! time), and printing events as text or JSON lines. The pipeline itself is the library's: front end,
 //! then movement engine. Store and webhooks join in later issues; `--db` is accepted already.
 
+use super::CommandError;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -13,8 +14,8 @@ use crate::alerts::{
     self,
     delivery::{Delivery, Endpoint},
 };
-use crate::config::{ConfigError, Loaded};
-use crate::store::{self, Batch, Checkpoint, StoreError, outbox};
+use crate::config::Loaded;
+use crate::store::{self, Batch, Checkpoint, outbox};
 use std::sync::Arc;
 use vesselwatch_ais::frontend::{Counters, Decoded, FrontEnd};
 use vesselwatch_ais::time::UnixMillis;
@@ -89,34 +90,6 @@ pub struct ReplayOptions {
     pub format: Format,
     /// Recorded feeds, in order; `-` for standard input.
     pub inputs: Vec<PathBuf>,
-}
-
-/// Errors that stop a replay.
-#[derive(Debug, thiserror::Error)]
-pub enum ReplayError {
-    /// The configuration is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// An input could not be read.
-    #[error("cannot read {path}")]
-    Input {
-        /// The input.
-        path: PathBuf,
-        /// The error.
-        source: io::Error,
-    },
-    /// Output failed.
-    #[error("cannot write output")]
-    Output(#[source] io::Error),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The webhook worker could not start.
-    #[error("cannot start webhook delivery")]
-    Delivery(#[from] reqwest::Error),
-    /// The async runtime (for webhooks, or the daemon's) could not start.
-    #[error("cannot start the async runtime")]
-    Runtime(#[source] io::Error),
 }
 
 /// What a replay did.
@@ -233,7 +206,7 @@ fn drain(db: &Path, wait: Duration) -> Vec<(String, i64)> {
 }
 
 /// Runs a replay, printing events to `out` and recording them in the store.
-pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, ReplayError> {
+pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, CommandError> {
     let loaded = Loaded::load(opts.config.as_deref())?;
     let mut engine = loaded.engine();
     let db = (!opts.no_store).then(|| opts.db.clone().unwrap_or_else(|| loaded.db_path()));
@@ -251,7 +224,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
                 .thread_name("webhooks")
                 .enable_all()
                 .build()
-                .map_err(ReplayError::Runtime)?;
+                .map_err(CommandError::Runtime)?;
             let started = {
                 let _entered = runtime.enter();
                 Delivery::start(Endpoint::all(&loaded)?, db.clone(), Arc::clone(w))?
@@ -327,7 +300,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
 
     for (feed, path) in opts.inputs.iter().enumerate() {
         let feed = feed as u32;
-        let mut reader = open_input(path).map_err(|source| ReplayError::Input {
+        let mut reader = open_input(path).map_err(|source| CommandError::Input {
             path: path.clone(),
             source,
         })?;
@@ -339,7 +312,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(source) => {
-                    return Err(ReplayError::Input {
+                    return Err(CommandError::Input {
                         path: path.clone(),
                         source,
                     });
@@ -367,7 +340,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
             };
             fe.push_bytes(feed, &chunk[..n], |d| clocks.push(d, now, &mut sink));
             if let Some(e) = output_error.take() {
-                return Err(ReplayError::Output(e));
+                return Err(CommandError::Output(e));
             }
             if last_flush.elapsed() >= FLUSH_EVERY
                 || unsaved.len() + dec.engine.pending_positions() >= FLUSH_ROWS
@@ -386,11 +359,11 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Re
             }
         });
         if let Some(e) = output_error.take() {
-            return Err(ReplayError::Output(e));
+            return Err(CommandError::Output(e));
         }
         flush(&mut dec, &mut unsaved, path, position);
     }
-    out.flush().map_err(ReplayError::Output)?;
+    out.flush().map_err(CommandError::Output)?;
     let mut undelivered = Vec::new();
     let mut deliveries = Vec::new();
     if let (Some((runtime, d)), Some(w), Some(db)) = (delivery, &writer, &db) {
