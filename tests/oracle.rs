@@ -1579,6 +1579,132 @@ fn committed_expected_events_agree_with_the_oracle() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The query outputs over tartus-2025-01 (`fixtures/queries/`, written by the binary from a replay
+/// into a database) against the same oracle: the stored events, the visits built from them (each
+/// an arrival's and a departure's interpolated crossing times), and a stretch of track (the
+/// stored positions, each the true position give or take the noise).
+#[test]
+fn committed_query_outputs_agree_with_the_oracle() {
+    let dir = root().join("fixtures/tartus-2025-01");
+    let fx = Fixture::load(&dir);
+    let expected = oracle(&fx);
+    let queries = root().join("fixtures/queries");
+    let mut failures = compare(
+        &fx,
+        &expected,
+        &parse_events(&read(&queries.join("events.jsonl"))),
+        "queries/events.jsonl",
+    );
+
+    // Visits: each present or arrival, with the departure after it at the same fence.
+    let mut want: Vec<(u32, &str, Option<&Expected>, Option<&Expected>)> = Vec::new();
+    let mut sorted: Vec<&Expected> = expected.iter().collect();
+    sorted.sort_by_key(|e| e.lo);
+    for e in &sorted {
+        match e.kind {
+            "present" | "arrival" => want.push((e.mmsi, &e.fence, Some(e), None)),
+            "departure" => match want
+                .iter_mut()
+                .rfind(|w| w.0 == e.mmsi && w.1 == e.fence && w.3.is_none())
+            {
+                Some(w) => w.3 = Some(e),
+                None => want.push((e.mmsi, &e.fence, None, Some(e))),
+            },
+            _ => {}
+        }
+    }
+    let visits: Vec<serde_json::Value> = read(&queries.join("visits.jsonl"))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a visit"))
+        .collect();
+    if visits.len() != want.len() {
+        failures.push(format!(
+            "queries/visits.jsonl: {} visits, the oracle expects {}",
+            visits.len(),
+            want.len()
+        ));
+    }
+    for v in &visits {
+        let (mmsi, fence) = (
+            v["mmsi"].as_u64().expect("mmsi") as u32,
+            v["fence"].as_str().expect("fence"),
+        );
+        let time = |k: &str| v[k].as_str().map(rfc3339);
+        let Some(w) = want.iter().find(|w| {
+            w.0 == mmsi
+                && w.1 == fence
+                && w.2
+                    .and_then(|a| a.crossing)
+                    .zip(time("arrival"))
+                    .is_none_or(|((lo, hi), t)| (lo..=hi).contains(&t))
+        }) else {
+            failures.push(format!("queries/visits.jsonl: no oracle visit for {v}"));
+            continue;
+        };
+        let within = |e: Option<&Expected>, t: Option<Ms>| match (e.and_then(|e| e.crossing), t) {
+            (Some((lo, hi)), Some(t)) => (lo..=hi).contains(&t),
+            (None, None) => true,
+            _ => false,
+        };
+        if !within(w.2.filter(|a| a.kind == "arrival"), time("arrival"))
+            || !within(w.3, time("departure"))
+            || v["inferred"] != w.3.is_some_and(|d| d.inferred)
+            || v["present_at_start"] != w.2.is_some_and(|a| a.kind == "present")
+        {
+            let window = |e: Option<&Expected>| {
+                e.and_then(|e| e.crossing)
+                    .map_or("none".to_string(), |(lo, hi)| {
+                        format!("{} .. {}", show(lo), show(hi))
+                    })
+            };
+            failures.push(format!(
+                "queries/visits.jsonl: {v} disagrees with the oracle: arrival {}, departure {} \
+                 (inferred {})",
+                window(w.2.filter(|a| a.kind == "arrival")),
+                window(w.3),
+                w.3.is_some_and(|d| d.inferred)
+            ));
+        }
+    }
+
+    // Track: `track 273000202 --since 2025-02-04T23:00:00Z`, one report per interval to the end.
+    let since = rfc3339("2025-02-04T23:00:00Z");
+    let sparta_ii = fx
+        .vessels
+        .iter()
+        .find(|v| v.mmsi == 273_000_202)
+        .expect("Sparta II");
+    let track: Vec<serde_json::Value> = read(&queries.join("track.jsonl"))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a position"))
+        .collect();
+    let interval = fx.interval.expect("a fixed interval");
+    if track.len() as Ms != (fx.end - since) / interval {
+        failures.push(format!(
+            "queries/track.jsonl: {} positions, {} reports of one per {} from {} to the end",
+            track.len(),
+            (fx.end - since) / interval,
+            span(interval),
+            show(since)
+        ));
+    }
+    let limit = 5.0 * sparta_ii.noise_m * 2f64.sqrt() + 2.0;
+    for p in &track {
+        let t = rfc3339(p["time"].as_str().expect("time"));
+        let at = P {
+            lon: p["lon"].as_f64().expect("lon"),
+            lat: p["lat"].as_f64().expect("lat"),
+        };
+        let off = haversine(at, sparta_ii.pos(t));
+        if t < since || off > limit {
+            failures.push(format!(
+                "queries/track.jsonl: {p} is {off:.0} m from SPARTA II's true position (limit {limit:.0} m)"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// The oracle tells each scenario's story (the comments at the top of each `scenario.toml`), so
 /// that an oracle that predicted nothing could not agree with an engine that printed nothing.
 #[test]
