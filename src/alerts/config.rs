@@ -10,9 +10,8 @@ use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::config::ConfigError;
 use vesselwatch_engine::EventKind;
-use vesselwatch_engine::settings::{FenceConfig, HumanDuration, invalid};
+use vesselwatch_engine::settings::{FenceConfig, HumanDuration, Invalid, invalid};
 
 /// The body a webhook receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -80,7 +79,7 @@ fn default_retry() -> HumanDuration {
 }
 
 /// Checks the whole `[[webhooks]]` list against the fences it may name.
-pub fn validate_all(hooks: &[WebhookConfig], fences: &[FenceConfig]) -> Result<(), ConfigError> {
+pub fn validate_all(hooks: &[WebhookConfig], fences: &[FenceConfig]) -> Result<(), Invalid> {
     let mut names = std::collections::HashSet::new();
     for (i, h) in hooks.iter().enumerate() {
         let key = |k: &str| format!("webhooks[{i}].{k}");
@@ -89,11 +88,14 @@ pub fn validate_all(hooks: &[WebhookConfig], fences: &[FenceConfig]) -> Result<(
                 key("name"),
                 format!("{:?}", h.name),
                 "must be non-empty and unique among webhooks",
-            )
-            .into());
+            ));
         }
         if !(h.url.starts_with("http://") || h.url.starts_with("https://")) {
-            return Err(invalid(key("url"), &h.url, "must be an http:// or https:// URL").into());
+            return Err(invalid(
+                key("url"),
+                &h.url,
+                "must be an http:// or https:// URL",
+            ));
         }
         let given = [
             h.secret.is_some(),
@@ -108,8 +110,7 @@ pub fn validate_all(hooks: &[WebhookConfig], fences: &[FenceConfig]) -> Result<(
                 key("secret|secret_file|secret_env"),
                 format!("{given} given"),
                 "a webhook needs exactly one of `secret`, `secret_file` or `secret_env`",
-            )
-            .into());
+            ));
         }
         for f in &h.fences {
             if !fences.iter().any(|x| &x.name == f) {
@@ -117,8 +118,7 @@ pub fn validate_all(hooks: &[WebhookConfig], fences: &[FenceConfig]) -> Result<(
                     key("fences"),
                     format!("{f:?}"),
                     "must name a configured fence",
-                )
-                .into());
+                ));
             }
         }
         if h.timeout.0.is_zero() || h.max_age.0.is_zero() || h.retry_initial.0.is_zero() {
@@ -126,8 +126,7 @@ pub fn validate_all(hooks: &[WebhookConfig], fences: &[FenceConfig]) -> Result<(
                 key("timeout|max_age|retry_initial"),
                 "0s",
                 "must be longer than zero",
-            )
-            .into());
+            ));
         }
     }
     Ok(())
@@ -137,11 +136,11 @@ impl WebhookConfig {
     /// The secret, from `secret`, `secret_file` (read by `read`, relative to the config) or
     /// `secret_env`, checked to be in the `whsec_<base64>` form. `index` names the key in errors,
     /// which never contain the secret.
-    pub fn resolve_secret(
+    pub fn resolve_secret<E: From<Invalid>>(
         &self,
         index: usize,
-        read: impl Fn(&Path) -> Result<String, ConfigError>,
-    ) -> Result<SecretString, ConfigError> {
+        read: impl Fn(&Path) -> Result<String, E>,
+    ) -> Result<SecretString, E> {
         let raw: SecretString = if let Some(s) = &self.secret {
             s.clone()
         } else if let Some(f) = &self.secret_file {

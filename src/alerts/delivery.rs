@@ -16,7 +16,6 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 use super::config::{WebhookConfig, WebhookFormat};
-use crate::config::Loaded;
 use crate::store::outbox::{self, AlertUpdate, Due, Outcome};
 use crate::store::{self, Batch, Writer};
 use secrecy::SecretString;
@@ -49,25 +48,17 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// Every configured endpoint, secrets resolved.
-    pub fn all(loaded: &Loaded) -> Result<Vec<Endpoint>, crate::config::ConfigError> {
-        loaded
-            .config
-            .webhooks
-            .iter()
-            .enumerate()
-            .map(|(i, h): (usize, &WebhookConfig)| {
-                Ok(Endpoint {
-                    name: h.name.clone(),
-                    url: h.url.clone(),
-                    secret: loaded.webhook_secret(i)?,
-                    format: h.format,
-                    timeout: h.timeout.0,
-                    max_age_ms: h.max_age.millis(),
-                    retry_initial: h.retry_initial.0,
-                })
-            })
-            .collect()
+    /// The endpoint of webhook `h`, with its secret already resolved.
+    pub fn new(h: &WebhookConfig, secret: SecretString) -> Self {
+        Endpoint {
+            name: h.name.clone(),
+            url: h.url.clone(),
+            secret,
+            format: h.format,
+            timeout: h.timeout.0,
+            max_age_ms: h.max_age.millis(),
+            retry_initial: h.retry_initial.0,
+        }
     }
 }
 
@@ -200,6 +191,36 @@ pub fn outcome(ep: &Endpoint, due: &Due, response: Response, at: UnixMillis) -> 
     }
 }
 
+/// Why webhook requests cannot be sent at all.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The HTTP client could not be built (TLS roots).
+    #[error("cannot build the HTTP client")]
+    Client(#[source] reqwest::Error),
+    /// A runtime for a single request could not be built.
+    #[error("cannot start an async runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// The HTTP client every request goes out with: one user agent naming vesselwatch and its version.
+fn client() -> Result<reqwest::Client, StartError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("vesselwatch/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(StartError::Client)
+}
+
+/// Sends one signed request outside the worker, waiting for the answer (`webhook test`): the same
+/// client, signature and classification as real alerts, on a runtime of its own.
+pub fn send_once(ep: &Endpoint, id: &str, body: String) -> Result<Response, StartError> {
+    let client = client()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(StartError::Runtime)?;
+    Ok(runtime.block_on(attempt(&client, ep, id, body)))
+}
+
 /// The running delivery worker.
 pub struct Delivery {
     notify: Arc<Notify>,
@@ -216,10 +237,8 @@ impl Delivery {
         endpoints: Vec<Endpoint>,
         db: PathBuf,
         writer: Arc<Writer>,
-    ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("vesselwatch/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+    ) -> Result<Self, StartError> {
+        let client = client()?;
         let notify = Arc::new(Notify::new());
         let (shutdown, rx) = watch::channel(false);
         let mut stats = HashMap::new();

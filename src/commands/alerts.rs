@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::table::{self, Field, Fit, Layout, Table};
-use crate::alerts::delivery::{Endpoint, Response, attempt};
+use crate::alerts::delivery::{Response, send_once};
 use crate::config::Loaded;
 use crate::store::{self, outbox};
 
@@ -110,7 +110,8 @@ pub fn retry(
 /// Sends a signed `vessel.test` event to webhook `name` and returns a description of the answer.
 pub fn test(config: Option<&std::path::Path>, name: &str) -> Result<String, CommandError> {
     let loaded = Loaded::load(config)?;
-    let ep = Endpoint::all(&loaded)?
+    let ep = loaded
+        .endpoints()?
         .into_iter()
         .find(|e| e.name == name)
         .ok_or_else(|| CommandError::NoWebhook(name.to_string()))?;
@@ -121,12 +122,7 @@ pub fn test(config: Option<&std::path::Path>, name: &str) -> Result<String, Comm
         "label": "test", "fence": "none", "inferred": false,
     });
     let body = crate::alerts::body(ep.format, &record);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let client = reqwest::Client::new();
-    let response = rt.block_on(attempt(&client, &ep, &id, body));
-    match response {
+    match send_once(&ep, &id, body)? {
         Response::Success(s) => Ok(format!("{name}: HTTP {s}, accepted (webhook-id {id})")),
         Response::Gone => Err(CommandError::TestFailed("HTTP 410 Gone".into())),
         Response::Retryable { status, .. } => Err(CommandError::TestFailed(format!(

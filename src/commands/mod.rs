@@ -59,7 +59,7 @@ pub enum CommandError {
     Output(#[from] io::Error),
     /// The webhook worker could not start.
     #[error("cannot start webhook delivery")]
-    Delivery(#[from] reqwest::Error),
+    Delivery(#[from] crate::alerts::delivery::StartError),
     /// The async runtime for webhook delivery could not start.
     #[error("cannot start the async runtime")]
     Runtime(#[source] io::Error),

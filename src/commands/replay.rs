@@ -10,10 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{CHUNK, InputTally, open_input};
-use crate::alerts::{
-    self,
-    delivery::{Delivery, Endpoint},
-};
+use crate::alerts::{self, delivery::Delivery};
 use crate::config::Loaded;
 use crate::store::{self, Batch, Checkpoint, outbox};
 use std::sync::Arc;
@@ -211,7 +208,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Co
     let mut engine = loaded.engine();
     let db = (!opts.no_store).then(|| opts.db.clone().unwrap_or_else(|| loaded.db_path()));
     let writer = match &db {
-        Some(db) => Some(Arc::new(store::start(&loaded, db.clone(), &mut engine)?)),
+        Some(db) => Some(Arc::new(loaded.start_store(db.clone(), &mut engine)?)),
         None => None,
     };
     let hooks = &loaded.config.webhooks;
@@ -227,7 +224,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Co
                 .map_err(CommandError::Runtime)?;
             let started = {
                 let _entered = runtime.enter();
-                Delivery::start(Endpoint::all(&loaded)?, db.clone(), Arc::clone(w))?
+                Delivery::start(loaded.endpoints()?, db.clone(), Arc::clone(w))?
             };
             Some((runtime, started))
         }
@@ -255,7 +252,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Co
         fresh: match restored {
             Some(_) => {
                 let mut fresh = loaded.engine();
-                fresh.enable_recording(store::sampling(&loaded));
+                fresh.enable_recording(loaded.config.store.sample_positions.millis());
                 Some(fresh)
             }
             None => None,

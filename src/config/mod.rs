@@ -104,6 +104,9 @@ pub struct Loaded {
     /// The fences, compiled from `config.fences` and their GeoJSON when loaded: shared with every
     /// engine built from this configuration, so a start or reload reads each file once.
     pub fences: Arc<FenceSet>,
+    /// The GeoJSON text of each fence (by index), as read at load: the store records it, so that
+    /// an edited file is noticed without reading it again.
+    pub geojson: Vec<Option<String>>,
 }
 
 impl Loaded {
@@ -147,6 +150,7 @@ impl Loaded {
             config,
             origin,
             fences: Arc::new(FenceSet::default()),
+            geojson: Vec::new(),
         };
         loaded.validate()?;
         for i in 0..loaded.config.webhooks.len() {
@@ -154,16 +158,20 @@ impl Loaded {
         }
         // Compiling the fences reads and checks every GeoJSON file, once.
         let mut polygons = Vec::with_capacity(loaded.config.fences.len());
+        let mut texts = Vec::with_capacity(loaded.config.fences.len());
         for (i, f) in loaded.config.fences.iter().enumerate() {
-            polygons.push(match &f.geojson {
-                Some(path) => Some(parse_geojson(
-                    &loaded.read_relative(path)?,
-                    &format!("fences[{i}].geojson"),
-                )?),
+            let text = match &f.geojson {
+                Some(path) => Some(loaded.read_relative(path)?),
+                None => None,
+            };
+            polygons.push(match &text {
+                Some(text) => Some(parse_geojson(text, &format!("fences[{i}].geojson"))?),
                 None => None,
             });
+            texts.push(text);
         }
         loaded.fences = Arc::new(FenceSet::build(&loaded.config.fences, polygons)?);
+        loaded.geojson = texts;
         Ok(loaded)
     }
 
@@ -196,6 +204,56 @@ impl Loaded {
     /// [`WebhookConfig::resolve_secret`]).
     pub fn webhook_secret(&self, index: usize) -> Result<SecretString, ConfigError> {
         self.config.webhooks[index].resolve_secret(index, |p| self.read_relative(p))
+    }
+
+    /// The fences as the store records them, with the GeoJSON text read at load.
+    pub fn fence_records(&self) -> Vec<crate::store::FenceRecord> {
+        self.config
+            .fences
+            .iter()
+            .zip(&self.geojson)
+            .map(|(f, geojson)| {
+                let kind: &'static str = f.kind.into();
+                let definition = serde_json::json!({
+                    "kind": kind,
+                    "center": f.center.map(|c| [c.lat, c.lon]),
+                    "radius_km": f.radius_km,
+                    "line": f.line.as_ref().map(|l| l.iter().map(|p| [p.lat, p.lon]).collect::<Vec<_>>()),
+                    "geojson": geojson,
+                    "exit_margin_km": f.exit_margin_km,
+                    "approach_km": f.approach_km,
+                    "min_dwell_ms": f.min_dwell.map(|d| d.millis()),
+                })
+                .to_string();
+                crate::store::FenceRecord {
+                    name: f.name.clone(),
+                    kind: kind.to_string(),
+                    definition,
+                }
+            })
+            .collect()
+    }
+
+    /// Opens the store for this configuration at `db` (see [`crate::store::start`]).
+    pub fn start_store(
+        &self,
+        db: PathBuf,
+        engine: &mut Engine,
+    ) -> Result<crate::store::Writer, crate::store::StoreError> {
+        crate::store::start(db, &self.config.store, &self.fence_records(), engine)
+    }
+
+    /// Every webhook's endpoint, secrets resolved: what a delivery worker is started with.
+    pub fn endpoints(&self) -> Result<Vec<crate::alerts::delivery::Endpoint>, ConfigError> {
+        (0..self.config.webhooks.len())
+            .map(|i| {
+                let secret = self.webhook_secret(i)?;
+                Ok(crate::alerts::delivery::Endpoint::new(
+                    &self.config.webhooks[i],
+                    secret,
+                ))
+            })
+            .collect()
     }
 
     /// Reads a file named by the configuration, relative to the config file.

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::alerts::delivery::{Delivery, Endpoint, EndpointStats};
+use crate::alerts::delivery::{Delivery, EndpointStats};
 use crate::config::{ConfigError, Loaded, Origin};
 use crate::shutdown::Coordinator;
 use crate::sources::{Chunk, Context, Feeds, Position, SourceStats};
@@ -59,7 +59,7 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     /// The webhook worker could not start.
     #[error("cannot start webhook delivery")]
-    Delivery(#[from] reqwest::Error),
+    Delivery(#[from] crate::alerts::delivery::StartError),
     /// The async runtime could not start.
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
@@ -133,7 +133,7 @@ pub(crate) fn start_delivery(
     db: &std::path::Path,
     writer: &Arc<Writer>,
 ) -> Result<Option<Delivery>, DaemonError> {
-    let endpoints = Endpoint::all(loaded)?;
+    let endpoints = loaded.endpoints()?;
     if endpoints.is_empty() {
         return Ok(None);
     }
@@ -152,7 +152,7 @@ pub fn run(
     let loaded = Loaded::load(opts.config.as_deref())?;
     let db = opts.db.clone().unwrap_or_else(|| loaded.db_path());
     let mut engine = loaded.engine();
-    let writer = Arc::new(store::start(&loaded, db.clone(), &mut engine)?);
+    let writer = Arc::new(loaded.start_store(db.clone(), &mut engine)?);
     let checkpoints = store::load_checkpoints(&store::open_read_only(&db)?, &db)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -231,13 +231,14 @@ async fn serve(
         };
         tokio::spawn(config.clone().run(ctx));
     }
+    let (reload_tx, reloads) = mpsc::channel(1);
     tokio::spawn(reload::run(reload::Reloader {
         path: config_path,
         db: db.clone(),
         writer: Arc::clone(&writer),
         delivery: Arc::clone(&delivery),
         shared: Arc::clone(&shared),
-        tx: tx.clone(),
+        tx: reload_tx,
         shutdown: coordinator.token(),
     }));
     tokio::spawn(pipeline::tick(tx, coordinator.token()));
@@ -260,6 +261,7 @@ async fn serve(
         writer: Arc::clone(&writer),
         feeds,
         committed,
+        reloads,
         wake: Box::new(wake),
     };
     // A blocking task: the front end and the engine are CPU work and need no locks on one thread,

@@ -62,6 +62,8 @@ pub struct Pipeline {
     pub feeds: Arc<Feeds>,
     /// Per source: where to acknowledge what was committed.
     pub committed: Vec<watch::Sender<Option<Position>>>,
+    /// New configurations from SIGHUP, validated and compiled.
+    pub reloads: mpsc::Receiver<Box<crate::config::Loaded>>,
     /// Wakes the delivery worker after alerts were committed.
     pub wake: Box<dyn Fn() + Send>,
 }
@@ -92,7 +94,7 @@ impl Pipeline {
             let msg = rx.blocking_recv();
             let closed = msg.is_none();
             let wall = crate::clock::now();
-            let mut reload = None;
+            let reload = self.reloads.try_recv().ok();
             let mut on_message = |d: Decoded, t: UnixMillis| engine.on_message(&d, t, &mut events);
             match msg {
                 Some(Chunk::Data {
@@ -125,9 +127,6 @@ impl Pipeline {
                     clocks.finish_feed(feed, &mut on_message);
                 }
                 // Validated and compiled when it was loaded: the engine cannot refuse it.
-                Some(Chunk::Reload(new)) => {
-                    reload = Some(new);
-                }
                 Some(Chunk::Tick) => {}
                 None => clocks.finish(&mut on_message),
             }

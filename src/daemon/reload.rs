@@ -11,7 +11,6 @@ use tokio::sync::mpsc;
 use super::{DeliverySlot, Shared, delivery_stats, start_delivery};
 use crate::config::Loaded;
 use crate::shutdown::Shutdown;
-use crate::sources::Chunk;
 use crate::store::Writer;
 
 /// What a reload touches.
@@ -26,8 +25,8 @@ pub struct Reloader {
     pub delivery: DeliverySlot,
     /// Where the new worker's counters are published.
     pub shared: Arc<Shared>,
-    /// The pipeline's input: the new configuration goes in order with the data.
-    pub tx: mpsc::Sender<Chunk>,
+    /// Where a new configuration goes: the pipeline takes it at its next turn (within a tick).
+    pub tx: mpsc::Sender<Box<Loaded>>,
     /// Ends the loop.
     pub shutdown: Shutdown,
 }
@@ -70,7 +69,7 @@ pub async fn run(mut r: Reloader) {
                 });
                 *r.delivery.lock().expect("not poisoned") = next;
                 *r.shared.deliveries.lock().expect("not poisoned") = delivery_stats(&r.delivery);
-                if r.tx.send(Chunk::Reload(Box::new(new))).await.is_err() {
+                if r.tx.send(Box::new(new)).await.is_err() {
                     return;
                 }
             }

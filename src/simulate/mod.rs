@@ -11,9 +11,9 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde::Deserialize;
 
-use crate::config::HumanDuration;
 use vesselwatch_ais::encode::{self, BaseStationReport, PositionReport, StaticReport};
 use vesselwatch_ais::time::UnixMillis;
+use vesselwatch_engine::settings::HumanDuration;
 
 /// Why a scenario was refused.
 #[derive(Debug, thiserror::Error)]

@@ -162,8 +162,6 @@ pub enum Chunk {
     Message(Box<vesselwatch_ais::frontend::Decoded>, Position),
     /// Not from a source: time passed (the pipeline's tick, so that silence is noticed).
     Tick,
-    /// Not from a source: a new, validated configuration to switch to (SIGHUP).
-    Reload(Box<crate::config::Loaded>),
 }
 
 /// Per-source counters, read by the metrics endpoint.

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::config::Loaded;
+use config::StoreConfig;
 
 /// The migrations, in order: version `i + 1` is `MIGRATIONS[i]`.
 const MIGRATIONS: &[&str] = &[
@@ -177,37 +177,31 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// Opens the store for `loaded`, syncs its fences, restores the engine's saved state into `engine`
-/// (a restart resumes exactly), turns on recording, and starts the writer: what `replay` and `run`
-/// both do before the first message.
+/// Opens the store at `db`, syncs its fences, restores the engine's saved state into `engine` (a
+/// restart resumes exactly), turns on recording as `[store]` says, and starts the writer: what
+/// `replay` and `run` both do before the first message.
 pub fn start(
-    loaded: &Loaded,
     db: PathBuf,
+    settings: &StoreConfig,
+    fences: &[FenceRecord],
     engine: &mut vesselwatch_engine::movement::Engine,
 ) -> Result<Writer, StoreError> {
     let mut conn = open(&db)?;
-    sync_fences(&mut conn, &db, loaded)?;
+    sync_fences(&mut conn, &db, fences)?;
     let (snapshots, clock) = load_state(&conn, &db)?;
     tracing::info!(db = %db.display(), vessels = snapshots.len(), "Store opened; engine state restored.");
     engine.restore(snapshots, clock);
-    engine.enable_recording(sampling(loaded));
-    let sc = &loaded.config.store;
+    engine.enable_recording(settings.sample_positions.millis());
     Ok(Writer::spawn(
         conn,
         db,
         64,
-        Some(sc.position_retention.millis()),
+        Some(settings.position_retention.millis()),
     ))
 }
 
-/// How often unwatched vessels' positions are kept (`[store] sample_positions`), as
-/// [`Engine::enable_recording`](vesselwatch_engine::movement::Engine::enable_recording) takes it.
-pub fn sampling(loaded: &Loaded) -> Option<i64> {
-    loaded.config.store.sample_positions.millis()
-}
-
 pub use batch::{Ack, Batch, Checkpoint, delete_old_positions, write_batch};
-pub use fences::sync_fences;
+pub use fences::{FenceRecord, sync_fences};
 pub use state::{load_checkpoints, load_state};
 pub use writer::{Writer, WriterStats};
 
