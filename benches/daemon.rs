@@ -7,7 +7,8 @@
 //! 2. Latency: a vessel crossing a fence boundary 200 times, one sentence at a time; the time from
 //!    writing the deciding sentence to the socket to its webhook POST arriving. Reported: p50, p99.
 //!
-//! Run: `cargo build --release && cargo bench --bench daemon`.
+//! Run: `cargo build --release && cargo bench --bench daemon`; `VESSELWATCH_BIN=path` runs another
+//! build of the binary instead.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -100,7 +101,10 @@ fn proc_stats(pid: u32) -> (f64, u64) {
 fn daemon(dir: &Path, body: &str) -> std::process::Child {
     let cfg = dir.join("bench.toml");
     std::fs::write(&cfg, body).unwrap();
-    let bin = root().join("target/release/vesselwatch");
+    // VESSELWATCH_BIN compares another build (an earlier commit's) on the same harness.
+    let bin = std::env::var_os("VESSELWATCH_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root().join("target/release/vesselwatch"));
     assert!(
         bin.exists(),
         "build the release binary first: cargo build --release"
