@@ -27,6 +27,8 @@ enum Reply {
     Status(u16),
     RetryAfter(u16, u64),
     Sleep(Duration),
+    Redirect(u16, String),
+    RetryAfterRaw(u16, &'static str),
 }
 
 #[derive(Clone, Debug)]
@@ -69,6 +71,12 @@ async fn hook(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
             [("retry-after", secs.to_string())],
         )
             .into_response(),
+        Some(Reply::Redirect(c, to)) => {
+            (StatusCode::from_u16(c).unwrap(), [("location", to)]).into_response()
+        }
+        Some(Reply::RetryAfterRaw(c, v)) => {
+            (StatusCode::from_u16(c).unwrap(), [("retry-after", v)]).into_response()
+        }
         Some(Reply::Sleep(d)) => {
             tokio::time::sleep(d).await;
             StatusCode::OK.into_response()
@@ -213,6 +221,75 @@ fn too_many_requests_and_unavailable_honour_retry_after() {
     assert_all_verified(&shared);
 }
 
+/// Regression: a 301/307 was followed to another host, which then received the signed headers
+/// (and, with 307, the body), and the alert counted as delivered.
+#[test]
+fn a_redirect_is_never_followed_and_is_retried_with_the_reason_in_the_outbox() {
+    let (elsewhere, other) = receiver(0, vec![]);
+    let to = format!("http://{elsewhere}/hook");
+    let (addr, shared) = receiver(
+        0,
+        vec![
+            Reply::Redirect(301, to.clone()),
+            Reply::Redirect(307, to.clone()),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db");
+    run(&config(dir.path(), addr, ""), &db, "30s");
+    assert_eq!(
+        other.received.lock().unwrap().len(),
+        0,
+        "the other host got nothing"
+    );
+    let r = shared.received.lock().unwrap().clone();
+    assert_eq!(
+        r.len(),
+        4,
+        "two redirects retried, then one delivery per alert"
+    );
+    assert_eq!(r[0].id, r[2].id);
+    assert_eq!(statuses(&db), ["delivered", "delivered"]);
+
+    // An endpoint that always redirects: the outbox says why.
+    let (addr, always) = receiver(0, vec![]);
+    *always.always.lock().unwrap() = Some(302);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r2.db");
+    replay(&config(dir.path(), addr, ""), &db, "1s")
+        .output()
+        .unwrap();
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let last: String = c
+        .query_row(
+            "SELECT last_error FROM alerts ORDER BY event_time, id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        last.contains("HTTP 302") && last.contains("not followed"),
+        "{last}"
+    );
+    assert_eq!(statuses(&db), ["failed", "pending"], "the first is being retried");
+}
+
+/// Regression: `Retry-After: 18446744073709551615` wrapped to a negative delay, and one alert was
+/// sent 7,051 times in 8 s. A wait beyond `max_age` now dead-letters the alert at once.
+#[test]
+fn a_retry_after_beyond_max_age_dead_letters_instead_of_wrapping() {
+    let (addr, shared) = receiver(0, vec![Reply::RetryAfterRaw(503, "18446744073709551615")]);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ra.db");
+    run(&config(dir.path(), addr, ""), &db, "5s");
+    assert_eq!(statuses(&db), ["dead", "delivered"]);
+    assert_eq!(
+        shared.received.lock().unwrap().len(),
+        2,
+        "one request per alert"
+    );
+}
+
 #[test]
 fn a_timeout_is_retried() {
     let (addr, shared) = receiver(0, vec![Reply::Sleep(Duration::from_secs(2))]);
@@ -235,7 +312,7 @@ fn gone_disables_the_endpoint_and_keeps_the_alerts() {
         1,
         "nothing is sent after a 410"
     );
-    assert_eq!(statuses(&db), ["pending", "pending"]);
+    assert_eq!(statuses(&db), ["failed", "pending"], "the first is being retried");
     let c = rusqlite::Connection::open(&db).unwrap();
     let disabled: bool = c
         .query_row(

@@ -89,6 +89,14 @@ pub enum Response {
         /// `Retry-After`, when given.
         retry_after: Option<Duration>,
     },
+    /// A 3xx: never followed (the signed request would go to a host nobody configured, and Standard
+    /// Webhooks counts a redirect as a failure), retried like a 5xx.
+    Redirected {
+        /// The status.
+        status: u16,
+        /// Where the endpoint pointed, for the outbox's last error.
+        location: String,
+    },
     /// Another 4xx.
     Rejected(u16),
     /// No response: timeout or connection error.
@@ -130,6 +138,17 @@ pub async fn attempt(client: &reqwest::Client, ep: &Endpoint, id: &str, body: St
             let status = r.status().as_u16();
             match status {
                 200..=299 => Response::Success(status),
+                300..=399 => Response::Redirected {
+                    status,
+                    location: r
+                        .headers()
+                        .get("location")
+                        .and_then(|l| l.to_str().ok())
+                        .unwrap_or("")
+                        .chars()
+                        .take(200)
+                        .collect(),
+                },
                 410 => Response::Gone,
                 408 | 429 | 500..=599 => Response::Retryable {
                     status,
@@ -139,28 +158,22 @@ pub async fn attempt(client: &reqwest::Client, ep: &Endpoint, id: &str, body: St
             }
         }
         // reqwest's Display of an error omits the cause; the chain names the real one.
-        Err(e) => Response::Failed(error_chain(&e)),
+        Err(e) => Response::Failed(crate::error::Chain(&e).to_string()),
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// What an attempt's answer means for the alert.
 pub fn outcome(ep: &Endpoint, due: &Due, response: Response, at: UnixMillis) -> Outcome {
     let retry = |status: Option<u16>, error: String, after: Option<Duration>| {
+        // A `Retry-After` longer than the alert may live is as good as "never": clamped, so that no
+        // value a server sends (up to u64::MAX seconds) can overflow the arithmetic below.
+        let max_age = Duration::from_millis(u64::try_from(ep.max_age_ms).unwrap_or(0));
         let wait = crate::backoff::nth(ep.retry_initial, MAX_BACKOFF, due.attempts)
-            .max(after.unwrap_or_default());
-        let next = UnixMillis(at.0 + wait.as_millis() as i64);
-        if next.0 - due.created.0 > ep.max_age_ms {
+            .max(after.unwrap_or_default())
+            .min(max_age);
+        let next =
+            UnixMillis(at.0.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX)));
+        if next.0.saturating_sub(due.created.0) > ep.max_age_ms {
             Outcome::Dead {
                 status,
                 error: format!("{error}; gave up after max_age"),
@@ -182,6 +195,13 @@ pub fn outcome(ep: &Endpoint, due: &Due, response: Response, at: UnixMillis) -> 
             status,
             retry_after,
         } => retry(Some(status), format!("HTTP {status}"), retry_after),
+        Response::Redirected { status, location } => retry(
+            Some(status),
+            format!(
+                "HTTP {status}: redirect to {location:?} not followed (webhook endpoints must not redirect)"
+            ),
+            None,
+        ),
         Response::Rejected(status) if due.attempts + 1 >= REJECTED_TRIES => Outcome::Dead {
             status: Some(status),
             error: format!("HTTP {status}, refused {REJECTED_TRIES} times"),
@@ -206,6 +226,8 @@ pub enum StartError {
 fn client() -> Result<reqwest::Client, StartError> {
     reqwest::Client::builder()
         .user_agent(concat!("vesselwatch/", env!("CARGO_PKG_VERSION")))
+        // Never follow: the signature and body would go to a host nobody configured.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(StartError::Client)
 }

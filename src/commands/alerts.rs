@@ -128,6 +128,9 @@ pub fn test(config: Option<&std::path::Path>, name: &str) -> Result<String, Comm
         Response::Retryable { status, .. } => Err(CommandError::TestFailed(format!(
             "HTTP {status} (retryable)"
         ))),
+        Response::Redirected { status, location } => Err(CommandError::TestFailed(format!(
+            "HTTP {status}: redirect to {location:?} not followed (webhook endpoints must not redirect)"
+        ))),
         Response::Rejected(s) => Err(CommandError::TestFailed(format!("HTTP {s}"))),
         Response::Failed(e) => Err(CommandError::TestFailed(e)),
     }
