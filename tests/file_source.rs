@@ -53,6 +53,7 @@ fn expected_events() -> Vec<String> {
 struct Daemon {
     child: Child,
     port: u16,
+    log: PathBuf,
 }
 
 impl Daemon {
@@ -69,16 +70,19 @@ impl Daemon {
             format!("[http]\nlisten = \"127.0.0.1:{port}\"\n{source}\n{fences_and_watch}"),
         )
         .unwrap();
+        // Each run's log beside the database, shown when an assertion fails (`Daemon::log`).
+        let runs = std::fs::read_dir(dir).unwrap().count();
+        let log = dir.join(format!("daemon-{runs}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_vesselwatch"))
             .args(["run", "--config"])
             .arg(&cfg)
             .arg("--db")
             .arg(dir.join("live.db"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        let d = Daemon { child, port };
+        let d = Daemon { child, port, log };
         assert!(
             wait_until(Duration::from_secs(20), || d
                 .metric("vesselwatch_messages_total")
@@ -103,6 +107,11 @@ impl Daemon {
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse::<f64>().ok())
             .map(|v| v as u64)
+    }
+
+    /// What the daemon has logged so far, for failure messages.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     fn stop(mut self) {
@@ -159,6 +168,9 @@ fn size(path: &Path) -> u64 {
     std::fs::metadata(path).unwrap().len()
 }
 
+/// Also a regression test: the feed and the database share a folder here, and looking for a rotated
+/// file once opened every file in it; closing the database's descriptor dropped SQLite's POSIX locks,
+/// and a reader then deleted the live write-ahead log (the daemon wrote on into a deleted file).
 #[test]
 fn a_restart_resumes_at_the_committed_checkpoint_and_reads_what_was_appended_meanwhile() {
     let lines = feed_lines();
@@ -186,9 +198,15 @@ fn a_restart_resumes_at_the_committed_checkpoint_and_reads_what_was_appended_mea
     // Appended while the daemon was down.
     append(&file, &lines[mid..]);
     let second = Daemon::start(dir.path(), &source(&file, ""));
-    assert!(wait_until(Duration::from_secs(30), || {
-        checkpoint(&db, "rec").map(|c| c.0) == Some(size(&file))
-    }));
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            checkpoint(&db, "rec").map(|c| c.0) == Some(size(&file))
+        }),
+        "checkpoint {:?}, file {}\n{}",
+        checkpoint(&db, "rec"),
+        size(&file),
+        second.log()
+    );
     // Exactly the appended messages: nothing skipped, nothing read again.
     assert_eq!(
         second.metric("vesselwatch_messages_total"),
@@ -275,6 +293,96 @@ fn rotation_by_rename_and_create_then_by_truncation_loses_no_line() {
     )
     .map(|c| c.0)
         == Some(size(&file))));
+    d.stop();
+    assert_eq!(stored_events(&db), expected_events());
+}
+
+/// A file ending between the two fragments of a message: the checkpoint stays at or before the
+/// first fragment (at the end of an earlier read, on a line boundary), so the next run reads it
+/// again and the message is whole; what it reads again is exactly the lines after the checkpoint.
+#[test]
+fn a_checkpoint_never_falls_between_the_fragments_of_a_message() {
+    let lines = feed_lines();
+    // The first line of a two-fragment message past the middle.
+    let first = (lines.len() / 2..lines.len())
+        .find(|&i| lines[i][lines[i].find('!').unwrap()..].starts_with("!AIVDM,2,1,"))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (file, db) = (dir.path().join("feed.nmea"), dir.path().join("live.db"));
+    append(&file, &lines[..=first]);
+    let before_fragment = size(&file) - lines[first].len() as u64;
+    let d = Daemon::start(dir.path(), &source(&file, ""));
+    assert!(wait_until(Duration::from_secs(30), || {
+        d.metric("vesselwatch_messages_total") == Some(messages(&lines[..=first]))
+    }));
+    // Given time for a few batches, the checkpoint is still not past the lone first fragment.
+    std::thread::sleep(Duration::from_millis(2500));
+    let at = checkpoint(&db, "rec").unwrap().0;
+    assert!(
+        at <= before_fragment,
+        "checkpoint {at} is past the fragment at {before_fragment}"
+    );
+    // On a line boundary: the index of the first line after it.
+    let mut offset = 0u64;
+    let resume_line = (0..=lines.len())
+        .find(|&k| {
+            let hit = offset == at;
+            offset += lines.get(k).map_or(0, |l| l.len() as u64);
+            hit
+        })
+        .expect("the checkpoint is on a line boundary");
+    d.stop();
+    append(&file, &lines[first + 1..]);
+    let d = Daemon::start(dir.path(), &source(&file, ""));
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            checkpoint(&db, "rec").map(|c| c.0) == Some(size(&file))
+        }),
+        "{}",
+        d.log()
+    );
+    assert_eq!(
+        d.metric("vesselwatch_messages_total"),
+        Some(messages(&lines[resume_line..])),
+        "everything after the checkpoint, the message cut by the restart whole"
+    );
+    d.stop();
+    assert_eq!(stored_events(&db), expected_events());
+}
+
+/// Rotated while the daemon was down (renamed, a new file created, both written): the old file's
+/// unread rest is read first, then the new file from its start.
+#[test]
+fn a_file_rotated_while_the_daemon_was_down_is_finished_before_the_new_one() {
+    let lines = feed_lines();
+    let a = message_boundary(&lines, lines.len() / 3);
+    let b = message_boundary(&lines, 2 * lines.len() / 3);
+    let dir = tempfile::tempdir().unwrap();
+    let (file, db) = (dir.path().join("feed.nmea"), dir.path().join("live.db"));
+    append(&file, &lines[..a]);
+    let d = Daemon::start(dir.path(), &source(&file, ""));
+    assert!(wait_until(Duration::from_secs(30), || {
+        checkpoint(&db, "rec").map(|c| c.0) == Some(size(&file))
+    }));
+    d.stop();
+    let rotated = dir.path().join("feed.nmea.1");
+    std::fs::rename(&file, &rotated).unwrap();
+    append(&rotated, &lines[a..b]);
+    append(&file, &lines[b..]);
+    let d = Daemon::start(dir.path(), &source(&file, ""));
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            checkpoint(&db, "rec").map(|c| c.0) == Some(size(&file))
+        }),
+        "{}",
+        d.log()
+    );
+    assert_eq!(
+        d.metric("vesselwatch_messages_total"),
+        Some(messages(&lines[a..])),
+        "the rotated file's rest and the new file, each once\n{}",
+        d.log()
+    );
     d.stop();
     assert_eq!(stored_events(&db), expected_events());
 }

@@ -271,7 +271,11 @@ fn a_redirect_is_never_followed_and_is_retried_with_the_reason_in_the_outbox() {
         last.contains("HTTP 302") && last.contains("not followed"),
         "{last}"
     );
-    assert_eq!(statuses(&db), ["failed", "pending"], "the first is being retried");
+    assert_eq!(
+        statuses(&db),
+        ["failed", "pending"],
+        "the first is being retried"
+    );
 }
 
 /// Regression: `Retry-After: 18446744073709551615` wrapped to a negative delay, and one alert was
@@ -312,7 +316,11 @@ fn gone_disables_the_endpoint_and_keeps_the_alerts() {
         1,
         "nothing is sent after a 410"
     );
-    assert_eq!(statuses(&db), ["failed", "pending"], "the first is being retried");
+    assert_eq!(
+        statuses(&db),
+        ["failed", "pending"],
+        "the first is being retried"
+    );
     let c = rusqlite::Connection::open(&db).unwrap();
     let disabled: bool = c
         .query_row(

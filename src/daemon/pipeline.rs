@@ -86,6 +86,8 @@ impl Pipeline {
         // since the last batch.
         let mut read: Vec<Option<Position>> = vec![None; sources];
         let mut moved = vec![false; sources];
+        // Per source: the feed its last chunk came on (a file has one; a listener the latest).
+        let mut last_feed: Vec<Option<u32>> = vec![None; sources];
         let mut last_flush = Instant::now();
         let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
         let mut last_watchdog = Instant::now();
@@ -112,6 +114,7 @@ impl Pipeline {
                     if let Some(s) = source {
                         read[s] = Some(position);
                         moved[s] = true;
+                        last_feed[s] = Some(feed);
                     }
                 }
                 Some(Chunk::Message(d, position)) => {
@@ -119,6 +122,7 @@ impl Pipeline {
                         by_source[s] += 1;
                         read[s] = Some(position);
                         moved[s] = true;
+                        last_feed[s] = Some(d.meta.feed);
                     }
                     clocks.push(*d, live(wall), &mut on_message);
                 }
@@ -153,16 +157,30 @@ impl Pipeline {
             if urgent || last_flush.elapsed() >= FLUSH_EVERY || closed {
                 let alerts = alerts::route(&self.hooks, &unsaved);
                 // A checkpoint claims everything read before it is in this batch's state, which
-                // is untrue while the feed clocks still hold messages waiting for a clock.
-                let settled = clocks.held() == 0;
+                // is untrue while the source's feed still holds the first fragments of a message
+                // or messages waiting for a clock: then the checkpoint waits for a later batch.
                 let mut checkpoints = Vec::new();
                 let mut acks = Vec::new();
                 for s in 0..sources {
-                    if !settled || !moved[s] {
+                    let settled = last_feed[s]
+                        .is_none_or(|f| fe.pending_fragments_of(f) == 0 && clocks.held_of(f) == 0);
+                    if !moved[s] {
+                        continue;
+                    }
+                    if !settled {
+                        tracing::trace!(
+                            source = s,
+                            "Checkpoint deferred: the feed holds fragments or messages waiting for a clock."
+                        );
                         continue;
                     }
                     let Some(at) = read[s].clone() else { continue };
                     moved[s] = false;
+                    tracing::trace!(
+                        source = s,
+                        offset = at.offset,
+                        "Checkpoint in the next batch."
+                    );
                     checkpoints.push(Checkpoint {
                         feed: self.shared.source_names[s].clone(),
                         position: at.offset,

@@ -17,7 +17,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::{Chunk, Context, Position};
 use vesselwatch_engine::settings::{Invalid, invalid};
@@ -80,39 +79,180 @@ const REOPEN: Duration = Duration::from_secs(2);
 /// overlong line) rather than held: memory stays bounded whatever the file holds.
 const MAX_HELD: usize = 1 << 20;
 
-/// The identity of a file: device and inode, which a rename keeps and a new file does not share.
-fn file_id(meta: &std::fs::Metadata) -> String {
-    use std::os::unix::fs::MetadataExt;
-    format!("{}:{}", meta.dev(), meta.ino())
+/// Bytes at the start of a file whose hash is part of its identity.
+const FINGERPRINT: u64 = 1024;
+
+/// What makes a file the same file: device and inode (which a rename keeps and a new file does not
+/// share) and a hash of its first bytes (so that a file copied over the old one, or a reused inode,
+/// is not taken for it). Written into checkpoints as `dev:ino:n:hash`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    /// How many leading bytes the hash covers: fewer than [`FINGERPRINT`] while the file is short.
+    len: u64,
+    hash: u64,
 }
 
-/// Where to start reading a file with identity `id` and length `len` when first opened.
-fn first_offset(
-    resume: Option<&Position>,
+impl Identity {
+    /// The identity of the open file `file` with metadata `meta`.
+    fn of(file: &std::fs::File, meta: &std::fs::Metadata) -> std::io::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let (len, hash) = prefix_hash(file, meta.len().min(FINGERPRINT))?;
+        Ok(Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len,
+            hash,
+        })
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        let mut f = s.split(':');
+        let dev = f.next()?.parse().ok()?;
+        let ino = f.next()?.parse().ok()?;
+        let len = f.next()?.parse().ok()?;
+        let hash = u64::from_str_radix(f.next()?, 16).ok()?;
+        Some(Self {
+            dev,
+            ino,
+            len,
+            hash,
+        })
+    }
+
+    /// Whether `file` (with `meta`) is this file: same device and inode, and the same first bytes.
+    fn matches(&self, file: &std::fs::File, meta: &std::fs::Metadata) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        meta.dev() == self.dev
+            && meta.ino() == self.ino
+            && meta.len() >= self.len
+            && prefix_hash(file, self.len).is_ok_and(|(n, h)| n == self.len && h == self.hash)
+    }
+}
+
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}:{:016x}",
+            self.dev, self.ino, self.len, self.hash
+        )
+    }
+}
+
+/// FNV-1a of the first `n` bytes of `file` (fewer if it is shorter), read without moving its
+/// cursor; how many bytes were hashed.
+fn prefix_hash(file: &std::fs::File, n: u64) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; n as usize];
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], got as u64)? {
+            0 => break,
+            k => got += k,
+        }
+    }
+    Ok((got as u64, vesselwatch_engine::event::fnv1a(&[&buf[..got]])))
+}
+
+/// Where to start reading a file when it is opened.
+enum Start {
+    /// The first open: at the committed checkpoint if it is of this file, else as `read_from` says.
+    Checkpoint(Option<Position>),
+    /// After a read error: where this source had got to, if the file is still the same.
+    Resume(Position),
+    /// A new file at the path (rotation, truncation): everything in it is new.
+    Beginning,
+}
+
+/// Where to start in a file with `meta`, and why (for the log line).
+fn start_offset(
+    start: &Start,
     read_from: ReadFrom,
-    id: &str,
-    len: u64,
+    file: &std::fs::File,
+    meta: &std::fs::Metadata,
 ) -> (u64, &'static str) {
-    match resume {
-        Some(p) if p.file_id.as_deref() == Some(id) && p.offset <= len => {
+    let same = |p: &Position| {
+        p.file_id
+            .as_deref()
+            .and_then(Identity::parse)
+            .is_some_and(|id| id.matches(file, meta))
+    };
+    match start {
+        Start::Beginning => (0, "a new file at the path: reading it from the start"),
+        Start::Resume(p) if same(p) && p.offset <= meta.len() => (
+            p.offset,
+            "reopened after a read error: resuming where it was",
+        ),
+        Start::Resume(_) => (
+            0,
+            "reopened after a read error, and the file has changed: reading it from the start",
+        ),
+        Start::Checkpoint(Some(p)) if same(p) && p.offset <= meta.len() => {
             (p.offset, "resuming at the committed checkpoint")
         }
-        Some(p) if p.file_id.as_deref() == Some(id) => (
+        Start::Checkpoint(Some(p)) if same(p) => (
             0,
             "the file is shorter than its checkpoint (truncated): reading it from the start",
         ),
-        Some(p) if p.file_id.is_some() => (
+        Start::Checkpoint(Some(p)) if p.file_id.is_some() => (
             0,
             "the file was replaced since its checkpoint (rotated): reading the new one from the start",
         ),
-        _ => match read_from {
+        // A checkpoint from before file identities were kept: those versions read from the end, so
+        // the file's existing content was seen; reading it all again would only repeat it.
+        Start::Checkpoint(Some(_)) => (
+            meta.len(),
+            "a checkpoint without a file identity (an older vesselwatch): reading from the end",
+        ),
+        Start::Checkpoint(None) => match read_from {
             ReadFrom::Start => (0, "no checkpoint: reading from the start"),
             ReadFrom::End => (
-                len,
+                meta.len(),
                 "no checkpoint: reading from the end (read_from = \"end\")",
             ),
         },
     }
+}
+
+/// The file in `dir` that a checkpoint's identity names, if it is still there under another name
+/// (rotated away while the daemon was down), with its path.
+///
+/// Only `stat`s the directory's entries and opens the one with the checkpoint's device and inode:
+/// opening and closing any other file could be fatal elsewhere. SQLite's locks are POSIX locks,
+/// which a process loses on a file when it closes *any* descriptor of it, so opening the database
+/// that lives in the same folder would let another process delete its write-ahead log.
+fn find_rotated(dir: &Path, at: &Position) -> Option<(PathBuf, std::fs::File)> {
+    use std::os::unix::fs::MetadataExt;
+    let id = Identity::parse(at.file_id.as_deref()?)?;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if !meta.is_file() || meta.dev() != id.dev || meta.ino() != id.ino {
+            continue;
+        }
+        let Ok(file) = std::fs::File::open(&path) else {
+            continue;
+        };
+        let Ok(meta) = file.metadata() else { continue };
+        if id.matches(&file, &meta) && meta.len() >= at.offset {
+            return Some((path, file));
+        }
+    }
+    None
+}
+
+/// Whether `path` is still the file a checkpoint names.
+fn is_file(path: &Path, at: &Position) -> bool {
+    let Some(id) = at.file_id.as_deref().and_then(Identity::parse) else {
+        return false;
+    };
+    std::fs::File::open(path)
+        .and_then(|f| Ok((f.metadata()?, f)))
+        .is_ok_and(|(m, f)| id.matches(&f, &m))
 }
 
 /// What the end of the followed file means.
@@ -125,13 +265,110 @@ enum AtEnd {
     Truncated,
 }
 
-async fn at_end(path: &Path, id: &str, pos: u64) -> AtEnd {
+async fn at_end(path: &Path, dev_ino: (u64, u64), pos: u64) -> AtEnd {
+    use std::os::unix::fs::MetadataExt;
     match tokio::fs::metadata(path).await {
-        Ok(m) if file_id(&m) != id => AtEnd::Rotated,
+        Ok(m) if (m.dev(), m.ino()) != dev_ino => AtEnd::Rotated,
         Ok(m) if m.len() < pos => AtEnd::Truncated,
         // Missing: renamed away and not yet created again; the open file may still grow.
         _ => AtEnd::Wait,
     }
+}
+
+/// One open file being read: its identity (recomputed once its first bytes are all there), where
+/// the reading is, and the bytes after the last newline. Reads are positional (`pread` at
+/// `pos + held`) on a blocking thread: no file cursor is shared or moved, so a cancelled read
+/// loses nothing and a rotation check cannot disturb the next read.
+struct Reading {
+    file: std::sync::Arc<std::fs::File>,
+    id: Identity,
+    pos: u64,
+    held: Vec<u8>,
+}
+
+/// Bytes asked of one read.
+const READ: usize = 64 * 1024;
+
+impl Reading {
+    /// Sends the complete lines in `held` (or everything, when `all` or when over [`MAX_HELD`]).
+    async fn flush(&mut self, ctx: &Context, feed: u32, all: bool) -> bool {
+        let cut = match memchr::memrchr(b'\n', &self.held) {
+            _ if all || self.held.len() > MAX_HELD => self.held.len(),
+            Some(i) => i + 1,
+            None => return true,
+        };
+        if cut == 0 {
+            return true;
+        }
+        let rest = self.held.split_off(cut);
+        let lines = std::mem::replace(&mut self.held, rest);
+        self.pos += lines.len() as u64;
+        if self.id.len < FINGERPRINT && self.pos >= FINGERPRINT {
+            // The identity's hash now covers the full prefix.
+            if let Ok(meta) = self.file.metadata()
+                && let Ok(id) = Identity::of(&self.file, &meta)
+            {
+                self.id = id;
+            }
+        }
+        ctx.count(lines.len());
+        tracing::trace!(source = %ctx.name, offset = self.pos, "Lines sent.");
+        ctx.send(Chunk::Data {
+            feed,
+            bytes: lines,
+            position: Position {
+                offset: self.pos,
+                file_id: Some(self.id.to_string()),
+            },
+        })
+        .await
+    }
+
+    /// Reads to the current end of the file, sending whole lines; false when the pipeline has gone.
+    /// An error is returned as `Err`.
+    async fn drain(&mut self, ctx: &Context, feed: u32) -> std::io::Result<bool> {
+        loop {
+            let file = std::sync::Arc::clone(&self.file);
+            let at = self.pos + self.held.len() as u64;
+            let chunk = tokio::task::spawn_blocking(move || {
+                use std::os::unix::fs::FileExt;
+                let mut buf = vec![0u8; READ];
+                let n = file.read_at(&mut buf, at)?;
+                buf.truncate(n);
+                Ok::<_, std::io::Error>(buf)
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            if chunk.is_empty() {
+                return Ok(true);
+            }
+            self.held.extend_from_slice(&chunk);
+            if !self.flush(ctx, feed, false).await {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+/// Opens `path` for reading at the offset `start` decides.
+fn open(
+    path: &Path,
+    start: &Start,
+    read_from: ReadFrom,
+) -> std::io::Result<(Reading, &'static str)> {
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    let id = Identity::of(&file, &meta)?;
+    let (pos, why) = start_offset(start, read_from, &file, &meta);
+    Ok((
+        Reading {
+            file: std::sync::Arc::new(file),
+            id,
+            pos,
+            held: Vec::new(),
+        },
+        why,
+    ))
 }
 
 /// Runs until shutdown.
@@ -139,13 +376,35 @@ pub async fn run(config: FileConfig, mut ctx: Context) {
     let path = ctx.config_dir.join(&config.path);
     let name = config.name.clone();
     let feed = ctx.feeds.open(ctx.index);
-    let mut resume = ctx.resume.take();
-    let mut first = true;
+    let mut start = Start::Checkpoint(ctx.resume.take());
+    // A checkpointed file rotated away while the daemon was down: its unread tail comes first.
+    if let Start::Checkpoint(Some(at)) = &start
+        && !is_file(&path, at)
+        && let Some(dir) = path.parent()
+        && let Some((old, file)) = find_rotated(dir, at)
+        && old != path
+        && let Ok((mut r, _)) = open(&old, &Start::Resume(at.clone()), ReadFrom::Start)
+    {
+        drop(file);
+        tracing::info!(source = %name, path = %old.display(), offset = r.pos, "The checkpointed file was rotated while vesselwatch was down; reading its rest first.");
+        match r.drain(&ctx, feed).await {
+            Ok(true) => {
+                if !r.flush(&ctx, feed, true).await || !ctx.send(Chunk::Reset(feed)).await {
+                    return;
+                }
+                start = Start::Beginning;
+            }
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(source = %name, path = %old.display(), error = %e, "Reading the rotated file failed; going on with the current one.");
+            }
+        }
+    }
     let mut missing_logged = false;
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut stop = ctx.shutdown.clone();
     while !ctx.stopping() {
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
+        let (mut r, why) = match open(&path, &start, config.read_from()) {
+            Ok(o) => o,
             Err(e) => {
                 if !missing_logged {
                     tracing::warn!(source = %name, path = %path.display(), error = %e, "Cannot open the followed file; looking again every 2 s.");
@@ -157,73 +416,45 @@ pub async fn run(config: FileConfig, mut ctx: Context) {
             }
         };
         missing_logged = false;
-        let Ok(meta) = file.metadata().await else {
-            ctx.wait(REOPEN).await;
-            continue;
-        };
-        let id = file_id(&meta);
-        let (mut pos, why) = if first {
-            first_offset(resume.take().as_ref(), config.read_from(), &id, meta.len())
-        } else {
-            (0, "a new file at the path: reading it from the start")
-        };
-        first = false;
-        if pos > 0 && file.seek(std::io::SeekFrom::Start(pos)).await.is_err() {
-            pos = 0;
-        }
-        tracing::info!(source = %name, path = %path.display(), offset = pos, "Following the file; {why}.");
+        tracing::info!(source = %name, path = %path.display(), offset = r.pos, "Following the file; {why}.");
         ctx.stats.connects.fetch_add(1, Ordering::Relaxed);
         ctx.set_up(true);
-        // Bytes read after the last newline, sent once their line is complete.
-        let mut held: Vec<u8> = Vec::new();
         loop {
-            let read = tokio::select! {
-                r = file.read(&mut buf) => r,
-                _ = ctx.shutdown.recv() => return,
+            let drained = tokio::select! {
+                d = r.drain(&ctx, feed) => d,
+                _ = stop.recv() => return,
             };
-            match read {
-                Ok(0) => match at_end(&path, &id, pos + held.len() as u64).await {
-                    AtEnd::Wait => {
-                        let committed = ctx.committed.borrow().as_ref().map(|p| p.offset);
-                        if let Some(c) = committed {
-                            tracing::trace!(source = %name, read = pos, committed = c, "At the end of the file.");
-                        }
-                        ctx.wait(POLL).await;
-                    }
-                    AtEnd::Rotated => {
-                        tracing::info!(source = %name, path = %path.display(), "The followed file was rotated; reading the new one.");
-                        // The rotated file's last line, even unterminated, is all there will be.
-                        if !held.is_empty() {
-                            pos += held.len() as u64;
-                            let last = std::mem::take(&mut held);
-                            if !send(&ctx, feed, last, pos, &id).await {
-                                return;
-                            }
-                        }
-                        break;
-                    }
-                    AtEnd::Truncated => {
-                        tracing::info!(source = %name, path = %path.display(), "The followed file was truncated; reading it again from the start.");
-                        break;
-                    }
-                },
-                Ok(n) => {
-                    held.extend_from_slice(&buf[..n]);
-                    let cut = match memchr::memrchr(b'\n', &held) {
-                        Some(i) => i + 1,
-                        None if held.len() > MAX_HELD => held.len(),
-                        None => continue,
-                    };
-                    let rest = held.split_off(cut);
-                    let lines = std::mem::replace(&mut held, rest);
-                    pos += lines.len() as u64;
-                    if !send(&ctx, feed, lines, pos, &id).await {
+            match drained {
+                Ok(false) => return,
+                Ok(true) => {}
+                Err(e) => {
+                    tracing::warn!(source = %name, error = %e, "Reading the followed file failed; reopening it where it was.");
+                    ctx.stats.drops.fetch_add(1, Ordering::Relaxed);
+                    start = Start::Resume(Position {
+                        offset: r.pos,
+                        file_id: Some(r.id.to_string()),
+                    });
+                    break;
+                }
+            }
+            match at_end(&path, (r.id.dev, r.id.ino), r.pos + r.held.len() as u64).await {
+                AtEnd::Wait => ctx.wait(POLL).await,
+                AtEnd::Rotated => {
+                    // Lines the writer appended between the last read and the rename are read
+                    // now; then the rotated file's last line, even unterminated, is all there is.
+                    if let Ok(false) = r.drain(&ctx, feed).await {
                         return;
                     }
+                    if !r.flush(&ctx, feed, true).await {
+                        return;
+                    }
+                    tracing::info!(source = %name, path = %path.display(), "The followed file was rotated; reading the new one.");
+                    start = Start::Beginning;
+                    break;
                 }
-                Err(e) => {
-                    tracing::warn!(source = %name, error = %e, "Reading the followed file failed; reopening.");
-                    ctx.stats.drops.fetch_add(1, Ordering::Relaxed);
+                AtEnd::Truncated => {
+                    tracing::info!(source = %name, path = %path.display(), "The followed file was truncated; reading it again from the start.");
+                    start = Start::Beginning;
                     break;
                 }
             }
@@ -234,64 +465,104 @@ pub async fn run(config: FileConfig, mut ctx: Context) {
     }
 }
 
-async fn send(ctx: &Context, feed: u32, bytes: Vec<u8>, offset: u64, id: &str) -> bool {
-    // Counted as received; the position sent is the file's, not the stream's.
-    ctx.count(bytes.len());
-    ctx.send(Chunk::Data {
-        feed,
-        bytes,
-        position: Position {
-            offset,
-            file_id: Some(id.to_string()),
-        },
-    })
-    .await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
-    fn at(offset: u64, id: &str) -> Position {
+    fn file_with(dir: &Path, name: &str, text: &[u8]) -> (std::fs::File, std::fs::Metadata) {
+        let p = dir.join(name);
+        std::fs::File::create(&p).unwrap().write_all(text).unwrap();
+        let f = std::fs::File::open(&p).unwrap();
+        let m = f.metadata().unwrap();
+        (f, m)
+    }
+
+    fn at(offset: u64, f: &std::fs::File, m: &std::fs::Metadata) -> Position {
         Position {
             offset,
-            file_id: Some(id.into()),
+            file_id: Some(Identity::of(f, m).unwrap().to_string()),
         }
     }
 
     #[test]
     fn a_checkpoint_of_the_same_file_is_resumed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (f, m) = file_with(dir.path(), "a", &[b'x'; 900]);
+        let start = Start::Checkpoint(Some(at(500, &f, &m)));
+        assert_eq!(start_offset(&start, ReadFrom::End, &f, &m).0, 500);
+    }
+
+    #[test]
+    fn a_truncated_replaced_or_overwritten_file_is_read_from_its_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let (f, m) = file_with(dir.path(), "a", &[b'x'; 900]);
+        let cp = at(500, &f, &m);
+        // Truncated: the same file, shorter than the checkpoint.
+        let (f2, m2) = file_with(dir.path(), "a", &[b'x'; 100]);
         assert_eq!(
-            first_offset(Some(&at(500, "1:2")), ReadFrom::End, "1:2", 900).0,
-            500
+            start_offset(
+                &Start::Checkpoint(Some(cp.clone())),
+                ReadFrom::End,
+                &f2,
+                &m2
+            )
+            .0,
+            0
+        );
+        // Another file (another inode).
+        let (f3, m3) = file_with(dir.path(), "b", &[b'x'; 900]);
+        assert_eq!(
+            start_offset(
+                &Start::Checkpoint(Some(cp.clone())),
+                ReadFrom::End,
+                &f3,
+                &m3
+            )
+            .0,
+            0
+        );
+        // The same inode with other content (copied over it).
+        let (f4, m4) = file_with(dir.path(), "a", &[b'y'; 900]);
+        assert_eq!(
+            start_offset(&Start::Checkpoint(Some(cp)), ReadFrom::End, &f4, &m4).0,
+            0
         );
     }
 
     #[test]
-    fn a_truncated_or_replaced_file_is_read_from_its_start() {
+    fn without_a_checkpoint_read_from_decides_and_an_old_checkpoint_reads_from_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let (f, m) = file_with(dir.path(), "a", &[b'x'; 900]);
         assert_eq!(
-            first_offset(Some(&at(500, "1:2")), ReadFrom::End, "1:2", 100).0,
+            start_offset(&Start::Checkpoint(None), ReadFrom::Start, &f, &m).0,
             0
         );
         assert_eq!(
-            first_offset(Some(&at(500, "1:2")), ReadFrom::End, "1:3", 900).0,
-            0
+            start_offset(&Start::Checkpoint(None), ReadFrom::End, &f, &m).0,
+            900
         );
-    }
-
-    #[test]
-    fn without_a_checkpoint_read_from_decides() {
-        assert_eq!(first_offset(None, ReadFrom::Start, "1:2", 900).0, 0);
-        assert_eq!(first_offset(None, ReadFrom::End, "1:2", 900).0, 900);
-        // A checkpoint from before file identities were recorded says nothing about this file.
         let legacy = Position {
             offset: 500,
             file_id: None,
         };
         assert_eq!(
-            first_offset(Some(&legacy), ReadFrom::End, "1:2", 900).0,
+            start_offset(&Start::Checkpoint(Some(legacy)), ReadFrom::Start, &f, &m).0,
             900
         );
+    }
+
+    #[test]
+    fn identities_round_trip_and_a_rotated_file_is_found_by_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let (f, m) = file_with(dir.path(), "feed", b"line one\nline two\n");
+        let cp = at(9, &f, &m);
+        let id = Identity::of(&f, &m).unwrap();
+        assert_eq!(Identity::parse(&id.to_string()), Some(id));
+        std::fs::rename(dir.path().join("feed"), dir.path().join("feed.1")).unwrap();
+        file_with(dir.path(), "feed", b"new\n");
+        let (found, _) = find_rotated(dir.path(), &cp).unwrap();
+        assert_eq!(found, dir.path().join("feed.1"));
     }
 
     #[test]

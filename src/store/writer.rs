@@ -165,6 +165,7 @@ fn writer_loop(
         loop {
             match write_batch(&mut conn, &batch) {
                 Ok(()) => {
+                    tracing::trace!(rows = batch.rows(), checkpoints = ?batch.checkpoints.iter().map(|c| c.position).collect::<Vec<_>>(), "Batch committed.");
                     newest = newest.max(batch.positions.iter().map(|(_, f)| f.time).max());
                     if let (Some(keep), Some(newest)) = (retention_ms, newest)
                         && last_sweep.is_none_or(|t| t.elapsed() >= RETENTION_SWEEP_EVERY)

@@ -317,6 +317,11 @@ impl FrontEnd {
         self.reassembler.pending()
     }
 
+    /// Partial messages held now for one feed.
+    pub fn pending_fragments_of(&self, feed: u32) -> usize {
+        self.reassembler.pending_for(feed)
+    }
+
     /// Bytes held for incomplete lines, over all feeds; each feed holds at most `max_line`.
     pub fn buffered_bytes(&self) -> usize {
         self.splitters.iter().map(LineSplitter::buffered).sum()

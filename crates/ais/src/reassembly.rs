@@ -185,6 +185,12 @@ impl<M: Copy> Reassembler<M> {
         self.pending.len()
     }
 
+    /// Partial messages held now for one feed: while there are any, a checkpoint at the feed's
+    /// current position would cut a message in two.
+    pub fn pending_for(&self, feed: u32) -> usize {
+        self.pending.keys().filter(|k| k.feed == feed).count()
+    }
+
     /// Drop counts so far.
     pub fn stats(&self) -> ReassemblyStats {
         self.stats

@@ -267,6 +267,14 @@ impl FeedClocks {
             .sum()
     }
 
+    /// Messages held now for one feed (waiting for its first clock, or suspect times awaiting
+    /// confirmation): until they are released, the feed's position is not fully processed.
+    pub fn held_of(&self, feed: u32) -> usize {
+        self.feeds
+            .get(&feed)
+            .map_or(0, |f| f.held.len() + f.suspect.len())
+    }
+
     /// Times one message, calling `emit` for it and for any held messages it releases, in feed
     /// order. It may emit nothing (held until the feed's first clock).
     pub fn push(&mut self, d: Decoded, now: Now, mut emit: impl FnMut(Decoded, UnixMillis)) {
