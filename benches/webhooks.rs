@@ -108,7 +108,9 @@ fn main() {
 
     // 1. Throughput.
     const N: u64 = 5_000;
-    writer.send_and_wait(batch((0..N).map(event).collect()));
+    writer
+        .send_and_wait(batch((0..N).map(event).collect()))
+        .unwrap();
     let start = Instant::now();
     // The worker runs on a runtime, as in the daemon.
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -132,7 +134,7 @@ fn main() {
         let e = event(1_000_000 + i);
         let id = e.id.clone();
         let t0 = Instant::now();
-        writer.send_and_wait(batch(vec![e]));
+        writer.send_and_wait(batch(vec![e])).unwrap();
         delivery.wake();
         wait_for(&arrivals, (N + i + 1) as usize, Duration::from_secs(10));
         if let Some(at) = arrivals.lock().unwrap().get(&id) {

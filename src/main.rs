@@ -215,19 +215,30 @@ fn query(what: What, opts: QueryOptions) -> anyhow::Result<ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The daemon logs as its config says (journald under systemd by default); the other commands
-    // log warnings and errors only, in the human format.
-    let log = match &cli.command {
-        Command::Run { config, .. } => Loaded::load(config.as_deref())
-            .map(|l| l.config.log)
-            .unwrap_or_default(),
-        _ => LogConfig {
+    // The daemon logs as its config says (journald under systemd by default), so its config is
+    // loaded first, once, and handed on; the other commands log warnings and errors only, in the
+    // human format.
+    let loaded = match &cli.command {
+        Command::Run { config, .. } => Some(Loaded::load(config.as_deref())),
+        _ => None,
+    };
+    let log = match &loaded {
+        Some(Ok(l)) => l.config.log.clone(),
+        Some(Err(_)) => LogConfig::default(),
+        None => LogConfig {
             filter: "warn".into(),
             format: LogFormat::Human,
         },
     };
     vesselwatch::logging::init(&log);
-    match run(cli) {
+    let loaded = match loaded.transpose() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("vesselwatch: {}", vesselwatch::error::Chain(&e));
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli, loaded) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("vesselwatch: {e:#}");
@@ -236,7 +247,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(cli: Cli, loaded: Option<Loaded>) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Decode { files, count } => {
             let opts = DecodeOptions {
@@ -261,7 +272,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Run { config, db } => {
-            let opts = vesselwatch::daemon::RunOptions { config, db };
+            let opts = vesselwatch::daemon::RunOptions { config, db, loaded };
             vesselwatch::daemon::run(&opts, async {
                 use tokio::signal::unix::{SignalKind, signal};
                 let mut term = signal(SignalKind::terminate()).expect("install a SIGTERM handler");

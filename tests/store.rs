@@ -554,7 +554,7 @@ fn a_locked_database_is_retried_and_nothing_is_lost() {
     let blocker = Connection::open(&path).unwrap();
     blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let writer = Writer::spawn(conn, path.clone(), 4, None);
-    writer.send(batch(100));
+    writer.send(batch(100)).unwrap();
     std::thread::sleep(Duration::from_millis(600));
     assert!(
         writer
@@ -576,6 +576,31 @@ fn a_locked_database_is_retried_and_nothing_is_lost() {
         .query_row("SELECT count(*) FROM positions", [], |r| r.get(0))
         .unwrap();
     assert_eq!(n, 100);
+}
+
+/// Regression: after the writer stopped on an error that time does not fix, later batches were
+/// dropped in silence (the pipeline went on reading). Now every later send is refused, so the
+/// caller stops, and `finish` names the cause once.
+#[test]
+fn a_writer_stopped_for_good_refuses_every_later_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.db");
+    let conn = store::open(&path).unwrap();
+    // Not a condition that retrying fixes: the table is gone.
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("DROP TABLE positions")
+        .unwrap();
+    let writer = Writer::spawn(conn, path.clone(), 4, None);
+    assert_eq!(
+        writer.send_and_wait(batch(10)),
+        Err(store::WriterStopped),
+        "the batch that failed is not reported committed"
+    );
+    assert_eq!(writer.send(batch(10)), Err(store::WriterStopped));
+    let e = format!("{:#}", anyhow::Error::new(writer.finish().unwrap_err()));
+    assert!(e.contains("no such table: positions"), "{e}");
+    assert_eq!(e.matches("no such table").count(), 1, "{e}");
 }
 
 #[test]

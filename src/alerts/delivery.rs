@@ -384,10 +384,12 @@ async fn run_endpoint(
         }
         let w = Arc::clone(&writer);
         let _ = tokio::task::spawn_blocking(move || {
-            w.send_and_wait(Batch {
+            // A stopped writer stops the daemon (the pipeline sees it); these outcomes are then
+            // not recorded and the alerts are sent again after the restart.
+            let _ = w.send_and_wait(Batch {
                 alert_updates: updates,
                 ..Batch::default()
-            })
+            });
         })
         .await;
     }

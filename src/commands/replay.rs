@@ -265,6 +265,9 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Co
         already: 0,
         db: db.clone(),
     };
+    // Set when the store's writer has stopped: reading on would only drop what is read, so the
+    // replay stops and `finish` reports the writer's error.
+    let stopped = std::cell::Cell::new(false);
     let flush = |dec: &mut Decider, unsaved: &mut Vec<Event>, feed: &Path, position: u64| {
         if let Some(w) = &writer {
             let alerts = alerts::route(hooks, unsaved);
@@ -285,17 +288,20 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Co
             batch.history = history;
             if urgent {
                 // Alerts go out as soon as they are committed, not at the next second.
-                w.send_and_wait(batch);
+                stopped.set(stopped.get() | w.send_and_wait(batch).is_err());
                 if let Some((_, d)) = &delivery {
                     d.wake();
                 }
             } else {
-                w.send(batch);
+                stopped.set(stopped.get() | w.send(batch).is_err());
             }
         }
     };
 
     for (feed, path) in opts.inputs.iter().enumerate() {
+        if stopped.get() {
+            break;
+        }
         let feed = feed as u32;
         let mut reader = open_input(path).map_err(|source| CommandError::Input {
             path: path.clone(),
@@ -344,6 +350,9 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Co
                 || (delivery.is_some() && !unsaved.is_empty())
             {
                 flush(&mut dec, &mut unsaved, path, position);
+                if stopped.get() {
+                    break;
+                }
                 last_flush = Instant::now();
             }
         }
@@ -364,7 +373,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Co
     let mut undelivered = Vec::new();
     let mut deliveries = Vec::new();
     if let (Some((runtime, d)), Some(w), Some(db)) = (delivery, &writer, &db) {
-        w.send_and_wait(Batch::default());
+        let _ = w.send_and_wait(Batch::default());
         d.wake();
         undelivered = drain(db, opts.wait);
         let mut names: Vec<&String> = d.stats.keys().collect();

@@ -284,6 +284,7 @@ impl Loaded {
         validate_watch(&c.watch)?;
         crate::sources::validate_all(&c.sources)?;
         crate::alerts::config::validate_all(&c.webhooks, &c.fences)?;
+        c.store.validate()?;
         c.http.validate()?;
         c.log.validate()?;
         Ok(())
@@ -330,6 +331,11 @@ mod tests {
         assert!(e.contains("not a duration"), "{e}");
         let e = err("[monitor]\nvessels = \"some\"\n");
         assert!(e.contains("vessels"), "{e}");
+        let e = err("[store]\nposition_retention = \"0s\"\n");
+        assert_eq!(
+            e,
+            "`store.position_retention` = 0s: must be longer than zero (positions older than it are deleted)"
+        );
         let e = err("[monitr]\n");
         assert!(e.contains("unknown field"), "{e}");
     }

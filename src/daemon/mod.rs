@@ -34,8 +34,13 @@ use vesselwatch_ais::time::UnixMillis;
 use vesselwatch_engine::feedclock::ClockStats;
 use vesselwatch_engine::movement::EngineStats;
 
-/// Chunks waiting for the pipeline: a few MiB at most. When full, sources wait.
+/// Chunks waiting for the pipeline. A chunk is one read (64 KiB from a socket, a datagram, a
+/// WebSocket message of at most 1 MiB) or a file's whole lines (at most 1 MiB + 64 KiB), so the
+/// queue holds 16 MiB typically and under 300 MiB at the very worst. When full, sources wait.
 const CHANNEL: usize = 256;
+/// How long the pipeline gets, after shutdown begins, to commit what the sources sent: shutdown
+/// is bounded even when the store cannot write.
+const DRAIN_LIMIT: Duration = Duration::from_secs(60);
 /// How long tasks other than the pipeline get to finish after shutdown begins.
 const TASKS_GRACE: Duration = Duration::from_secs(5);
 
@@ -46,6 +51,9 @@ pub struct RunOptions {
     pub config: Option<PathBuf>,
     /// The database, overriding the config.
     pub db: Option<PathBuf>,
+    /// The configuration, when the caller has loaded it already (`main` does, for its `[log]`):
+    /// then `config` is only where SIGHUP reloads from, and the files are not read twice.
+    pub loaded: Option<Loaded>,
 }
 
 /// Why the daemon could not start or did not stop cleanly.
@@ -70,6 +78,14 @@ pub enum DaemonError {
     /// otherwise run on without processing anything.
     #[error("the pipeline ended before shutdown was asked for")]
     PipelineEnded,
+    /// The store's writer stopped, so the pipeline stopped; the writer's own error follows from
+    /// `Writer::finish`.
+    #[error("the pipeline stopped")]
+    StoreStopped(#[source] crate::store::WriterStopped),
+    /// The pipeline did not finish committing within the drain limit at shutdown (a store that
+    /// cannot write): what it held is not written.
+    #[error("the pipeline did not finish draining within {0:?}; what it held is not written")]
+    DrainTimedOut(Duration),
 }
 
 /// What the pipeline publishes each second for the HTTP endpoint.
@@ -149,7 +165,10 @@ pub fn run(
     opts: &RunOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DaemonError> {
-    let loaded = Loaded::load(opts.config.as_deref())?;
+    let loaded = match &opts.loaded {
+        Some(l) => l.clone(),
+        None => Loaded::load(opts.config.as_deref())?,
+    };
     let db = opts.db.clone().unwrap_or_else(|| loaded.db_path());
     let mut engine = loaded.engine();
     let writer = Arc::new(loaded.start_store(db.clone(), &mut engine)?);
@@ -279,9 +298,15 @@ async fn serve(
     coordinator.begin();
     // The pipeline ends once every source has stopped sending, after committing what they sent.
     let drained = match ended_early {
-        Some(Ok(())) => Err(DaemonError::PipelineEnded),
+        Some(Ok(Ok(()))) => Err(DaemonError::PipelineEnded),
+        Some(Ok(Err(e))) => Err(DaemonError::StoreStopped(e)),
         Some(Err(e)) => Err(DaemonError::Pipeline(e)),
-        None => pipeline.await.map_err(DaemonError::Pipeline),
+        None => match tokio::time::timeout(DRAIN_LIMIT, pipeline).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(DaemonError::StoreStopped(e)),
+            Ok(Err(e)) => Err(DaemonError::Pipeline(e)),
+            Err(_) => Err(DaemonError::DrainTimedOut(DRAIN_LIMIT)),
+        },
     };
     let taken = delivery.lock().expect("not poisoned").take();
     if let Some(d) = taken {

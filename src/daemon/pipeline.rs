@@ -18,7 +18,7 @@ use crate::alerts;
 use crate::config::WebhookConfig;
 use crate::shutdown::Shutdown;
 use crate::sources::{Chunk, Feeds, Position};
-use crate::store::{Ack, Batch, Checkpoint, Writer};
+use crate::store::{Ack, Batch, Checkpoint, Writer, WriterStopped};
 use vesselwatch_ais::frontend::{Decoded, FrontEnd, Outcome};
 use vesselwatch_ais::time::UnixMillis;
 use vesselwatch_engine::Engine;
@@ -69,8 +69,10 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Runs until every sender of `rx` is gone, then commits what is left.
-    pub fn run(mut self, mut rx: mpsc::Receiver<Chunk>) {
+    /// Runs until every sender of `rx` is gone, then commits what is left. `Err` when the store's
+    /// writer stops: nothing read after that could be stored, so the pipeline stops too (the
+    /// daemon then exits non-zero with the writer's reason) instead of dropping what it reads.
+    pub fn run(mut self, mut rx: mpsc::Receiver<Chunk>) -> Result<(), WriterStopped> {
         let mut fe = FrontEnd::default();
         let mut clocks = FeedClocks::new(ClockSettings::new(Mode::Live));
         let live = |wall: UnixMillis| Now {
@@ -197,10 +199,10 @@ impl Pipeline {
                 batch.acks = acks;
                 if urgent || closed {
                     // Events (and their alerts) are committed at once, then sent.
-                    self.writer.send_and_wait(batch);
+                    self.writer.send_and_wait(batch)?;
                     (self.wake)();
                 } else {
-                    self.writer.send(batch);
+                    self.writer.send(batch)?;
                 }
                 last_flush = Instant::now();
                 *self.shared.snapshot.lock().expect("not poisoned") = Snapshot {
@@ -232,7 +234,7 @@ impl Pipeline {
                 last_watchdog = Instant::now();
             }
             if closed {
-                return;
+                return Ok(());
             }
         }
     }

@@ -9,8 +9,12 @@
 //! start.
 //!
 //! Rotation: by rename and create, the old file is read to its end and then the new one from its
-//! start; by truncation (copytruncate), the file is read again from its start. Only whole lines
-//! are sent, so a checkpoint always falls on a line boundary.
+//! start; by truncation (copytruncate), the file is read again from its start. A file rotated away
+//! while the daemon was down is found in the same folder by its identity and finished first.
+//! Whole lines are sent, so a checkpoint falls on a line boundary; the exceptions are a "line"
+//! over 1 MiB (sent as it is, and counted as over-long by the front end) and the unterminated last
+//! line of a rotated file. Known limit: a file overwritten in place with new content of at least
+//! the same length between two polls (200 ms) is taken for the same file growing.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;

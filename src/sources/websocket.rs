@@ -89,6 +89,17 @@ impl WebsocketConfig {
     }
 }
 
+/// How long connecting, TLS and the upgrade may take before the attempt counts as failed.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Frame and message size limits: a feed's message is a few hundred bytes of JSON or a batch of
+/// sentences, and tungstenite's defaults (64 MiB messages) would let one peer hold that much memory.
+fn limits() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(1 << 20))
+        .max_frame_size(Some(1 << 20))
+}
+
 /// Runs until shutdown.
 pub async fn run(config: WebsocketConfig, mut ctx: Context) {
     let name = config.name.clone();
@@ -101,9 +112,28 @@ pub async fn run(config: WebsocketConfig, mut ctx: Context) {
     let feed = ctx.feeds.open(ctx.index);
     let mut delays = reconnect_delays();
     while !ctx.stopping() {
-        let (mut ws, _) = match tokio_tungstenite::connect_async(config.url.as_str()).await {
-            Ok(c) => c,
-            Err(e) => {
+        // The TCP connect, TLS and the HTTP upgrade together: a server that accepts and never
+        // answers the upgrade would otherwise hold the source for ever, deaf to shutdown.
+        let connect = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            tokio_tungstenite::connect_async_with_config(
+                config.url.as_str(),
+                Some(limits()),
+                false,
+            ),
+        );
+        let connected = tokio::select! {
+            c = connect => c,
+            _ = ctx.shutdown.recv() => return,
+        };
+        let (mut ws, _) = match connected {
+            Ok(Ok(c)) => c,
+            Err(_) => {
+                tracing::warn!(source = %name, timeout = ?CONNECT_TIMEOUT, "WebSocket handshake timed out; retrying.");
+                ctx.wait(delays.next().unwrap_or_default()).await;
+                continue;
+            }
+            Ok(Err(e)) => {
                 // The URL may carry a token: it is not logged.
                 tracing::warn!(source = %name, error = %crate::error::Chain(&e), "WebSocket connection failed; retrying.");
                 ctx.wait(delays.next().unwrap_or_default()).await;

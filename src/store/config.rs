@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use vesselwatch_engine::settings::HumanDuration;
+use vesselwatch_engine::settings::{HumanDuration, Invalid, invalid};
 
 /// How often unwatched vessels' positions are kept, or not at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +53,28 @@ pub struct StoreConfig {
     pub sample_positions: Sampling,
     /// Positions older than this (in message time) are deleted.
     pub position_retention: HumanDuration,
+}
+
+impl StoreConfig {
+    /// Refuses settings that would empty the store: a zero retention deletes every position at the
+    /// next sweep, a zero sampling interval is "keep everything" spelled by mistake.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if self.position_retention.0.is_zero() {
+            return Err(invalid(
+                "store.position_retention",
+                "0s",
+                "must be longer than zero (positions older than it are deleted)",
+            ));
+        }
+        if self.sample_positions == Sampling::Every(HumanDuration(Duration::ZERO)) {
+            return Err(invalid(
+                "store.sample_positions",
+                "0s",
+                "must be an interval longer than zero, or \"off\"",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for StoreConfig {

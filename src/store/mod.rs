@@ -203,7 +203,7 @@ pub fn start(
 pub use batch::{Ack, Batch, Checkpoint, delete_old_positions, write_batch};
 pub use fences::{FenceRecord, sync_fences};
 pub use state::{load_checkpoints, load_state};
-pub use writer::{Writer, WriterStats};
+pub use writer::{Writer, WriterStats, WriterStopped};
 
 #[cfg(test)]
 mod tests {

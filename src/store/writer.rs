@@ -32,6 +32,12 @@ pub struct WriterStats {
     pub pending: AtomicU64,
 }
 
+/// The writer thread has stopped (a write failed for good, or it panicked): nothing more can be
+/// stored, and whoever hands it batches must stop rather than drop them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the store writer has stopped; nothing more can be written")]
+pub struct WriterStopped;
+
 /// The single writer thread and the bounded channel to it.
 #[derive(Debug)]
 pub struct Writer {
@@ -71,27 +77,30 @@ impl Writer {
         &self.stats
     }
 
-    /// Queues a batch and waits until it is committed (or the writer has stopped).
-    pub fn send_and_wait(&self, mut batch: Batch) {
+    /// Queues a batch and waits until it is committed. `Err` when the writer has stopped before
+    /// committing it: the batch is not written, and [`Writer::finish`] says why.
+    pub fn send_and_wait(&self, mut batch: Batch) -> Result<(), WriterStopped> {
         let (tx, rx) = sync_channel(1);
         batch.acks.push(Ack::new(move || {
             let _ = tx.send(());
         }));
-        self.send(batch);
-        let _ = rx.recv();
+        self.send(batch)?;
+        rx.recv().map_err(|_| WriterStopped)
     }
 
-    /// Queues a batch, waiting while the channel is full.
-    pub fn send(&self, batch: Batch) {
+    /// Queues a batch, waiting while the channel is full. `Err` when the writer has stopped: the
+    /// batch is not written, and [`Writer::finish`] says why.
+    pub fn send(&self, batch: Batch) -> Result<(), WriterStopped> {
         if batch.rows() == 0 && batch.clock.is_none() && batch.acks.is_empty() {
-            return;
+            return Ok(());
         }
         self.stats.pending.fetch_add(1, Ordering::Relaxed);
-        if let Some(tx) = &self.tx
-            && tx.send(batch).is_err()
-        {
-            // The writer thread has ended; `finish` reports why.
-            self.stats.pending.fetch_sub(1, Ordering::Relaxed);
+        match &self.tx {
+            Some(tx) if tx.send(batch).is_ok() => Ok(()),
+            _ => {
+                self.stats.pending.fetch_sub(1, Ordering::Relaxed);
+                Err(WriterStopped)
+            }
         }
     }
 

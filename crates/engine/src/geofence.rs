@@ -364,6 +364,8 @@ impl FenceSet {
 }
 
 #[cfg(test)]
+// The tests read the shipped config and GeoJSON, as a caller would hand them over.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 
