@@ -148,6 +148,20 @@ fn checkpoint(db: &Path, feed: &str) -> Option<(u64, Option<String>)> {
     .ok()
 }
 
+/// Waits until the committed checkpoint is the file's end; on failure, says where it is and shows
+/// the daemon's log.
+fn wait_for_checkpoint_at_end(db: &Path, file: &Path, d: &Daemon) {
+    assert!(
+        wait_until(Duration::from_secs(30), || checkpoint(db, "rec")
+            .map(|c| c.0)
+            == Some(size(file))),
+        "checkpoint {:?}, file {}\n{}",
+        checkpoint(db, "rec"),
+        size(file),
+        d.log()
+    );
+}
+
 fn append(path: &Path, lines: &[String]) {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -181,14 +195,7 @@ fn a_restart_resumes_at_the_committed_checkpoint_and_reads_what_was_appended_mea
 
     let first = Daemon::start(dir.path(), &source(&file, ""));
     // No checkpoint yet: the whole file is read, from its start.
-    assert!(
-        wait_until(Duration::from_secs(30), || checkpoint(&db, "rec")
-            .map(|c| c.0)
-            == Some(size(&file))),
-        "checkpoint {:?}, file {}",
-        checkpoint(&db, "rec"),
-        size(&file)
-    );
+    wait_for_checkpoint_at_end(&db, &file, &first);
     assert_eq!(
         first.metric("vesselwatch_messages_total"),
         Some(messages(&lines[..mid]))
@@ -198,15 +205,7 @@ fn a_restart_resumes_at_the_committed_checkpoint_and_reads_what_was_appended_mea
     // Appended while the daemon was down.
     append(&file, &lines[mid..]);
     let second = Daemon::start(dir.path(), &source(&file, ""));
-    assert!(
-        wait_until(Duration::from_secs(30), || {
-            checkpoint(&db, "rec").map(|c| c.0) == Some(size(&file))
-        }),
-        "checkpoint {:?}, file {}\n{}",
-        checkpoint(&db, "rec"),
-        size(&file),
-        second.log()
-    );
+    wait_for_checkpoint_at_end(&db, &file, &second);
     // Exactly the appended messages: nothing skipped, nothing read again.
     assert_eq!(
         second.metric("vesselwatch_messages_total"),
@@ -288,11 +287,7 @@ fn rotation_by_rename_and_create_then_by_truncation_loses_no_line() {
         d.metric("vesselwatch_messages_total"),
         messages(&lines)
     );
-    assert!(wait_until(Duration::from_secs(10), || checkpoint(
-        &db, "rec"
-    )
-    .map(|c| c.0)
-        == Some(size(&file))));
+    wait_for_checkpoint_at_end(&db, &file, &d);
     d.stop();
     assert_eq!(stored_events(&db), expected_events());
 }
@@ -334,13 +329,7 @@ fn a_checkpoint_never_falls_between_the_fragments_of_a_message() {
     d.stop();
     append(&file, &lines[first + 1..]);
     let d = Daemon::start(dir.path(), &source(&file, ""));
-    assert!(
-        wait_until(Duration::from_secs(30), || {
-            checkpoint(&db, "rec").map(|c| c.0) == Some(size(&file))
-        }),
-        "{}",
-        d.log()
-    );
+    wait_for_checkpoint_at_end(&db, &file, &d);
     assert_eq!(
         d.metric("vesselwatch_messages_total"),
         Some(messages(&lines[resume_line..])),
@@ -361,22 +350,14 @@ fn a_file_rotated_while_the_daemon_was_down_is_finished_before_the_new_one() {
     let (file, db) = (dir.path().join("feed.nmea"), dir.path().join("live.db"));
     append(&file, &lines[..a]);
     let d = Daemon::start(dir.path(), &source(&file, ""));
-    assert!(wait_until(Duration::from_secs(30), || {
-        checkpoint(&db, "rec").map(|c| c.0) == Some(size(&file))
-    }));
+    wait_for_checkpoint_at_end(&db, &file, &d);
     d.stop();
     let rotated = dir.path().join("feed.nmea.1");
     std::fs::rename(&file, &rotated).unwrap();
     append(&rotated, &lines[a..b]);
     append(&file, &lines[b..]);
     let d = Daemon::start(dir.path(), &source(&file, ""));
-    assert!(
-        wait_until(Duration::from_secs(30), || {
-            checkpoint(&db, "rec").map(|c| c.0) == Some(size(&file))
-        }),
-        "{}",
-        d.log()
-    );
+    wait_for_checkpoint_at_end(&db, &file, &d);
     assert_eq!(
         d.metric("vesselwatch_messages_total"),
         Some(messages(&lines[a..])),

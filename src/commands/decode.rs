@@ -73,10 +73,9 @@ pub fn run(opts: &DecodeOptions, out: &mut dyn Write) -> Result<DecodeReport, Co
         };
         let before = InputTally::of(fe.counters());
         loop {
-            let n = match reader.read(&mut chunk) {
+            let n = match super::read_some(&mut reader, &mut chunk) {
                 Ok(0) => break,
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     failed.push(input_error(e));
                     break;

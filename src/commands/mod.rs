@@ -74,6 +74,16 @@ impl From<rusqlite::Error> for CommandError {
 /// Bytes read per call: large enough that per-read overhead vanishes, small enough to stay in cache.
 pub(crate) const CHUNK: usize = 256 * 1024;
 
+/// One read from an input, retried when a signal interrupted it: 0 is the end of the input.
+pub(crate) fn read_some(input: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match input.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
 /// Opens `path` (or stdin for `-`), unwrapping gzip when the content starts with its magic number.
 pub(crate) fn open_input(path: &Path) -> io::Result<Box<dyn Read>> {
     let raw: Box<dyn Read> = if path == Path::new("-") {

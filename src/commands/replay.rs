@@ -310,10 +310,9 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Co
         let mut position = 0u64;
         let before = InputTally::of(fe.counters());
         loop {
-            let n = match reader.read(&mut chunk) {
+            let n = match super::read_some(&mut reader, &mut chunk) {
                 Ok(0) => break,
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(source) => {
                     return Err(CommandError::Input {
                         path: path.clone(),
