@@ -50,7 +50,11 @@ impl HttpConfig {
 }
 
 /// Serves until shutdown.
-pub async fn serve(addr: String, shared: Arc<Shared>, mut shutdown: Shutdown) {
+pub async fn serve(
+    addr: String,
+    shared: Arc<Shared>,
+    mut shutdown: Shutdown,
+) -> Result<(), HttpError> {
     let app = axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -58,17 +62,34 @@ pub async fn serve(addr: String, shared: Arc<Shared>, mut shutdown: Shutdown) {
         .route("/api/vessels", get(vessels))
         .route("/api/events", get(events))
         .with_state(shared);
-    let listener = match tokio::net::TcpListener::bind(&addr).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(%addr, error = %e, "Cannot serve HTTP; health and metrics are off.");
-            return;
-        }
-    };
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|source| HttpError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
     tracing::info!(%addr, "HTTP endpoint listening.");
-    let _ = axum::serve(listener, app)
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.recv().await })
-        .await;
+        .await
+        .map_err(HttpError::Serve)
+}
+
+/// Why the HTTP endpoint stopped: health checks and metrics are how a supervisor sees the daemon,
+/// so the daemon stops with it.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// The address cannot be bound.
+    #[error("cannot serve HTTP on {addr}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server failed.
+    #[error("the HTTP endpoint failed")]
+    Serve(#[source] std::io::Error),
 }
 
 fn now_ms() -> i64 {

@@ -82,11 +82,26 @@ pub enum DaemonError {
     /// `Writer::finish`.
     #[error("the pipeline stopped")]
     StoreStopped(#[source] crate::store::WriterStopped),
+    /// A task other than the pipeline failed: it cannot do its job (a source's port, the HTTP
+    /// endpoint's address), and running on without it would look alive while deaf.
+    #[error("{task} failed")]
+    Task {
+        /// Which task.
+        task: String,
+        /// Why.
+        source: TaskError,
+    },
+    /// A task other than the pipeline panicked: a bug; the daemon stops rather than run half-dead.
+    #[error("a task panicked")]
+    TaskPanicked(#[source] tokio::task::JoinError),
     /// The pipeline did not finish committing within the drain limit at shutdown (a store that
     /// cannot write): what it held is not written.
     #[error("the pipeline did not finish draining within {0:?}; what it held is not written")]
     DrainTimedOut(Duration),
 }
+
+/// The error a task ended with.
+pub type TaskError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What the pipeline publishes each second for the HTTP endpoint.
 #[derive(Debug, Clone, Default)]
@@ -213,6 +228,10 @@ async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DaemonError> {
     let coordinator = Coordinator::default();
+    // Every task but the pipeline, each ending with its name and how it ended: one that fails (a
+    // port that cannot be bound, a key that cannot be read) or panics stops the daemon.
+    let mut tasks: tokio::task::JoinSet<(String, Result<(), TaskError>)> =
+        tokio::task::JoinSet::new();
     let delivery: DeliverySlot = Arc::new(Mutex::new(start_delivery(&loaded, &db, &writer)?));
     let (tx, rx) = mpsc::channel::<Chunk>(CHANNEL);
     let feeds = Arc::new(Feeds::default());
@@ -248,10 +267,12 @@ async fn serve(
             resume,
             committed: done_rx,
         };
-        tokio::spawn(config.clone().run(ctx));
+        let name = format!("source {}", config.name());
+        let source = config.clone();
+        tasks.spawn(async move { (name, source.run(ctx).await.map_err(Into::into)) });
     }
     let (reload_tx, reloads) = mpsc::channel(1);
-    tokio::spawn(reload::run(reload::Reloader {
+    let reloader = reload::run(reload::Reloader {
         path: config_path,
         db: db.clone(),
         writer: Arc::clone(&writer),
@@ -259,11 +280,25 @@ async fn serve(
         shared: Arc::clone(&shared),
         tx: reload_tx,
         shutdown: coordinator.token(),
-    }));
-    tokio::spawn(pipeline::tick(tx, coordinator.token()));
+    });
+    tasks.spawn(async move {
+        reloader.await;
+        ("SIGHUP reloader".to_string(), Ok(()))
+    });
+    let ticker = pipeline::tick(tx, coordinator.token());
+    tasks.spawn(async move {
+        ticker.await;
+        ("pipeline ticker".to_string(), Ok(()))
+    });
     if !loaded.config.http.listen.is_empty() {
         let addr = loaded.config.http.listen.clone();
-        tokio::spawn(http::serve(addr, Arc::clone(&shared), coordinator.token()));
+        let serving = http::serve(addr, Arc::clone(&shared), coordinator.token());
+        tasks.spawn(async move {
+            (
+                "HTTP endpoint".to_string(),
+                serving.await.map_err(Into::into),
+            )
+        });
     }
     let wake = {
         let delivery = Arc::clone(&delivery);
@@ -289,9 +324,25 @@ async fn serve(
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(sources = sources.len(), db = %db.display(), "vesselwatch running.");
 
-    let ended_early = tokio::select! {
-        _ = shutdown => None,
-        r = &mut pipeline => Some(r),
+    tokio::pin!(shutdown);
+    let (ended_early, failed) = loop {
+        tokio::select! {
+            _ = &mut shutdown => break (None, None),
+            r = &mut pipeline => break (Some(r), None),
+            Some(done) = tasks.join_next() => match done {
+                Ok((name, Ok(()))) => {
+                    tracing::info!(task = %name, "A task has finished.");
+                }
+                Ok((name, Err(e))) => {
+                    tracing::error!(task = %name, error = %crate::error::Chain(&*e), "A task failed; stopping.");
+                    break (None, Some(DaemonError::Task { task: name, source: e }));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "A task panicked; stopping.");
+                    break (None, Some(DaemonError::TaskPanicked(e)));
+                }
+            },
+        }
     };
     tracing::info!("Shutting down: stopping sources, draining the pipeline, flushing the store.");
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
@@ -313,8 +364,20 @@ async fn serve(
         // In-flight requests finish within their timeout; queued alerts stay in the outbox.
         d.stop().await;
     }
+    // The tasks end on the signal; what they say at the end is logged, not fatal (it is over).
+    let _ = tokio::time::timeout(TASKS_GRACE, async {
+        while let Some(done) = tasks.join_next().await {
+            if let Ok((name, Err(e))) = done {
+                tracing::warn!(task = %name, error = %crate::error::Chain(&*e), "A task failed while stopping.");
+            }
+        }
+    })
+    .await;
     if !coordinator.wait(TASKS_GRACE).await {
         tracing::warn!(grace = ?TASKS_GRACE, "Some tasks had not finished when the grace time ended.");
     }
-    drained
+    match failed {
+        Some(e) => Err(e),
+        None => drained,
+    }
 }

@@ -79,17 +79,37 @@ impl SourceConfig {
         }
     }
 
-    /// Runs the source until shutdown (or, for stdin, the end of input).
-    pub async fn run(self, ctx: Context) {
+    /// Runs the source until shutdown (or, for stdin, the end of input). `Err` when it cannot
+    /// work at all (its port cannot be bound, its key cannot be read): the daemon then stops with
+    /// that reason rather than run on without the feed. A feed that drops is not an error: the
+    /// source reconnects, and counts it.
+    pub async fn run(self, ctx: Context) -> Result<(), SourceError> {
         match self {
             SourceConfig::Tcp(c) => tcp::run(c, ctx).await,
-            SourceConfig::TcpListen(c) => tcp_listen::run(c, ctx).await,
-            SourceConfig::Udp(c) => udp::run(c, ctx).await,
+            SourceConfig::TcpListen(c) => return tcp_listen::run(c, ctx).await,
+            SourceConfig::Udp(c) => return udp::run(c, ctx).await,
             SourceConfig::File(c) => file::run(c, ctx).await,
             SourceConfig::Stdin(_) => stdin::run(ctx).await,
-            SourceConfig::Websocket(c) => websocket::run(c, ctx).await,
+            SourceConfig::Websocket(c) => return websocket::run(c, ctx).await,
         }
+        Ok(())
     }
+}
+
+/// Why a source cannot work at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// Its address cannot be bound (in use, not permitted, not an address of this host).
+    #[error("cannot bind {addr}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The aisstream API key cannot be read from where the configuration says.
+    #[error("the aisstream API key cannot be read ({0})")]
+    NoKey(String),
 }
 
 /// Checks the whole `[[sources]]` list: unique names, then each kind's fields.

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
-use super::{Chunk, Context};
+use super::{Chunk, Context, SourceError};
 
 /// `[[sources]] type = "tcp_listen"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -20,20 +20,19 @@ pub struct TcpListenConfig {
 }
 
 /// Runs until shutdown.
-pub async fn run(config: TcpListenConfig, mut ctx: Context) {
+pub async fn run(config: TcpListenConfig, mut ctx: Context) -> Result<(), SourceError> {
     let TcpListenConfig { name, listen } = config;
-    let listener = match tokio::net::TcpListener::bind(&listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(source = %name, %listen, error = %e, "Cannot listen; this source is off.");
-            return;
-        }
-    };
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|source| SourceError::Bind {
+            addr: listen.clone(),
+            source,
+        })?;
     ctx.set_up(true);
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            _ = ctx.shutdown.recv() => return,
+            _ = ctx.shutdown.recv() => return Ok(()),
         };
         let Ok((mut stream, peer)) = accepted else {
             continue;

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::Context;
+use super::{Context, SourceError};
 
 /// `[[sources]] type = "udp"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -16,22 +16,21 @@ pub struct UdpConfig {
 }
 
 /// Runs until shutdown.
-pub async fn run(config: UdpConfig, mut ctx: Context) {
-    let UdpConfig { name, listen } = config;
-    let socket = match tokio::net::UdpSocket::bind(&listen).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(source = %name, %listen, error = %e, "Cannot bind; this source is off.");
-            return;
-        }
-    };
+pub async fn run(config: UdpConfig, mut ctx: Context) -> Result<(), SourceError> {
+    let UdpConfig { name: _, listen } = config;
+    let socket = tokio::net::UdpSocket::bind(&listen)
+        .await
+        .map_err(|source| SourceError::Bind {
+            addr: listen.clone(),
+            source,
+        })?;
     ctx.set_up(true);
     let feed = ctx.feeds.open(ctx.index);
     let mut buf = vec![0u8; 65_536];
     loop {
         let r = tokio::select! {
             r = socket.recv_from(&mut buf) => r,
-            _ = ctx.shutdown.recv() => return,
+            _ = ctx.shutdown.recv() => return Ok(()),
         };
         if let Ok((n, _)) = r {
             // A datagram holds whole sentences; end it with a newline if the sender did not.
@@ -40,7 +39,7 @@ pub async fn run(config: UdpConfig, mut ctx: Context) {
                 d.push(b'\n');
             }
             if !ctx.data(feed, d).await {
-                return;
+                return Ok(());
             }
         }
     }

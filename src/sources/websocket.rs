@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Chunk, Context, aisstream, reconnect_delays};
+use super::{Chunk, Context, SourceError, aisstream, reconnect_delays};
 use vesselwatch_engine::settings::{HumanDuration, Invalid, invalid};
 
 /// `[[sources]] type = "websocket"`.
@@ -101,13 +101,17 @@ fn limits() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
 }
 
 /// Runs until shutdown.
-pub async fn run(config: WebsocketConfig, mut ctx: Context) {
+pub async fn run(config: WebsocketConfig, mut ctx: Context) -> Result<(), SourceError> {
     let name = config.name.clone();
     let aisstream = config.mode == WebsocketMode::Aisstream;
     let key = config.api_key(&ctx.config_dir);
     if aisstream && key.is_none() {
-        tracing::error!(source = %name, "The aisstream API key (api_key_env or api_key_file) cannot be read; this source is off.");
-        return;
+        let from = match (&config.api_key_env, &config.api_key_file) {
+            (Some(var), _) => format!("environment variable {var} is not set"),
+            (_, Some(f)) => format!("file {} is unreadable", ctx.config_dir.join(f).display()),
+            _ => "neither api_key_env nor api_key_file is given".into(),
+        };
+        return Err(SourceError::NoKey(from));
     }
     let feed = ctx.feeds.open(ctx.index);
     let mut delays = reconnect_delays();
@@ -124,7 +128,7 @@ pub async fn run(config: WebsocketConfig, mut ctx: Context) {
         );
         let connected = tokio::select! {
             c = connect => c,
-            _ = ctx.shutdown.recv() => return,
+            _ = ctx.shutdown.recv() => return Ok(()),
         };
         let (mut ws, _) = match connected {
             Ok(Ok(c)) => c,
@@ -192,14 +196,15 @@ pub async fn run(config: WebsocketConfig, mut ctx: Context) {
                 ctx.data(feed, bytes).await
             };
             if !sent {
-                return;
+                return Ok(());
             }
         }
         ctx.set_up(false);
         if !ctx.send(Chunk::Reset(feed)).await || ctx.stopping() {
-            return;
+            return Ok(());
         }
         ctx.stats.drops.fetch_add(1, Ordering::Relaxed);
         ctx.wait(delays.next().unwrap_or_default()).await;
     }
+    Ok(())
 }

@@ -1,0 +1,142 @@
+//! The fault suite (issue 11): the real binary under inputs and failures a hostile network or a bad
+//! day brings. Each test names the defect it reproduces; each checks a clear, counted outcome and
+//! an exit status a supervisor can act on.
+
+mod util;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use util::{bin, free_port, root};
+
+/// A config with the shipped fences and `extra` (sources, http) prepended.
+fn config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let shipped = std::fs::read_to_string(root().join("config/vesselwatch.toml")).unwrap();
+    let fences = shipped[shipped.find("[[fences]]").unwrap()..].replace(
+        "geojson = \"fences/",
+        &format!("geojson = \"{}/config/fences/", root().display()),
+    );
+    let path = dir.join("vesselwatch.toml");
+    std::fs::write(&path, format!("{extra}\n{fences}")).unwrap();
+    path
+}
+
+/// Runs `vesselwatch run` and waits (at most `limit`) for it to exit on its own; its status and
+/// standard error.
+fn run_until_exit(
+    cfg: &std::path::Path,
+    db: &std::path::Path,
+    limit: Duration,
+) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vesselwatch"))
+        .args(["run", "--config"])
+        .arg(cfg)
+        .arg("--db")
+        .arg(db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if t.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    (status.and_then(|s| s.code()), stderr)
+}
+
+/// Regression (issue 11, item 1): `!AIVDM*57` (a valid checksum around nothing) panicked in
+/// framing with an index out of bounds. Sentences cut at every field are counted, never a panic.
+#[test]
+fn sentences_cut_short_at_every_field_are_counted_not_a_panic() {
+    let full = "AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0";
+    let mut input = String::new();
+    for cut in 0..=full.len() {
+        let body = &full[..cut];
+        let sum = body.bytes().fold(0u8, |a, b| a ^ b);
+        input.push_str(&format!("!{body}*{sum:02X}\n"));
+    }
+    let mut child = bin()
+        .args(["decode", "--count", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // Two decode: the whole sentence, and the one cut just before its fill digit (an empty fill
+    // field reads as no fill bits, which is what this payload has). Every other line is counted
+    // as garbage or malformed.
+    let decoded: u64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("decoded "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert_eq!(decoded, 2, "{stderr}");
+    let rejected: u64 = ["garbage ", "malformed_sentence "]
+        .iter()
+        .filter_map(|k| stderr.lines().find_map(|l| l.strip_prefix(k)))
+        .map(|n| n.trim().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(decoded + rejected, full.len() as u64 + 1, "one outcome per line\n{stderr}");
+}
+
+/// Regression (item 2): a source that could not bind logged one line and the daemon ran on
+/// without it, healthy in every check. Now the daemon stops, non-zero, saying which and why.
+#[test]
+fn a_source_that_cannot_bind_stops_the_daemon_non_zero_naming_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[http]\nlisten = \"127.0.0.1:{}\"\n[[sources]]\nname = \"push\"\ntype = \"tcp_listen\"\nlisten = \"{addr}\"\n",
+            free_port()
+        ),
+    );
+    let (code, stderr) = run_until_exit(&cfg, &dir.path().join("a.db"), Duration::from_secs(20));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "source push failed: cannot bind {addr}: Address already in use"
+        )),
+        "{stderr}"
+    );
+}
+
+/// Regression (item 2): with its HTTP address taken, the daemon ran with no health checks and no
+/// metrics at all. Now it stops, non-zero.
+#[test]
+fn an_http_address_in_use_stops_the_daemon_non_zero() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &format!("[http]\nlisten = \"{addr}\"\n"));
+    let (code, stderr) = run_until_exit(&cfg, &dir.path().join("h.db"), Duration::from_secs(20));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "HTTP endpoint failed: cannot serve HTTP on {addr}: Address already in use"
+        )),
+        "{stderr}"
+    );
+}
