@@ -103,7 +103,11 @@ pub fn resolve(format: LogFormat) -> LogFormat {
 pub fn init(cfg: &LogConfig) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&cfg.filter))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        // The WebSocket library logs whole frames at trace level, and the aisstream subscription
+        // frame carries the API key: its logs stop at debug whatever the filter asks.
+        .add_directive("tungstenite=debug".parse().expect("a valid directive"))
+        .add_directive("tokio_tungstenite=debug".parse().expect("a valid directive"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -28,6 +28,35 @@ pub use vesselwatch_engine::settings::{
     validate_fences, validate_watch,
 };
 
+/// The parser's message with secrets taken out. toml quotes the offending line of the file, which
+/// may be a webhook secret or a key (`secret = "whsec_..." oops`): a line of the excerpt that names
+/// a secret-like key has its value replaced, and any `whsec_` token anywhere is cut, so that
+/// `check-config` and the log of a refused reload never show one.
+fn redact_excerpt(message: &str) -> String {
+    const SECRET_KEYS: &[&str] = &["secret", "key", "token", "password", "whsec_"];
+    let mut out = String::with_capacity(message.len());
+    for line in message.lines() {
+        let lower = line.to_ascii_lowercase();
+        let quoted = line.contains(" | ") || line.trim_start().starts_with('|');
+        match line.find('=') {
+            Some(eq) if quoted && SECRET_KEYS.iter().any(|k| lower.contains(k)) => {
+                out.push_str(&line[..=eq]);
+                out.push_str(" <redacted>");
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    // A `whsec_` token outside such a line (a value on a line of its own).
+    while let Some(i) = out.find("whsec_") {
+        let end = out[i..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "+/=_".contains(c)))
+            .map_or(out.len(), |n| i + n);
+        out.replace_range(i..end, "<redacted>");
+    }
+    out.trim_end().to_string()
+}
+
 mod embedded;
 pub use embedded::{DEFAULT_CONFIG, EMBEDDED_FENCES};
 
@@ -144,7 +173,7 @@ impl Loaded {
         };
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path,
-            message: e.to_string(),
+            message: redact_excerpt(&e.to_string()),
         })?;
         let mut loaded = Self {
             config,
@@ -336,6 +365,11 @@ mod tests {
             e,
             "`store.position_retention` = 0s: must be longer than zero (positions older than it are deleted)"
         );
+        let e = err("[[webhooks]]\nname = \"a\"\nurl = \"http://x/\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\" oops\n");
+        assert!(!e.contains("MfKQ9r8"), "{e}");
+        assert!(e.contains("<redacted>"), "{e}");
+        let e = err("[[sources]]\ntype = \"websocket\"\nname = \"w\"\nurl = \"wss://x\"\napi_key_env = \"K\"\nbogus = 1\nmode = \"aisstream\"\n");
+        assert!(e.contains("unknown field"), "{e}");
         let e = err("[monitr]\n");
         assert!(e.contains("unknown field"), "{e}");
     }
