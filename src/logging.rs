@@ -107,7 +107,11 @@ pub fn init(cfg: &LogConfig) {
         // The WebSocket library logs whole frames at trace level, and the aisstream subscription
         // frame carries the API key: its logs stop at debug whatever the filter asks.
         .add_directive("tungstenite=debug".parse().expect("a valid directive"))
-        .add_directive("tokio_tungstenite=debug".parse().expect("a valid directive"));
+        .add_directive(
+            "tokio_tungstenite=debug"
+                .parse()
+                .expect("a valid directive"),
+        );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

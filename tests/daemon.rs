@@ -480,6 +480,16 @@ fn sighup_adds_a_fence_without_losing_state_and_a_bad_config_is_refused() {
     assert!(stderr.contains("Reload rejected"), "{stderr}");
 
     let c = rusqlite::Connection::open(&db).unwrap();
+    // The fences table follows the reloaded configuration (it kept the start's fences before).
+    let mut fences: Vec<String> = c
+        .prepare("SELECT name FROM fences ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    fences.sort();
+    assert_eq!(fences, ["offshore", "tartus-port"]);
     let mut stmt = c
         .prepare("SELECT kind, fence FROM events WHERE mmsi = 273000302 ORDER BY time, id")
         .unwrap();

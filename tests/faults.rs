@@ -96,7 +96,11 @@ fn sentences_cut_short_at_every_field_are_counted_not_a_panic() {
         .filter_map(|k| stderr.lines().find_map(|l| l.strip_prefix(k)))
         .map(|n| n.trim().parse::<u64>().unwrap())
         .sum();
-    assert_eq!(decoded + rejected, full.len() as u64 + 1, "one outcome per line\n{stderr}");
+    assert_eq!(
+        decoded + rejected,
+        full.len() as u64 + 1,
+        "one outcome per line\n{stderr}"
+    );
 }
 
 /// Regression (item 2): a source that could not bind logged one line and the daemon ran on

@@ -260,13 +260,24 @@ impl Delivery {
         db: PathBuf,
         writer: Arc<Writer>,
     ) -> Result<Self, StartError> {
+        Self::start_keeping(endpoints, db, writer, HashMap::new())
+    }
+
+    /// As [`Delivery::start`], carrying over the counters of endpoints that keep their name (a
+    /// SIGHUP replaces the worker; the metrics are counters, which must not go back to zero).
+    pub fn start_keeping(
+        endpoints: Vec<Endpoint>,
+        db: PathBuf,
+        writer: Arc<Writer>,
+        mut previous: HashMap<String, Arc<EndpointStats>>,
+    ) -> Result<Self, StartError> {
         let client = client()?;
         let notify = Arc::new(Notify::new());
         let (shutdown, rx) = watch::channel(false);
         let mut stats = HashMap::new();
         let mut tasks = Vec::new();
         for ep in endpoints {
-            let s = Arc::new(EndpointStats::default());
+            let s = previous.remove(&ep.name).unwrap_or_default();
             stats.insert(ep.name.clone(), Arc::clone(&s));
             tasks.push(tokio::spawn(run_endpoint(
                 ep,
@@ -423,5 +434,53 @@ fn report(ep: &Endpoint, due: &Due, outcome: &Outcome, stats: &EndpointStats) {
             tracing::error!(webhook = %ep.name, url = %ep.url,
                 "ENDPOINT GONE (HTTP 410): webhook disabled, its alerts stay queued; fix the URL, then `vesselwatch alerts retry`.");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (issue 11, item 16): a SIGHUP replaced the worker and its counters went back to
+    /// zero, which a counter in Prometheus must never do.
+    #[tokio::test]
+    async fn a_replaced_worker_keeps_the_counters_of_endpoints_that_keep_their_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("d.db");
+        let writer = Arc::new(Writer::spawn(
+            crate::store::open(&db).unwrap(),
+            db.clone(),
+            4,
+            None,
+        ));
+        let endpoint = |name: &str| Endpoint {
+            name: name.into(),
+            url: "http://127.0.0.1:9/hook".into(),
+            secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+            format: WebhookFormat::Standard,
+            timeout: Duration::from_secs(1),
+            max_age_ms: 60_000,
+            retry_initial: Duration::from_secs(1),
+        };
+        let first = Delivery::start(
+            vec![endpoint("kept"), endpoint("dropped")],
+            db.clone(),
+            Arc::clone(&writer),
+        )
+        .unwrap();
+        first.stats["kept"].delivered.store(5, Ordering::Relaxed);
+        let counters = first.stats.clone();
+        first.stop().await;
+        let second = Delivery::start_keeping(
+            vec![endpoint("kept"), endpoint("new")],
+            db,
+            Arc::clone(&writer),
+            counters,
+        )
+        .unwrap();
+        assert_eq!(second.stats["kept"].delivered.load(Ordering::Relaxed), 5);
+        assert_eq!(second.stats["new"].delivered.load(Ordering::Relaxed), 0);
+        assert!(!second.stats.contains_key("dropped"));
+        second.stop().await;
     }
 }

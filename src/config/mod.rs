@@ -365,10 +365,14 @@ mod tests {
             e,
             "`store.position_retention` = 0s: must be longer than zero (positions older than it are deleted)"
         );
-        let e = err("[[webhooks]]\nname = \"a\"\nurl = \"http://x/\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\" oops\n");
+        let e = err(
+            "[[webhooks]]\nname = \"a\"\nurl = \"http://x/\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\" oops\n",
+        );
         assert!(!e.contains("MfKQ9r8"), "{e}");
         assert!(e.contains("<redacted>"), "{e}");
-        let e = err("[[sources]]\ntype = \"websocket\"\nname = \"w\"\nurl = \"wss://x\"\napi_key_env = \"K\"\nbogus = 1\nmode = \"aisstream\"\n");
+        let e = err(
+            "[[sources]]\ntype = \"websocket\"\nname = \"w\"\nurl = \"wss://x\"\napi_key_env = \"K\"\nbogus = 1\nmode = \"aisstream\"\n",
+        );
         assert!(e.contains("unknown field"), "{e}");
         let e = err("[monitr]\n");
         assert!(e.contains("unknown field"), "{e}");

@@ -163,15 +163,17 @@ pub(crate) fn start_delivery(
     loaded: &Loaded,
     db: &std::path::Path,
     writer: &Arc<Writer>,
+    previous: std::collections::HashMap<String, Arc<EndpointStats>>,
 ) -> Result<Option<Delivery>, DaemonError> {
     let endpoints = loaded.endpoints()?;
     if endpoints.is_empty() {
         return Ok(None);
     }
-    Ok(Some(Delivery::start(
+    Ok(Some(Delivery::start_keeping(
         endpoints,
         db.to_path_buf(),
         Arc::clone(writer),
+        previous,
     )?))
 }
 
@@ -232,7 +234,12 @@ async fn serve(
     // port that cannot be bound, a key that cannot be read) or panics stops the daemon.
     let mut tasks: tokio::task::JoinSet<(String, Result<(), TaskError>)> =
         tokio::task::JoinSet::new();
-    let delivery: DeliverySlot = Arc::new(Mutex::new(start_delivery(&loaded, &db, &writer)?));
+    let delivery: DeliverySlot = Arc::new(Mutex::new(start_delivery(
+        &loaded,
+        &db,
+        &writer,
+        Default::default(),
+    )?));
     let (tx, rx) = mpsc::channel::<Chunk>(CHANNEL);
     let feeds = Arc::new(Feeds::default());
     let sources = &loaded.config.sources;

@@ -138,10 +138,11 @@ impl Pipeline {
             }
             // New feeds that waited long enough for a clock of their own take the arrival time.
             clocks.release_due(live(wall), &mut on_message);
-            if let Some(new) = reload {
+            if let Some(new) = &reload {
                 engine.reconfigure(new.engine());
                 self.hooks = new.config.webhooks.clone();
             }
+            let reloaded_fences = reload.map(|new| new.fence_records());
             // Live, the engine's clock is the wall clock, so that silence becomes `dark` on
             // time. But while the feed itself lags (a backlog, a delayed satellite feed, a
             // recording piped in), the clock follows the feed's time instead: a vessel is not
@@ -155,7 +156,7 @@ impl Pipeline {
                 engine.tick(clock, &mut events);
             }
             unsaved.append(&mut events);
-            let urgent = !unsaved.is_empty();
+            let urgent = !unsaved.is_empty() || reloaded_fences.is_some();
             if urgent || last_flush.elapsed() >= FLUSH_EVERY || closed {
                 let alerts = alerts::route(&self.hooks, &unsaved);
                 // A checkpoint claims everything read before it is in this batch's state, which
@@ -197,6 +198,7 @@ impl Pipeline {
                 let mut batch =
                     Batch::decided(engine, std::mem::take(&mut unsaved), alerts, checkpoints);
                 batch.acks = acks;
+                batch.fences = reloaded_fences;
                 if urgent || closed {
                     // Events (and their alerts) are committed at once, then sent.
                     self.writer.send_and_wait(batch)?;

@@ -60,10 +60,12 @@ pub async fn run(mut r: Reloader) {
                     "Configuration reloaded."
                 );
                 let old = r.delivery.lock().expect("not poisoned").take();
+                let mut counters = std::collections::HashMap::new();
                 if let Some(old) = old {
+                    counters = old.stats.clone();
                     old.stop().await;
                 }
-                let next = start_delivery(&new, &r.db, &r.writer).unwrap_or_else(|e| {
+                let next = start_delivery(&new, &r.db, &r.writer, counters).unwrap_or_else(|e| {
                     tracing::error!(error = %crate::error::Chain(&e), "Cannot start webhook delivery for the new configuration; alerts stay queued.");
                     None
                 });

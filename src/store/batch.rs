@@ -61,6 +61,9 @@ pub struct Batch {
     pub alert_updates: Vec<outbox::AlertUpdate>,
     /// Called once this batch is committed: acknowledgements to whoever produced it.
     pub acks: Vec<Ack>,
+    /// A reloaded configuration's fences, recorded with this batch (SIGHUP): the `fences` table
+    /// follows the configuration in force, not the one the daemon started with.
+    pub fences: Option<Vec<super::FenceRecord>>,
     /// From a replay of history older than the database's state: its events and positions are
     /// recorded, but the engine state and clock stay the later ones, and vessels' identities are
     /// only filled in where unknown.
@@ -96,6 +99,7 @@ impl Batch {
             + self.checkpoints.len()
             + self.alerts.len()
             + self.alert_updates.len()
+            + self.fences.as_ref().map_or(0, Vec::len)
     }
 
     pub(super) fn absorb(&mut self, other: Batch) {
@@ -108,12 +112,18 @@ impl Batch {
         self.alert_updates.extend(other.alert_updates);
         self.acks.extend(other.acks);
         self.history |= other.history;
+        if other.fences.is_some() {
+            self.fences = other.fences;
+        }
     }
 }
 
 /// Writes one batch in one transaction.
 pub fn write_batch(conn: &mut Connection, b: &Batch) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
+    if let Some(fences) = &b.fences {
+        super::fences::record_fences(&tx, fences)?;
+    }
     let new_events = write_events(&tx, &b.events)?;
     outbox::queue(&tx, &b.alerts, &new_events)?;
     outbox::apply(&tx, &b.alert_updates)?;
