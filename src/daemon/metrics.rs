@@ -88,6 +88,7 @@ struct SourceReading {
     up: u64,
     bytes: u64,
     drops: u64,
+    rejected: u64,
     last_data_ms: i64,
 }
 
@@ -126,6 +127,7 @@ impl Reading {
                 up: st.up.load(Ordering::Relaxed),
                 bytes: st.bytes.load(Ordering::Relaxed),
                 drops: st.drops.load(Ordering::Relaxed),
+                rejected: st.rejected.load(Ordering::Relaxed),
                 last_data_ms: st.last_data_ms.load(Ordering::Relaxed),
             })
             .collect();
@@ -306,6 +308,13 @@ impl Collector for Reading {
             "Disconnects, stalls and read errors of each source; a client source then reconnects \
              with backoff.",
             sources().map(|s| ([("source", s.name.as_str())], s.drops)),
+        )?;
+        counter(
+            &mut e,
+            "vesselwatch_source_rejected",
+            "Messages a source received but could not use: aisstream JSON that does not parse or \
+             holds values out of range (MMSI, times). NMEA lines are counted by outcome instead.",
+            sources().map(|s| ([("source", s.name.as_str())], s.rejected)),
         )?;
         gauge(
             &mut e,

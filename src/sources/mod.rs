@@ -193,6 +193,8 @@ pub struct SourceStats {
     pub connects: AtomicU64,
     /// Disconnects, stalls and read errors.
     pub drops: AtomicU64,
+    /// Messages received but unusable (aisstream JSON malformed or out of range).
+    pub rejected: AtomicU64,
     /// Wall-clock ms of the last data, 0 before any.
     pub last_data_ms: AtomicI64,
     /// 1 while connected (or bound, or open).

@@ -185,8 +185,17 @@ pub async fn run(config: WebsocketConfig, mut ctx: Context) -> Result<(), Source
             let sent = if aisstream {
                 let at = ctx.count(bytes.len());
                 match aisstream::decode(&String::from_utf8_lossy(&bytes), feed) {
-                    Some(d) => ctx.send(Chunk::Message(Box::new(d), at)).await,
-                    None => true,
+                    Ok(Some(d)) => ctx.send(Chunk::Message(Box::new(d), at)).await,
+                    Ok(None) => true,
+                    Err(why) => {
+                        let n = ctx.stats.rejected.fetch_add(1, Ordering::Relaxed) + 1;
+                        // Rate-limited: the 1st, 2nd, 4th, 8th... so a broken feed cannot flood
+                        // the log; the counter has the whole figure.
+                        if n.is_power_of_two() {
+                            tracing::warn!(source = %name, ?why, rejected = n, "aisstream message not used.");
+                        }
+                        true
+                    }
                 }
             } else {
                 // A frame holds whole sentences; end it with a newline if the sender did not.
