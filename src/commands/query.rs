@@ -62,16 +62,21 @@ pub enum TimeArg {
 impl std::str::FromStr for TimeArg {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        if let Some(t) = UnixMillis::parse_rfc3339(s.as_bytes()) {
+        if let Some(t) = UnixMillis::parse_rfc3339_strict(s) {
             return Ok(TimeArg::At(t));
         }
-        humantime::parse_duration(s)
-            .map(|d| TimeArg::Ago(d.as_millis() as i64))
-            .map_err(|_| {
-                format!(
-                    "`{s}` is neither an RFC 3339 time (2025-01-25T00:00:00Z) nor a duration (7d)"
-                )
-            })
+        let d = humantime::parse_duration(s).map_err(|_| {
+            format!(
+                "`{s}` is neither an RFC 3339 time with its offset (2025-01-25T00:00:00Z, \
+                 2025-01-25T03:00:00+03:00) nor a duration (7d)"
+            )
+        })?;
+        // Back from now, not before 1970: a duration such as 300000000y is refused, not wrapped.
+        i64::try_from(d.as_millis())
+            .ok()
+            .filter(|&ms| ms <= 60 * 365 * 86_400_000)
+            .map(TimeArg::Ago)
+            .ok_or_else(|| format!("`{s}` reaches back further than 1970"))
     }
 }
 
@@ -79,7 +84,7 @@ impl TimeArg {
     fn resolve(self, now: UnixMillis) -> UnixMillis {
         match self {
             TimeArg::At(t) => t,
-            TimeArg::Ago(ms) => UnixMillis(now.0 - ms),
+            TimeArg::Ago(ms) => UnixMillis(now.0.saturating_sub(ms).max(0)),
         }
     }
 }
@@ -731,5 +736,28 @@ mod tests {
     fn durations_read_as_days_hours_minutes() {
         assert_eq!(duration(431_932), "4d 23h58m");
         assert_eq!(duration(3_599), "0h59m");
+    }
+}
+
+#[cfg(test)]
+mod time_arg_tests {
+    use super::*;
+
+    /// Regression (issue 11, items 10 and 11): `--since 300000000y` overflowed, `...Zjunk` was
+    /// accepted and a time without an offset was taken as UTC.
+    #[test]
+    fn since_and_until_are_strict_and_never_overflow() {
+        assert_eq!("7d".parse::<TimeArg>(), Ok(TimeArg::Ago(7 * 86_400_000)));
+        assert!("300000000y".parse::<TimeArg>().is_err());
+        assert!("2025-01-25T00:00:00Zjunk".parse::<TimeArg>().is_err());
+        assert!("2025-01-25T00:00:00".parse::<TimeArg>().is_err());
+        let syria = "2025-01-25T03:00:00+03:00".parse::<TimeArg>().unwrap();
+        assert_eq!(
+            syria.resolve(UnixMillis(0)).to_string(),
+            "2025-01-25T00:00:00Z"
+        );
+        // 59 years back from 2000 is before 1970: the start of time, not a wrapped value.
+        let far = "59y".parse::<TimeArg>().unwrap();
+        assert_eq!(far.resolve(UnixMillis(946_684_800_000)), UnixMillis(0));
     }
 }

@@ -150,13 +150,13 @@ struct EventsQuery {
 }
 
 async fn events(State(s): State<Arc<Shared>>, Query(q): Query<EventsQuery>) -> Response {
-    let since = match q
-        .since
-        .as_deref()
-        .map(|t| UnixMillis::parse_rfc3339(t.as_bytes()))
-    {
+    let since = match q.since.as_deref().map(UnixMillis::parse_rfc3339_strict) {
         Some(None) => {
-            return (StatusCode::BAD_REQUEST, "since must be an RFC 3339 time\n").into_response();
+            return (
+                StatusCode::BAD_REQUEST,
+                "since must be an RFC 3339 time with its offset, e.g. 2025-01-25T00:00:00Z\n",
+            )
+                .into_response();
         }
         Some(t) => t,
         None => None,

@@ -79,6 +79,56 @@ impl UnixMillis {
         Self::from_system_time(st)
     }
 
+    /// Parses a time a person or a client typed (a command-line option, an API parameter): the
+    /// whole of RFC 3339 and nothing else, `Z` or a numeric offset required (a time without one is
+    /// ambiguous, not UTC), fractional seconds allowed. Feeds use the lenient [`parse_rfc3339`];
+    /// this one refuses `...Zjunk`, `...Z%00` and `2025-01-01T00:00:00`.
+    ///
+    /// [`parse_rfc3339`]: UnixMillis::parse_rfc3339
+    pub fn parse_rfc3339_strict(s: &str) -> Option<Self> {
+        let digits = |b: &[u8]| !b.is_empty() && b.iter().all(u8::is_ascii_digit);
+        let (base, offset_min) = match s.strip_suffix(['Z', 'z']) {
+            Some(base) => (base, 0i64),
+            None => {
+                let split = s.len().checked_sub(6)?;
+                let (base, off) = (s.get(..split)?, s.get(split..)?.as_bytes());
+                let sign = match off.first()? {
+                    b'+' => 1,
+                    b'-' => -1,
+                    _ => return None,
+                };
+                if off.get(3) != Some(&b':') || !digits(&off[1..3]) || !digits(&off[4..6]) {
+                    return None;
+                }
+                let h = i64::from((off[1] - b'0') * 10 + (off[2] - b'0'));
+                let m = i64::from((off[4] - b'0') * 10 + (off[5] - b'0'));
+                if h > 23 || m > 59 {
+                    return None;
+                }
+                (base, sign * (h * 60 + m))
+            }
+        };
+        let b = base.as_bytes();
+        let shape = b.len() >= 19
+            && digits(&b[0..4])
+            && b[4] == b'-'
+            && digits(&b[5..7])
+            && b[7] == b'-'
+            && digits(&b[8..10])
+            && matches!(b[10], b'T' | b't' | b' ')
+            && digits(&b[11..13])
+            && b[13] == b':'
+            && digits(&b[14..16])
+            && b[16] == b':'
+            && digits(&b[17..19])
+            && (b.len() == 19 || (b[19] == b'.' && digits(&b[20..]) && b.len() <= 29));
+        if !shape {
+            return None;
+        }
+        let t = Self::from_system_time(humantime::parse_rfc3339_weak(base).ok()?)?;
+        t.0.checked_sub(offset_min * 60_000).map(UnixMillis)
+    }
+
     /// Converts from a `SystemTime`; times before 1970 are refused because no AIS feed has them.
     pub fn from_system_time(t: SystemTime) -> Option<Self> {
         let d = t.duration_since(UNIX_EPOCH).ok()?;
@@ -250,5 +300,45 @@ mod tests {
         );
         assert_eq!(UnixMillis(0).to_civil(), (1970, 1, 1, 0, 0, 0));
         assert_eq!(UnixMillis::from_civil(0, 0, 0, 24, 60, 60), None);
+    }
+}
+
+#[cfg(test)]
+mod strict_tests {
+    use super::UnixMillis;
+
+    #[test]
+    fn strict_rfc3339_takes_offsets_and_refuses_junk_and_missing_offsets() {
+        let t = |s: &str| UnixMillis::parse_rfc3339_strict(s).map(|t| t.to_string());
+        assert_eq!(
+            t("2025-01-25T00:00:00Z").as_deref(),
+            Some("2025-01-25T00:00:00Z")
+        );
+        // The same instant written in Syria's offset.
+        assert_eq!(
+            t("2025-01-25T03:00:00+03:00").as_deref(),
+            Some("2025-01-25T00:00:00Z")
+        );
+        assert_eq!(
+            t("2025-01-24T19:30:00-04:30").as_deref(),
+            Some("2025-01-25T00:00:00Z")
+        );
+        assert_eq!(
+            t("2025-01-25T00:00:00.250Z").as_deref(),
+            Some("2025-01-25T00:00:00.250Z")
+        );
+        for bad in [
+            "2025-01-25T00:00:00Zjunk",
+            "2025-01-25T00:00:00Z\0",
+            "2025-01-25T00:00:00",
+            "2025-01-25T00:00:00+3:00",
+            "2025-01-25T00:00:00+24:00",
+            "2025-13-25T00:00:00Z",
+            " 2025-01-25T00:00:00Z",
+            "2025-01-25",
+            "",
+        ] {
+            assert_eq!(t(bad), None, "{bad:?}");
+        }
     }
 }
