@@ -221,6 +221,43 @@ fn too_many_requests_and_unavailable_honour_retry_after() {
     assert_all_verified(&shared);
 }
 
+/// Regression (issue 11, item 13): outcomes were committed once per window of up to 64 alerts,
+/// so a crash re-sent the whole window (377 POSTs for 240 alerts over repeated restarts). Each
+/// outcome is now committed before the next request: a crash re-sends at most the one in flight.
+#[test]
+fn a_crash_resends_at_most_the_request_in_flight() {
+    let (addr, shared) = receiver(0, vec![Reply::Sleep(Duration::from_millis(300)); 10]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), addr, "");
+    // Every kind the boundary-noise fixture has: two `present`, a departure and an arrival.
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "events = [\"departure\", \"arrival\"]",
+        "events = [\"present\", \"departure\", \"arrival\"]",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let db = dir.path().join("w.db");
+    let mut child = replay(&cfg, &db, "60s")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while shared.received.lock().unwrap().len() < 3 && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    run(&cfg, &db, "30s");
+    assert_eq!(statuses(&db), ["delivered"; 4]);
+    let received = shared.received.lock().unwrap().clone();
+    assert_eq!(ids(&shared).len(), 4, "every alert arrived");
+    assert!(
+        received.len() <= 5,
+        "at most the one request in flight at the kill is sent twice: {} requests",
+        received.len()
+    );
+    assert_all_verified(&shared);
+}
+
 /// Regression: a 301/307 was followed to another host, which then received the signed headers
 /// (and, with 307, the body), and the alert counted as delivered.
 #[test]

@@ -338,8 +338,8 @@ async fn run_endpoint(
         if *shutdown.borrow() {
             return;
         }
-        // The head of the queue, a window at a time: one read and one commit per window instead of
-        // per alert. The window is still sent strictly in order, one request at a time.
+        // The head of the queue, a window at a time: one read per window, sent strictly in order,
+        // one request at a time, each outcome committed before the next request.
         let window = match outbox::is_disabled(&conn, &ep.name) {
             Ok(true) => Vec::new(),
             Ok(false) => outbox::next_due(&conn, &ep.name, WINDOW).unwrap_or_else(|e| {
@@ -363,7 +363,6 @@ async fn run_endpoint(
             }
             continue;
         }
-        let mut updates = Vec::new();
         for due in &window {
             if *shutdown.borrow() || due.next_attempt.0 > now().0 {
                 break;
@@ -384,25 +383,28 @@ async fn run_endpoint(
             report(&ep, due, &outcome, &stats);
             // Only a delivered (or dead-lettered) alert lets the next one go: order holds.
             let go_on = matches!(outcome, Outcome::Delivered { .. } | Outcome::Dead { .. });
-            updates.push(AlertUpdate {
+            // Each outcome is committed before the next request: a crash re-sends at most the
+            // request that was in flight (committing once per window re-sent the whole window
+            // after every crash, and a slow endpoint with repeated restarts never progressed).
+            let update = AlertUpdate {
                 id: due.id,
                 outcome,
                 at: now(),
-            });
-            if !go_on {
+            };
+            let w = Arc::clone(&writer);
+            let recorded = tokio::task::spawn_blocking(move || {
+                w.send_and_wait(Batch {
+                    alert_updates: vec![update],
+                    ..Batch::default()
+                })
+            })
+            .await;
+            // A stopped writer stops the daemon (the pipeline sees it); the outcome is then not
+            // recorded and the alert is sent again after the restart.
+            if !matches!(recorded, Ok(Ok(()))) || !go_on {
                 break;
             }
         }
-        let w = Arc::clone(&writer);
-        let _ = tokio::task::spawn_blocking(move || {
-            // A stopped writer stops the daemon (the pipeline sees it); these outcomes are then
-            // not recorded and the alerts are sent again after the restart.
-            let _ = w.send_and_wait(Batch {
-                alert_updates: updates,
-                ..Batch::default()
-            });
-        })
-        .await;
     }
 }
 
