@@ -144,3 +144,83 @@ fn an_http_address_in_use_stops_the_daemon_non_zero() {
         "{stderr}"
     );
 }
+
+/// Issue 11, item 5: idle connections to a `tcp_listen` source had no cap and no timeout; 1,100 of
+/// them exhausted the descriptors and hung new feed connections. Now at most `max_connections` are
+/// open, an idle one is closed after `idle_timeout`, and a receiver that connects behind a crowd of
+/// idle ones gets through once they are closed.
+#[test]
+fn idle_connections_are_capped_and_closed_and_a_feed_behind_them_gets_through() {
+    let port = free_port();
+    let http = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[http]\nlisten = \"127.0.0.1:{http}\"\n[[sources]]\nname = \"push\"\ntype = \"tcp_listen\"\n\
+             listen = \"127.0.0.1:{port}\"\nmax_connections = 4\nidle_timeout = \"1s\"\n"
+        ),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vesselwatch"))
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .arg("--db")
+        .arg(dir.path().join("i.db"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(util::wait_until(Duration::from_secs(20), || util::metric(
+        http,
+        "vesselwatch_source_up"
+    ) == Some(1)));
+    // Twenty idle connections: four are served, sixteen wait.
+    let idle: Vec<_> = (0..20)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    let lines: Vec<String> =
+        std::fs::read_to_string(root().join("fixtures/tartus-2025-01/feed.nmea"))
+            .unwrap()
+            .lines()
+            .take(200)
+            .map(|l| format!("{l}\n"))
+            .collect();
+    // Messages the lines complete (fragment number = fragment count), from the framing itself.
+    let want = lines
+        .iter()
+        .filter(|l| {
+            let f: Vec<&str> = l[l.find('!').unwrap()..].split(',').collect();
+            f[1] == f[2]
+        })
+        .count() as u64;
+    let mut feed = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    feed.write_all(lines.concat().as_bytes()).unwrap();
+    // The idle ones are closed a second after they were accepted, four at a time: the feed is
+    // read within a few seconds, and every idle connection was closed and counted.
+    assert!(
+        util::wait_until(Duration::from_secs(20), || util::metric(
+            http,
+            "vesselwatch_messages_total"
+        ) == Some(want)),
+        "messages {:?} of {want}",
+        util::metric(http, "vesselwatch_messages_total")
+    );
+    // The twenty idle connections, and the feed's own once it fell silent: 21 closed and counted.
+    assert!(
+        util::wait_until(Duration::from_secs(10), || util::metric(
+            http,
+            "vesselwatch_source_drops_total"
+        ) == Some(21)),
+        "drops {:?}",
+        util::metric(http, "vesselwatch_source_drops_total")
+    );
+    drop(idle);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(util::wait_until(Duration::from_secs(20), || child
+        .try_wait()
+        .unwrap()
+        .is_some()));
+    assert!(child.wait().unwrap().success());
+}

@@ -94,19 +94,7 @@ impl Daemon {
 
     /// The value of the first sample named `name` in `/metrics`.
     fn metric(&self, name: &str) -> Option<u64> {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        write!(
-            s,
-            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .ok()?;
-        let mut out = String::new();
-        std::io::Read::read_to_string(&mut s, &mut out).ok()?;
-        out.lines()
-            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .map(|v| v as u64)
+        util::metric(self.port, name)
     }
 
     /// What the daemon has logged so far, for failure messages.

@@ -312,8 +312,9 @@ impl Collector for Reading {
         counter(
             &mut e,
             "vesselwatch_source_rejected",
-            "Messages a source received but could not use: aisstream JSON that does not parse or \
-             holds values out of range (MMSI, times). NMEA lines are counted by outcome instead.",
+            "Messages a source received but could not use (aisstream JSON that does not parse or \
+             holds values out of range; NMEA lines are counted by outcome instead), and \
+             connections a listener failed to accept (out of descriptors).",
             sources().map(|s| ([("source", s.name.as_str())], s.rejected)),
         )?;
         gauge(

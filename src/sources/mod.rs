@@ -71,7 +71,7 @@ impl SourceConfig {
     pub fn validate(&self, key: &str) -> Result<(), Invalid> {
         match self {
             SourceConfig::Tcp(c) => host_port(key, "address", &c.address),
-            SourceConfig::TcpListen(c) => host_port(key, "listen", &c.listen),
+            SourceConfig::TcpListen(c) => c.validate(key),
             SourceConfig::Udp(c) => host_port(key, "listen", &c.listen),
             SourceConfig::File(c) => c.validate(key),
             SourceConfig::Stdin(_) => Ok(()),
@@ -193,7 +193,8 @@ pub struct SourceStats {
     pub connects: AtomicU64,
     /// Disconnects, stalls and read errors.
     pub drops: AtomicU64,
-    /// Messages received but unusable (aisstream JSON malformed or out of range).
+    /// Messages received but unusable (aisstream JSON malformed or out of range), and connections
+    /// a listener failed to accept (out of descriptors).
     pub rejected: AtomicU64,
     /// Wall-clock ms of the last data, 0 before any.
     pub last_data_ms: AtomicI64,

@@ -1,13 +1,22 @@
 //! `type = "tcp_listen"`: accepts connections from receivers that push their feed, each read as a
 //! feed of its own (its own partial line and fragments).
+//!
+//! Limits at the door, as mini-redis: at most `max_connections` at once (a semaphore; the next
+//! connection waits in the kernel's backlog until one ends), a connection silent for
+//! `idle_timeout` is closed, a failed accept (out of descriptors) is retried after a growing pause
+//! instead of at once, and each connection reads into a small buffer (8 KiB), so a thousand idle
+//! connections hold 8 MB, not 64.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
+use tokio::sync::Semaphore;
 
 use super::{Chunk, Context, SourceError};
+use vesselwatch_engine::settings::{HumanDuration, Invalid, invalid};
 
 /// `[[sources]] type = "tcp_listen"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -17,11 +26,50 @@ pub struct TcpListenConfig {
     pub name: String,
     /// `address:port` to bind.
     pub listen: String,
+    /// Connections open at once (default 256); more wait until one ends.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// A connection that sends nothing for this long is closed (default 5m).
+    #[serde(default = "super::default_stall")]
+    pub idle_timeout: HumanDuration,
 }
+
+fn default_max_connections() -> usize {
+    256
+}
+
+impl TcpListenConfig {
+    pub(super) fn validate(&self, key: &str) -> Result<(), Invalid> {
+        super::host_port(key, "listen", &self.listen)?;
+        if !(1..=65_536).contains(&self.max_connections) {
+            return Err(invalid(
+                format!("{key}.max_connections"),
+                self.max_connections,
+                "must be between 1 and 65536",
+            ));
+        }
+        if self.idle_timeout.0.is_zero() {
+            return Err(invalid(
+                format!("{key}.idle_timeout"),
+                "0s",
+                "must be longer than zero",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Bytes read per call on one connection.
+const READ: usize = 8 * 1024;
 
 /// Runs until shutdown.
 pub async fn run(config: TcpListenConfig, mut ctx: Context) -> Result<(), SourceError> {
-    let TcpListenConfig { name, listen } = config;
+    let TcpListenConfig {
+        name,
+        listen,
+        max_connections,
+        idle_timeout,
+    } = config;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|source| SourceError::Bind {
@@ -29,13 +77,32 @@ pub async fn run(config: TcpListenConfig, mut ctx: Context) -> Result<(), Source
             source,
         })?;
     ctx.set_up(true);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let mut pause = Duration::from_millis(100);
     loop {
+        let permit = tokio::select! {
+            p = Arc::clone(&slots).acquire_owned() => p.expect("the semaphore is never closed"),
+            _ = ctx.shutdown.recv() => return Ok(()),
+        };
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = ctx.shutdown.recv() => return Ok(()),
         };
-        let Ok((mut stream, peer)) = accepted else {
-            continue;
+        let (mut stream, peer) = match accepted {
+            Ok(a) => {
+                pause = Duration::from_millis(100);
+                a
+            }
+            Err(e) => {
+                // Out of descriptors (EMFILE) or memory: retrying at once would spin a core.
+                let n = ctx.stats.rejected.fetch_add(1, Ordering::Relaxed) + 1;
+                if n.is_power_of_two() {
+                    tracing::warn!(source = %name, error = %e, failed = n, pause = ?pause, "Accepting a connection failed; pausing.");
+                }
+                ctx.wait(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+                continue;
+            }
         };
         ctx.stats.connects.fetch_add(1, Ordering::Relaxed);
         tracing::info!(source = %name, %peer, "Receiver connected.");
@@ -48,19 +115,25 @@ pub async fn run(config: TcpListenConfig, mut ctx: Context) -> Result<(), Source
             name.clone(),
         );
         tokio::spawn(async move {
-            let mut buf = vec![0u8; 64 * 1024];
+            let _permit = permit;
+            let mut buf = vec![0u8; READ];
             loop {
                 let n = tokio::select! {
-                    r = stream.read(&mut buf) => r,
+                    r = tokio::time::timeout(idle_timeout.0, stream.read(&mut buf)) => r,
                     _ = shutdown.recv() => break,
                 };
                 match n {
-                    Ok(0) | Err(_) => {
+                    Err(_) => {
+                        stats.drops.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(source = %name, %peer, idle = ?idle_timeout.0, "Receiver silent too long; closed.");
+                        break;
+                    }
+                    Ok(Ok(0) | Err(_)) => {
                         stats.drops.fetch_add(1, Ordering::Relaxed);
                         tracing::info!(source = %name, %peer, "Receiver disconnected.");
                         break;
                     }
-                    Ok(n) => {
+                    Ok(Ok(n)) => {
                         let chunk = Chunk::Data {
                             feed,
                             bytes: buf[..n].to_vec(),

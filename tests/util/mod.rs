@@ -81,3 +81,22 @@ pub fn sorted_lines(path: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// The value of the first sample named `name` (exactly, before its labels) in the `/metrics` of a
+/// daemon serving HTTP on 127.0.0.1:`port`; `None` while it does not answer.
+pub fn metric(port: u16, name: &str) -> Option<u64> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut s, &mut out).ok()?;
+    out.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|v| v as u64)
+}
