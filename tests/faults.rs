@@ -224,3 +224,96 @@ fn idle_connections_are_capped_and_closed_and_a_feed_behind_them_gets_through() 
         .is_some()));
     assert!(child.wait().unwrap().success());
 }
+
+/// Regression (issue 11, item 4): the watchdog pings came from the pipeline loop, so while the
+/// pipeline waited for the store (a lock held by another process, a full disk) they stopped and
+/// systemd would kill a process that was correctly waiting. With the database locked for 4 s
+/// while a feed brings events the pipeline must commit, the pings go on: no gap between two is
+/// longer than `WatchdogSec` (1 s here).
+#[test]
+fn the_watchdog_goes_on_while_the_store_is_locked() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let port = free_port();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[monitor]\nvessels = \"all\"\n[http]\nlisten = \"\"\n[[sources]]\nname = \"push\"\n\
+             type = \"tcp_listen\"\nlisten = \"127.0.0.1:{port}\"\n"
+        ),
+    );
+    let db = dir.path().join("w.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vesselwatch"))
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .arg("--db")
+        .arg(&db)
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "1000000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let mut recv = |limit: Duration| -> Vec<(Instant, String)> {
+        let mut got = Vec::new();
+        let t = Instant::now();
+        while t.elapsed() < limit {
+            if let Ok(n) = sock.recv(&mut buf) {
+                got.push((
+                    Instant::now(),
+                    String::from_utf8_lossy(&buf[..n]).to_string(),
+                ));
+            }
+        }
+        got
+    };
+    assert!(
+        recv(Duration::from_secs(3))
+            .iter()
+            .any(|(_, m)| m.contains("READY=1"))
+    );
+    // Another process takes the write lock, then the feed brings events the pipeline must commit.
+    let blocker = rusqlite::Connection::open(&db).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let mut feed = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    feed.write_all(&std::fs::read(root().join("fixtures/tartus-2025-01/feed.nmea")).unwrap())
+        .unwrap();
+    let during = recv(Duration::from_secs(4));
+    blocker.execute_batch("COMMIT").unwrap();
+    drop(blocker);
+    let pings: Vec<Instant> = during
+        .iter()
+        .filter(|(_, m)| m.contains("WATCHDOG=1"))
+        .map(|(t, _)| *t)
+        .collect();
+    let longest = pings
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or_default();
+    assert!(
+        pings.len() >= 6 && longest < Duration::from_secs(1),
+        "pings {} longest gap {longest:?}: {during:?}",
+        pings.len()
+    );
+    // After the lock, what the feed brought is committed: the pipeline waited, it did not drop.
+    assert!(util::wait_until(Duration::from_secs(20), || {
+        rusqlite::Connection::open(&db)
+            .and_then(|c| c.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0)))
+            .unwrap_or(0)
+            > 0
+    }));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(util::wait_until(Duration::from_secs(30), || child
+        .try_wait()
+        .unwrap()
+        .is_some()));
+    assert!(child.wait().unwrap().success());
+}

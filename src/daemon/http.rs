@@ -98,6 +98,7 @@ fn now_ms() -> i64 {
 
 async fn readyz(State(s): State<Arc<Shared>>) -> Response {
     let fresh = now_ms() - s.heartbeat.load(Ordering::Relaxed) < 5_000;
+    let store_stalled = s.waiting_on_store.load(Ordering::Relaxed) && !fresh;
     let down: Vec<&str> = s
         .source_names
         .iter()
@@ -110,7 +111,7 @@ async fn readyz(State(s): State<Arc<Shared>>) -> Response {
         (StatusCode::OK, "ready\n").into_response()
     } else {
         let why = format!(
-            "not ready: watchdog fresh {fresh}, store readable {store}, sources down {down:?}\n"
+            "not ready: pipeline turning {fresh}, store stalled {store_stalled}, store readable {store}, sources down {down:?}\n"
         );
         (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
     }

@@ -457,6 +457,7 @@ mod tests {
             source_stats,
             snapshot: Mutex::new(snap),
             heartbeat: AtomicI64::new(NOW.0),
+            waiting_on_store: Default::default(),
             db: "unused.db".into(),
             deliveries: Mutex::new(
                 webhooks

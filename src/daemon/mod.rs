@@ -15,6 +15,7 @@ pub mod http;
 pub mod metrics;
 pub mod pipeline;
 pub mod reload;
+pub mod watchdog;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -132,6 +133,9 @@ pub struct Shared {
     pub snapshot: Mutex<Snapshot>,
     /// Wall-clock ms of the pipeline loop's last turn: the watchdog.
     pub heartbeat: AtomicI64,
+    /// True while the pipeline waits for the store (a full queue, a commit it must see): alive,
+    /// but the store is stalled.
+    pub waiting_on_store: std::sync::atomic::AtomicBool,
     /// The database.
     pub db: PathBuf,
     /// The delivery worker's counters, per webhook.
@@ -248,6 +252,7 @@ async fn serve(
         source_stats: sources.iter().map(|_| Arc::default()).collect(),
         snapshot: Mutex::new(Snapshot::default()),
         heartbeat: AtomicI64::new(crate::clock::now().0),
+        waiting_on_store: Default::default(),
         db: db.clone(),
         deliveries: Mutex::new(delivery_stats(&delivery)),
     });
@@ -292,6 +297,13 @@ async fn serve(
         reloader.await;
         ("SIGHUP reloader".to_string(), Ok(()))
     });
+    if let Some(every) = sd_notify::watchdog_enabled() {
+        let dog = watchdog::run(Arc::clone(&shared), every / 2, coordinator.token());
+        tasks.spawn(async move {
+            dog.await;
+            ("watchdog".to_string(), Ok(()))
+        });
+    }
     let ticker = pipeline::tick(tx, coordinator.token());
     tasks.spawn(async move {
         ticker.await;

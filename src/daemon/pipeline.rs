@@ -19,7 +19,7 @@ use crate::config::WebhookConfig;
 use crate::shutdown::Shutdown;
 use crate::sources::{Chunk, Feeds, Position};
 use crate::store::{Ack, Batch, Checkpoint, Writer, WriterStopped};
-use vesselwatch_ais::frontend::{Decoded, FrontEnd, Outcome};
+use vesselwatch_ais::frontend::{Decoded, FrontEnd};
 use vesselwatch_ais::time::UnixMillis;
 use vesselwatch_engine::Engine;
 use vesselwatch_engine::event::Event;
@@ -91,9 +91,6 @@ impl Pipeline {
         // Per source: the feed its last chunk came on (a file has one; a listener the latest).
         let mut last_feed: Vec<Option<u32>> = vec![None; sources];
         let mut last_flush = Instant::now();
-        let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
-        let mut last_watchdog = Instant::now();
-        let mut status_decoded = 0u64;
         loop {
             let msg = rx.blocking_recv();
             let closed = msg.is_none();
@@ -201,10 +198,18 @@ impl Pipeline {
                 batch.fences = reloaded_fences;
                 if urgent || closed {
                     // Events (and their alerts) are committed at once, then sent.
-                    self.writer.send_and_wait(batch)?;
+                    // Waiting on the store is being alive: the watchdog goes on, `/readyz` says
+                    // the store is stalled.
+                    self.shared.waiting_on_store.store(true, Ordering::Relaxed);
+                    let sent = self.writer.send_and_wait(batch);
+                    self.shared.waiting_on_store.store(false, Ordering::Relaxed);
+                    sent?;
                     (self.wake)();
                 } else {
-                    self.writer.send(batch)?;
+                    self.shared.waiting_on_store.store(true, Ordering::Relaxed);
+                    let sent = self.writer.send(batch);
+                    self.shared.waiting_on_store.store(false, Ordering::Relaxed);
+                    sent?;
                 }
                 last_flush = Instant::now();
                 *self.shared.snapshot.lock().expect("not poisoned") = Snapshot {
@@ -218,23 +223,6 @@ impl Pipeline {
                 };
             }
             self.shared.heartbeat.store(wall.0, Ordering::Relaxed);
-            if let Some(every) = watchdog
-                && last_watchdog.elapsed() >= every
-            {
-                let decoded = fe.counters().get(Outcome::Decoded);
-                let rate =
-                    (decoded - status_decoded) as f64 / last_watchdog.elapsed().as_secs_f64();
-                status_decoded = decoded;
-                let status = format!(
-                    "{rate:.0} msg/s, {} vessels tracked",
-                    engine.tracker().len()
-                );
-                let _ = sd_notify::notify(&[
-                    sd_notify::NotifyState::Watchdog,
-                    sd_notify::NotifyState::Status(&status),
-                ]);
-                last_watchdog = Instant::now();
-            }
             if closed {
                 return Ok(());
             }
