@@ -106,7 +106,7 @@ async fn readyz(State(s): State<Arc<Shared>>) -> Response {
         .filter(|(_, st)| st.up.load(Ordering::Relaxed) == 0)
         .map(|(n, _)| n.as_str())
         .collect();
-    let store = store::open_read_only(&s.db).is_ok();
+    let store = read(&s, |_| Ok(())).await.is_ok();
     if fresh && down.is_empty() && store {
         (StatusCode::OK, "ready\n").into_response()
     } else {
@@ -121,25 +121,42 @@ async fn readyz(State(s): State<Arc<Shared>>) -> Response {
 /// [`metrics::render`], which does no I/O.
 async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     let store = metrics::StoreFigures {
-        undelivered: read(&s, outbox::undelivered).unwrap_or_default(),
+        undelivered: read(&s, outbox::undelivered).await.unwrap_or_default(),
     };
     let now = UnixMillis(now_ms());
     let body = metrics::render(&s, &store, now);
     ([("content-type", metrics::CONTENT_TYPE)], body).into_response()
 }
 
-/// Runs a read query on a fresh read-only connection; a failure is the message for a 503.
-fn read<T>(
+/// How long a request waits for the database before it answers 503: a database locked by another
+/// process (or a slow disk) must not hold HTTP clients, or the runtime, for its busy timeout.
+const READ_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Runs a read query on a fresh read-only connection, on a blocking thread: SQLite waits for locks
+/// by sleeping, which on the runtime's workers would stall every source with it (two scrapes of
+/// `/metrics` during a lock stopped all ingest). A failure or a wait beyond [`READ_LIMIT`] is the
+/// message for a 503.
+async fn read<T: Send + 'static>(
     s: &Shared,
-    q: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    q: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
 ) -> Result<T, String> {
-    store::open_read_only(&s.db)
-        .map_err(|e| e.to_string())
-        .and_then(|c| q(&c).map_err(|e| e.to_string()))
+    let db = s.db.clone();
+    let work = tokio::task::spawn_blocking(move || {
+        store::open_read_only(&db)
+            .map_err(|e| crate::error::Chain(&e).to_string())
+            .and_then(|c| q(&c).map_err(|e| e.to_string()))
+    });
+    match tokio::time::timeout(READ_LIMIT, work).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(format!("the database read failed: {e}")),
+        Err(_) => Err(format!(
+            "the database did not answer within {READ_LIMIT:?} (locked or slow)"
+        )),
+    }
 }
 
 async fn vessels(State(s): State<Arc<Shared>>) -> Response {
-    match read(&s, |c| query::vessels(c, &query::Filter::default())) {
+    match read(&s, |c| query::vessels(c, &query::Filter::default())).await {
         Ok(v) => axum::Json(v).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
     }
@@ -166,7 +183,7 @@ async fn events(State(s): State<Arc<Shared>>, Query(q): Query<EventsQuery>) -> R
         since,
         ..query::Filter::default()
     };
-    match read(&s, |c| query::events(c, &filter)) {
+    match read(&s, move |c| query::events(c, &filter)).await {
         // The stored records are the event JSON already: join them into an array.
         Ok(records) => (
             [("content-type", "application/json")],
