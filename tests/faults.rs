@@ -317,3 +317,74 @@ fn the_watchdog_goes_on_while_the_store_is_locked() {
         .is_some()));
     assert!(child.wait().unwrap().success());
 }
+
+/// Rewrites a tag-blocked line's `c:` time, with the tag block's checksum made right again.
+fn restamp(line: &str, secs: i64) -> String {
+    let end = line[1..].find('\\').unwrap() + 1;
+    let tag = &line[1..end];
+    let body = tag.split('*').next().unwrap();
+    let new_body: String = body
+        .split(',')
+        .map(|f| {
+            if f.starts_with("c:") {
+                format!("c:{secs}")
+            } else {
+                f.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let sum = new_body.bytes().fold(0u8, |a, b| a ^ b);
+    format!("\\{new_body}*{sum:02X}{}", &line[end..])
+}
+
+/// Issue 11, item 9: one sentence dated 2100 (or 5138) made the vessel's later reports stale, moved
+/// the saved engine clock and drove the retention sweep. Replayed with one position report
+/// restamped to 2100 and one to 5138, the database ends with the same engine clock, the same
+/// positions and the same events as a clean replay.
+#[test]
+fn one_sentence_from_the_future_moves_neither_the_stored_clock_nor_retention() {
+    let feed = std::fs::read_to_string(root().join("fixtures/tartus-2025-01/feed.nmea")).unwrap();
+    let mut lines: Vec<String> = feed.lines().map(str::to_string).collect();
+    let singles: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].contains("!AIVDM,1,1,"))
+        .collect();
+    let (a, b) = (singles[singles.len() / 3], singles[2 * singles.len() / 3]);
+    lines[a] = restamp(&lines[a], 4_102_444_800); // 2100-01-01
+    lines[b] = restamp(&lines[b], 99_999_999_999); // the year 5138
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = dir.path().join("hostile.nmea");
+    std::fs::write(&hostile, lines.join("\n") + "\n").unwrap();
+    let replay = |input: &std::path::Path, db: &std::path::Path| {
+        util::run_ok(
+            bin()
+                .args(["replay", "--config"])
+                .arg(root().join("config/vesselwatch.toml"))
+                .arg("--db")
+                .arg(db)
+                .arg(input),
+        );
+        let c = rusqlite::Connection::open(db).unwrap();
+        let clock: i64 = c
+            .query_row("SELECT clock FROM engine_clock", [], |r| r.get(0))
+            .unwrap();
+        let positions: i64 = c
+            .query_row("SELECT count(*) FROM positions", [], |r| r.get(0))
+            .unwrap();
+        (clock, positions, util::stored_events(db))
+    };
+    let clean = replay(
+        &root().join("fixtures/tartus-2025-01/feed.nmea"),
+        &dir.path().join("clean.db"),
+    );
+    let attacked = replay(&hostile, &dir.path().join("hostile.db"));
+    assert_eq!(attacked.0, clean.0, "the stored engine clock");
+    // The two restamped reports are refused, nothing else: at most two positions fewer.
+    assert!(
+        clean.1 - attacked.1 <= 2 && attacked.1 <= clean.1,
+        "positions {} against {}",
+        attacked.1,
+        clean.1
+    );
+    assert_eq!(attacked.2, clean.2, "the events");
+}
