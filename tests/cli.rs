@@ -2,7 +2,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 mod util;
 use util::{bin, fixture};
 
@@ -56,20 +56,10 @@ fn gzip_input_decodes_like_plain_input() {
 
 #[test]
 fn stdin_and_count_only() {
-    let mut child = bin()
-        .args(["decode", "--count", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4A\ngarbage\n")
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = util::run_with_stdin(
+        bin().args(["decode", "--count", "-"]),
+        b"!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4A\ngarbage\n",
+    );
     assert!(o.status.success());
     assert!(o.stdout.is_empty(), "--count prints no records");
     let stderr = String::from_utf8(o.stderr).unwrap();

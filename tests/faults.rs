@@ -66,20 +66,7 @@ fn sentences_cut_short_at_every_field_are_counted_not_a_panic() {
         let sum = body.bytes().fold(0u8, |a, b| a ^ b);
         input.push_str(&format!("!{body}*{sum:02X}\n"));
     }
-    let mut child = bin()
-        .args(["decode", "--count", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = util::run_with_stdin(bin().args(["decode", "--count", "-"]), input.as_bytes());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     // Two decode: the whole sentence, and the one cut just before its fill digit (an empty fill

@@ -128,6 +128,23 @@ fn replay(cfg: &Path, db: &Path, wait: &str) -> Command {
     c
 }
 
+/// Starts a replay that sends alerts and kills it (SIGKILL) once the receiver has had `requests`
+/// requests (or after 20 s).
+fn replay_killed_after(cfg: &Path, db: &Path, shared: &Shared, requests: usize) {
+    let mut child = replay(cfg, db, "60s")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while shared.received.lock().unwrap().len() < requests
+        && start.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 fn run(cfg: &Path, db: &Path, wait: &str) -> String {
     let out = replay(cfg, db, wait).output().unwrap();
     assert!(
@@ -236,16 +253,7 @@ fn a_crash_resends_at_most_the_request_in_flight() {
     );
     std::fs::write(&cfg, text).unwrap();
     let db = dir.path().join("w.db");
-    let mut child = replay(&cfg, &db, "60s")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while shared.received.lock().unwrap().len() < 3 && start.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    replay_killed_after(&cfg, &db, &shared, 3);
     run(&cfg, &db, "30s");
     assert_eq!(statuses(&db), ["delivered"; 4]);
     let received = shared.received.lock().unwrap().clone();
@@ -396,17 +404,8 @@ fn killed_with_alerts_pending_then_restarted_delivers_every_alert() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), addr, "");
     let db = dir.path().join("f.db");
-    let mut child = replay(&cfg, &db, "60s")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until the alerts are queued and being retried, then kill -9.
-    let start = Instant::now();
-    while shared.received.lock().unwrap().len() < 3 && start.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // The alerts are queued and being retried when it is killed.
+    replay_killed_after(&cfg, &db, &shared, 3);
     assert_eq!(
         statuses(&db).len(),
         2,

@@ -103,10 +103,6 @@ pub enum Response {
     Failed(String),
 }
 
-fn now() -> UnixMillis {
-    crate::clock::now()
-}
-
 /// `Retry-After` as seconds or an HTTP date.
 fn retry_after(h: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
     let s = h?.to_str().ok()?.trim();
@@ -121,7 +117,7 @@ fn retry_after(h: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
 
 /// Sends one signed request and classifies the answer.
 pub async fn attempt(client: &reqwest::Client, ep: &Endpoint, id: &str, body: String) -> Response {
-    let ts = now().0 / 1000;
+    let ts = crate::clock::now().0 / 1000;
     let signature = super::sign(&ep.secret, id, ts, &body);
     let result = client
         .post(&ep.url)
@@ -353,7 +349,9 @@ async fn run_endpoint(
         };
         let wait = match window.first() {
             None => Duration::from_secs(1),
-            Some(d) => Duration::from_millis((d.next_attempt.0 - now().0).max(0) as u64),
+            Some(d) => {
+                Duration::from_millis((d.next_attempt.0 - crate::clock::now().0).max(0) as u64)
+            }
         };
         if window.is_empty() || !wait.is_zero() {
             tokio::select! {
@@ -364,10 +362,10 @@ async fn run_endpoint(
             continue;
         }
         for due in &window {
-            if *shutdown.borrow() || due.next_attempt.0 > now().0 {
+            if *shutdown.borrow() || due.next_attempt.0 > crate::clock::now().0 {
                 break;
             }
-            let at = now();
+            let at = crate::clock::now();
             let outcome = if at.0 - due.created.0 > ep.max_age_ms {
                 Outcome::Dead {
                     status: None,
@@ -378,7 +376,7 @@ async fn run_endpoint(
                     serde_json::from_str(&due.record).unwrap_or_default();
                 let response =
                     attempt(&client, &ep, &due.event_id, super::body(ep.format, &record)).await;
-                outcome(&ep, due, response, now())
+                outcome(&ep, due, response, crate::clock::now())
             };
             report(&ep, due, &outcome, &stats);
             // Only a delivered (or dead-lettered) alert lets the next one go: order holds.
@@ -389,7 +387,7 @@ async fn run_endpoint(
             let update = AlertUpdate {
                 id: due.id,
                 outcome,
-                at: now(),
+                at: crate::clock::now(),
             };
             let w = Arc::clone(&writer);
             let recorded = tokio::task::spawn_blocking(move || {

@@ -92,12 +92,8 @@ pub enum HttpError {
     Serve(#[source] std::io::Error),
 }
 
-fn now_ms() -> i64 {
-    crate::clock::now().0
-}
-
 async fn readyz(State(s): State<Arc<Shared>>) -> Response {
-    let fresh = now_ms() - s.heartbeat.load(Ordering::Relaxed) < 5_000;
+    let fresh = crate::clock::now().0 - s.heartbeat.load(Ordering::Relaxed) < 5_000;
     let store_stalled = s.waiting_on_store.load(Ordering::Relaxed) && !fresh;
     let down: Vec<&str> = s
         .source_names
@@ -123,7 +119,7 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     let store = metrics::StoreFigures {
         undelivered: read(&s, outbox::undelivered).await.unwrap_or_default(),
     };
-    let now = UnixMillis(now_ms());
+    let now = crate::clock::now();
     let body = metrics::render(&s, &store, now);
     ([("content-type", metrics::CONTENT_TYPE)], body).into_response()
 }

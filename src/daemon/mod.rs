@@ -104,6 +104,18 @@ pub enum DaemonError {
 /// The error a task ended with.
 pub type TaskError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The daemon's tasks other than the pipeline, each ending with its name and how it ended.
+type Tasks = tokio::task::JoinSet<(String, Result<(), TaskError>)>;
+
+/// Starts `task` in `tasks` under `name`, so that its end (or its error) is reported by name.
+fn spawn_task<E: Into<TaskError>>(
+    tasks: &mut Tasks,
+    name: String,
+    task: impl Future<Output = Result<(), E>> + Send + 'static,
+) {
+    tasks.spawn(async move { (name, task.await.map_err(Into::into)) });
+}
+
 /// What the pipeline publishes each second for the HTTP endpoint.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -236,8 +248,7 @@ async fn serve(
     let coordinator = Coordinator::default();
     // Every task but the pipeline, each ending with its name and how it ended: one that fails (a
     // port that cannot be bound, a key that cannot be read) or panics stops the daemon.
-    let mut tasks: tokio::task::JoinSet<(String, Result<(), TaskError>)> =
-        tokio::task::JoinSet::new();
+    let mut tasks = Tasks::new();
     let delivery: DeliverySlot = Arc::new(Mutex::new(start_delivery(
         &loaded,
         &db,
@@ -281,7 +292,7 @@ async fn serve(
         };
         let name = format!("source {}", config.name());
         let source = config.clone();
-        tasks.spawn(async move { (name, source.run(ctx).await.map_err(Into::into)) });
+        spawn_task(&mut tasks, name, async move { source.run(ctx).await });
     }
     let (reload_tx, reloads) = mpsc::channel(1);
     let reloader = reload::run(reload::Reloader {
@@ -293,31 +304,26 @@ async fn serve(
         tx: reload_tx,
         shutdown: coordinator.token(),
     });
-    tasks.spawn(async move {
+    spawn_task(&mut tasks, "SIGHUP reloader".into(), async move {
         reloader.await;
-        ("SIGHUP reloader".to_string(), Ok(()))
+        Ok::<_, TaskError>(())
     });
     if let Some(every) = sd_notify::watchdog_enabled() {
         let dog = watchdog::run(Arc::clone(&shared), every / 2, coordinator.token());
-        tasks.spawn(async move {
+        spawn_task(&mut tasks, "watchdog".into(), async move {
             dog.await;
-            ("watchdog".to_string(), Ok(()))
+            Ok::<_, TaskError>(())
         });
     }
     let ticker = pipeline::tick(tx, coordinator.token());
-    tasks.spawn(async move {
+    spawn_task(&mut tasks, "pipeline ticker".into(), async move {
         ticker.await;
-        ("pipeline ticker".to_string(), Ok(()))
+        Ok::<_, TaskError>(())
     });
     if !loaded.config.http.listen.is_empty() {
         let addr = loaded.config.http.listen.clone();
         let serving = http::serve(addr, Arc::clone(&shared), coordinator.token());
-        tasks.spawn(async move {
-            (
-                "HTTP endpoint".to_string(),
-                serving.await.map_err(Into::into),
-            )
-        });
+        spawn_task(&mut tasks, "HTTP endpoint".into(), serving);
     }
     let wake = {
         let delivery = Arc::clone(&delivery);

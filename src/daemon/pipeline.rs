@@ -68,6 +68,24 @@ pub struct Pipeline {
     pub wake: Box<dyn Fn() + Send>,
 }
 
+/// Gives `batch` to the writer, waiting for its commit when `commit` is set. Waiting on the store
+/// is being alive: the flag lets the watchdog go on and `/readyz` say the store is stalled.
+fn hand_over(
+    shared: &Shared,
+    writer: &Writer,
+    batch: Batch,
+    commit: bool,
+) -> Result<(), WriterStopped> {
+    shared.waiting_on_store.store(true, Ordering::Relaxed);
+    let sent = if commit {
+        writer.send_and_wait(batch)
+    } else {
+        writer.send(batch)
+    };
+    shared.waiting_on_store.store(false, Ordering::Relaxed);
+    sent
+}
+
 impl Pipeline {
     /// Runs until every sender of `rx` is gone, then commits what is left. `Err` when the store's
     /// writer stops: nothing read after that could be stored, so the pipeline stops too (the
@@ -198,18 +216,10 @@ impl Pipeline {
                 batch.fences = reloaded_fences;
                 if urgent || closed {
                     // Events (and their alerts) are committed at once, then sent.
-                    // Waiting on the store is being alive: the watchdog goes on, `/readyz` says
-                    // the store is stalled.
-                    self.shared.waiting_on_store.store(true, Ordering::Relaxed);
-                    let sent = self.writer.send_and_wait(batch);
-                    self.shared.waiting_on_store.store(false, Ordering::Relaxed);
-                    sent?;
+                    hand_over(&self.shared, &self.writer, batch, true)?;
                     (self.wake)();
                 } else {
-                    self.shared.waiting_on_store.store(true, Ordering::Relaxed);
-                    let sent = self.writer.send(batch);
-                    self.shared.waiting_on_store.store(false, Ordering::Relaxed);
-                    sent?;
+                    hand_over(&self.shared, &self.writer, batch, false)?;
                 }
                 last_flush = Instant::now();
                 *self.shared.snapshot.lock().expect("not poisoned") = Snapshot {

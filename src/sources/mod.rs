@@ -112,6 +112,16 @@ pub enum SourceError {
     NoKey(String),
 }
 
+impl SourceError {
+    /// The error for a failed bind of `addr`, for `map_err`.
+    fn bind(addr: &str) -> impl FnOnce(std::io::Error) -> Self + '_ {
+        move |source| SourceError::Bind {
+            addr: addr.to_string(),
+            source,
+        }
+    }
+}
+
 /// Checks the whole `[[sources]]` list: unique names, then each kind's fields.
 pub fn validate_all(sources: &[SourceConfig]) -> Result<(), Invalid> {
     let mut names = std::collections::HashSet::new();

@@ -72,10 +72,7 @@ pub async fn run(config: TcpListenConfig, mut ctx: Context) -> Result<(), Source
     } = config;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
-        .map_err(|source| SourceError::Bind {
-            addr: listen.clone(),
-            source,
-        })?;
+        .map_err(SourceError::bind(&listen))?;
     ctx.set_up(true);
     let slots = Arc::new(Semaphore::new(max_connections));
     let mut pause = Duration::from_millis(100);

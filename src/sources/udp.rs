@@ -20,10 +20,7 @@ pub async fn run(config: UdpConfig, mut ctx: Context) -> Result<(), SourceError>
     let UdpConfig { name: _, listen } = config;
     let socket = tokio::net::UdpSocket::bind(&listen)
         .await
-        .map_err(|source| SourceError::Bind {
-            addr: listen.clone(),
-            source,
-        })?;
+        .map_err(SourceError::bind(&listen))?;
     ctx.set_up(true);
     let feed = ctx.feeds.open(ctx.index);
     let mut buf = vec![0u8; 65_536];
