@@ -210,6 +210,7 @@ fn writer_loop(
                         rx.try_recv().err() == Some(std::sync::mpsc::TryRecvError::Disconnected);
                     let since = *closed_at.get_or_insert_with(Instant::now);
                     if done && since.elapsed() > SHUTDOWN_PATIENCE {
+                        drop(rx);
                         return Err(StoreError::Unwritten {
                             path,
                             unwritten: pending,
@@ -224,6 +225,9 @@ fn writer_loop(
                 Err(e) => {
                     // Not a condition that time fixes (a bug or a corrupt file): say so and stop.
                     tracing::error!(path = %path.display(), error = %e, "Store write failed permanently.");
+                    // Close the channel before the failed batch (and the acks its senders wait
+                    // on) is dropped: whoever learns of the failure must find later sends refused.
+                    drop(rx);
                     return Err(StoreError::Unwritten {
                         path,
                         unwritten: stats.pending.load(Ordering::Relaxed),
