@@ -375,3 +375,151 @@ fn one_sentence_from_the_future_moves_neither_the_stored_clock_nor_retention() {
     );
     assert_eq!(attacked.2, clean.2, "the events");
 }
+
+/// The tartus fixture's lines and its expected events (the scenario's oracle), sorted.
+fn tartus() -> (Vec<String>, Vec<String>) {
+    let feed = std::fs::read_to_string(root().join("fixtures/tartus-2025-01/feed.nmea")).unwrap();
+    let lines = feed.lines().map(|l| format!("{l}\n")).collect();
+    (
+        lines,
+        util::sorted_lines(&root().join("fixtures/tartus-2025-01/expected-events.jsonl")),
+    )
+}
+
+/// Starts `vesselwatch run` with stderr piped.
+fn start(cfg: &std::path::Path, db: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_vesselwatch"))
+        .args(["run", "--config"])
+        .arg(cfg)
+        .arg("--db")
+        .arg(db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Regression (issue 11, item 3): with the database files deleted mid-run every later event went
+/// into deleted inodes, with no log line and exit 0. Now the writer notices before its next
+/// write, writes the database anew from its open connection, and the run ends with every event of
+/// the scenario at the database's path.
+#[test]
+fn database_files_deleted_mid_run_lose_no_event() {
+    let (lines, want) = tartus();
+    let (port, http) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[http]\nlisten = \"127.0.0.1:{http}\"\n[[sources]]\nname = \"push\"\n\
+             type = \"tcp_listen\"\nlisten = \"127.0.0.1:{port}\"\n"
+        ),
+    );
+    let db = dir.path().join("d.db");
+    let mut child = start(&cfg, &db);
+    assert!(util::wait_until(Duration::from_secs(20), || {
+        util::metric(http, "vesselwatch_source_up") == Some(1)
+    }));
+    let mut feed = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let half = lines.len() / 2;
+    feed.write_all(lines[..half].concat().as_bytes()).unwrap();
+    // Committed: the events of the first half are in the file (read without creating it).
+    let committed = || {
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|c| c.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0)))
+            .unwrap_or(0)
+    };
+    assert!(util::wait_until(Duration::from_secs(20), || committed() > 0));
+    std::thread::sleep(Duration::from_millis(500));
+    for suffix in ["", "-wal", "-shm"] {
+        std::fs::remove_file(format!("{}{suffix}", db.display())).unwrap();
+    }
+    feed.write_all(lines[half..].concat().as_bytes()).unwrap();
+    assert!(
+        util::wait_until(Duration::from_secs(20), || committed() == want.len() as i64),
+        "events {} of {}",
+        committed(),
+        want.len()
+    );
+    assert_eq!(
+        util::metric(http, "vesselwatch_store_restores_total"),
+        Some(1)
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(util::wait_until(Duration::from_secs(20), || child
+        .try_wait()
+        .unwrap()
+        .is_some()));
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{status:?}: {stderr}");
+    assert!(stderr.contains("database file was deleted"), "{stderr}");
+    assert_eq!(util::stored_events(&db), want);
+}
+
+/// Issue 11, item 3: a store that cannot write for longer than `[store] give_up_after` (here a
+/// lock another process holds) shows in `/readyz` and the metrics meanwhile, then stops the daemon
+/// non-zero, saying what it could not write; it never goes on reading what it cannot store.
+#[test]
+fn a_store_locked_past_give_up_after_stops_the_daemon_saying_what_was_not_written() {
+    let (lines, _) = tartus();
+    let (port, http) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[store]\ngive_up_after = \"8s\"\n[http]\nlisten = \"127.0.0.1:{http}\"\n\
+             [[sources]]\nname = \"push\"\ntype = \"tcp_listen\"\nlisten = \"127.0.0.1:{port}\"\n"
+        ),
+    );
+    let db = dir.path().join("l.db");
+    let mut child = start(&cfg, &db);
+    assert!(util::wait_until(Duration::from_secs(20), || {
+        util::metric(http, "vesselwatch_source_up") == Some(1)
+    }));
+    let blocker = rusqlite::Connection::open(&db).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let t = Instant::now();
+    let mut feed = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    feed.write_all(lines.concat().as_bytes()).unwrap();
+    let mut readyz = None;
+    // SQLite waits out a lock for its busy timeout (5 s) before it reports one.
+    assert!(
+        util::wait_until(Duration::from_secs(8), || {
+            readyz = util::get(http, "/readyz");
+            readyz
+                .as_ref()
+                .is_some_and(|(s, b)| *s == 503 && b.contains("store writes failing since"))
+        }),
+        "{readyz:?}"
+    );
+    assert!(util::metric(http, "vesselwatch_store_retries_total").is_some_and(|n| n > 0));
+    let exited = util::wait_until(Duration::from_secs(15), || {
+        child.try_wait().unwrap().is_some()
+    });
+    let waited = t.elapsed();
+    assert!(exited, "still running {waited:?} after the lock");
+    blocker.execute_batch("COMMIT").unwrap();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(waited >= Duration::from_secs(8), "{waited:?}");
+    assert!(
+        stderr.contains(&format!("not written to {}", db.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("database is locked"), "{stderr}");
+    // What it names as unwritten is what the database lacks: nothing was committed.
+    let said: i64 = stderr
+        .split(" event(s)")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(said > 0, "{stderr}");
+    assert_eq!(util::stored_events(&db).len(), 0);
+}

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use serde_json::Value;
@@ -639,4 +640,134 @@ fn retention_deletes_only_positions_older_than_the_limit() {
         .query_row("SELECT min(time) FROM positions", [], |r| r.get(0))
         .unwrap();
     assert_eq!(oldest, newest.0 - 100);
+}
+
+/// Issue 11, item 3: a connection that has become read-only stays so after the cause is fixed;
+/// the writer opens the file again and the batch is written.
+#[test]
+fn a_read_only_connection_is_opened_again_and_the_batch_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ro.db");
+    drop(store::open(&path).unwrap());
+    let ro =
+        Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let writer = Writer::spawn(ro, path.clone(), 4, None);
+    writer.send_and_wait(batch(25)).unwrap();
+    assert_eq!(writer.stats().reopens.load(Relaxed), 1);
+    assert_eq!(writer.stats().retries.load(Relaxed), 1);
+    assert_eq!(writer.stats().failing_since_ms.load(Relaxed), 0);
+    writer.finish().unwrap();
+    assert_eq!(count(&path, "positions"), 25);
+}
+
+/// Issue 11, item 3: the database files deleted under the running writer. SQLite would go on
+/// writing into the deleted inodes, where nobody finds it; the writer notices and writes the
+/// database anew from its open connection, so what was committed before and after is all there.
+#[test]
+fn database_files_deleted_mid_run_are_written_anew_with_everything() {
+    for (case, deleted) in [
+        ("all", &["", "-wal", "-shm"][..]),
+        ("database", &[""][..]),
+        ("log", &["-wal"][..]),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gone.db");
+        let writer = Writer::spawn(store::open(&path).unwrap(), path.clone(), 4, None);
+        writer.send_and_wait(batch(30)).unwrap();
+        for suffix in deleted {
+            std::fs::remove_file(format!("{}{suffix}", path.display())).unwrap();
+        }
+        let mut second = batch(70);
+        for (i, (mmsi, fix)) in second.positions.iter_mut().enumerate() {
+            *mmsi = 200_000_000 + i as u32;
+            fix.time.0 += 1_000_000;
+        }
+        writer.send_and_wait(second).unwrap();
+        assert_eq!(writer.stats().restores.load(Relaxed), 1, "{case}");
+        writer.finish().unwrap();
+        assert_eq!(count(&path, "positions"), 100, "{case}");
+        let strays: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".restoring"))
+            .collect();
+        assert!(strays.is_empty(), "{case}: {strays:?}");
+    }
+}
+
+/// Issue 11, item 3: a store that does not recover within the configured time stops the writer,
+/// and the error says exactly what was not written: the batch being retried and those queued.
+#[test]
+fn a_store_that_does_not_recover_in_time_says_what_was_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("held.db");
+    let conn = store::open(&path).unwrap();
+    conn.busy_timeout(Duration::from_millis(20)).unwrap();
+    let blocker = Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let patience = store::Patience {
+        give_up_after: Duration::from_millis(800),
+        at_shutdown: Duration::from_secs(30),
+    };
+    let writer = Writer::spawn_with(conn, path.clone(), 4, None, patience);
+    let t = Instant::now();
+    assert_eq!(writer.send_and_wait(batch(40)), Err(store::WriterStopped));
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(800) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    let e = writer.finish().unwrap_err();
+    match &e {
+        store::StoreError::Unwritten { unwritten, .. } => {
+            assert_eq!(unwritten.batches, 1);
+            assert_eq!(unwritten.positions, 40);
+            assert_eq!(unwritten.events, 0);
+            assert_eq!(
+                unwritten.span,
+                Some((UnixMillis(1_700_000_000_000), UnixMillis(1_700_000_000_039)))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let text = format!("{:#}", anyhow::Error::new(e));
+    assert!(text.contains("40 position(s)"), "{text}");
+    assert!(text.contains("locked"), "{text}");
+}
+
+/// Issue 11, item 3: shutdown is bounded whatever the store does. Once closing, a store that keeps
+/// failing gets `at_shutdown`, not the (long) give-up time, and even a 30 s backoff sleep is cut.
+#[test]
+fn finishing_with_a_store_that_keeps_failing_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stuck.db");
+    let conn = store::open(&path).unwrap();
+    conn.busy_timeout(Duration::from_millis(20)).unwrap();
+    let blocker = Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let patience = store::Patience {
+        give_up_after: Duration::from_secs(3_600),
+        at_shutdown: Duration::from_millis(700),
+    };
+    let writer = Writer::spawn_with(conn, path.clone(), 4, None, patience);
+    writer.send(batch(5)).unwrap();
+    writer.send(batch(6)).unwrap();
+    // Long enough for the backoff to have grown past the shutdown patience.
+    std::thread::sleep(Duration::from_millis(1_500));
+    let t = Instant::now();
+    let e = writer.finish().unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    match e {
+        store::StoreError::Unwritten { unwritten, .. } => {
+            assert_eq!((unwritten.batches, unwritten.positions), (2, 11));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn count(path: &std::path::Path, table: &str) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
 }

@@ -95,6 +95,7 @@ pub enum HttpError {
 async fn readyz(State(s): State<Arc<Shared>>) -> Response {
     let fresh = crate::clock::now().0 - s.heartbeat.load(Ordering::Relaxed) < 5_000;
     let store_stalled = s.waiting_on_store.load(Ordering::Relaxed) && !fresh;
+    let failing_since = s.store.failing_since_ms.load(Ordering::Relaxed);
     let down: Vec<&str> = s
         .source_names
         .iter()
@@ -103,11 +104,15 @@ async fn readyz(State(s): State<Arc<Shared>>) -> Response {
         .map(|(n, _)| n.as_str())
         .collect();
     let store = read(&s, |_| Ok(())).await.is_ok();
-    if fresh && down.is_empty() && store {
+    if fresh && down.is_empty() && store && failing_since == 0 {
         (StatusCode::OK, "ready\n").into_response()
     } else {
+        let writes = match failing_since {
+            0 => "ok".to_string(),
+            t => format!("failing since {}", UnixMillis(t)),
+        };
         let why = format!(
-            "not ready: pipeline turning {fresh}, store stalled {store_stalled}, store readable {store}, sources down {down:?}\n"
+            "not ready: pipeline turning {fresh}, store stalled {store_stalled}, store writes {writes}, store readable {store}, sources down {down:?}\n"
         );
         (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
     }

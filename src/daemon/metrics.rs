@@ -110,7 +110,18 @@ struct Reading {
     /// The outbox backlog per webhook: every configured one (0 when nothing is queued), then any
     /// other the database still holds alerts for (a webhook a reload removed).
     undelivered: Vec<(String, i64)>,
+    writer: WriterReading,
     now: UnixMillis,
+}
+
+/// The store writer's figures at the scrape.
+#[derive(Debug)]
+struct WriterReading {
+    failing_since_ms: i64,
+    pending: u64,
+    retries: u64,
+    reopens: u64,
+    restores: u64,
 }
 
 impl Reading {
@@ -156,11 +167,20 @@ impl Reading {
                 undelivered.push((name.clone(), *n));
             }
         }
+        let st = &shared.store;
+        let writer = WriterReading {
+            failing_since_ms: st.failing_since_ms.load(Ordering::Relaxed),
+            pending: st.pending.load(Ordering::Relaxed),
+            retries: st.retries.load(Ordering::Relaxed),
+            reopens: st.reopens.load(Ordering::Relaxed),
+            restores: st.restores.load(Ordering::Relaxed),
+        };
         Self {
             snap,
             sources,
             webhooks,
             undelivered,
+            writer,
             now,
         }
     }
@@ -326,6 +346,46 @@ impl Collector for Reading {
                 .filter(|s| s.last_data_ms > 0)
                 .map(|s| ([("source", s.name.as_str())], self.age(s.last_data_ms))),
         )?;
+        let w = &self.writer;
+        gauge_one(
+            &mut e,
+            "vesselwatch_store_failing",
+            Some(&Unit::Seconds),
+            "How long store writes have been failing without a success (0 while they succeed). \
+             Intake waits meanwhile; past [store] give_up_after the daemon stops non-zero.",
+            Some(match w.failing_since_ms {
+                0 => 0.0,
+                t => self.age(t).max(0.0),
+            }),
+        )?;
+        gauge_one(
+            &mut e,
+            "vesselwatch_store_pending_batches",
+            None,
+            "Batches waiting for the store writer (queued or being retried).",
+            Some(w.pending),
+        )?;
+        counter_one(
+            &mut e,
+            "vesselwatch_store_retries",
+            "Store writes that failed with an error waiting may fix (locked, disk full, \
+             read-only, I/O) and were retried.",
+            w.retries,
+        )?;
+        counter_one(
+            &mut e,
+            "vesselwatch_store_reopens",
+            "Times the store connection was opened again after a failure a new connection may \
+             not have (read-only, cannot open, I/O error).",
+            w.reopens,
+        )?;
+        counter_one(
+            &mut e,
+            "vesselwatch_store_restores",
+            "Times the database file or its write-ahead log was found deleted or replaced and \
+             the database was written anew from the open connection.",
+            w.restores,
+        )?;
         gauge(
             &mut e,
             "vesselwatch_outbox_undelivered",
@@ -458,6 +518,7 @@ mod tests {
             snapshot: Mutex::new(snap),
             heartbeat: AtomicI64::new(NOW.0),
             waiting_on_store: Default::default(),
+            store: Default::default(),
             db: "unused.db".into(),
             deliveries: Mutex::new(
                 webhooks
@@ -570,10 +631,25 @@ mod tests {
         s.source_stats[0].last_data_ms.store(0, Ordering::Relaxed);
         let text = render(&s, &StoreFigures::default(), NOW);
         assert!(
-            !samples(&text).iter().any(|l| l.contains("_seconds")),
+            !samples(&text)
+                .iter()
+                .any(|l| l.contains("_seconds") && !l.starts_with("vesselwatch_store_failing")),
             "{text}"
         );
         assert!(text.contains("# TYPE vesselwatch_feed_lag_seconds gauge\n"));
+        // The store's failing time is always known: 0 while writes succeed.
+        assert!(
+            text.contains("\nvesselwatch_store_failing_seconds 0.0\n"),
+            "{text}"
+        );
+        s.store
+            .failing_since_ms
+            .store(NOW.0 - 2_500, Ordering::Relaxed);
+        let text = render(&s, &StoreFigures::default(), NOW);
+        assert!(
+            text.contains("\nvesselwatch_store_failing_seconds 2.5\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -150,6 +150,8 @@ pub struct Shared {
     pub waiting_on_store: std::sync::atomic::AtomicBool,
     /// The database.
     pub db: PathBuf,
+    /// The store writer's counters: whether writes fail now, retries, reopens, restores.
+    pub store: Arc<store::WriterStats>,
     /// The delivery worker's counters, per webhook.
     pub deliveries: Mutex<Vec<(String, Arc<EndpointStats>)>>,
 }
@@ -231,7 +233,15 @@ pub fn run(
             Ok(())
         }
     };
-    served.and(flushed)?;
+    match (served, flushed) {
+        // The writer's own account says why it stopped and what it could not write.
+        (Err(DaemonError::StoreStopped(_)), Err(why)) => return Err(why),
+        (Err(e), Err(also)) => {
+            tracing::error!(error = %crate::error::Chain(&also), "The store could not write everything at the end either.");
+            return Err(e);
+        }
+        (served, flushed) => served.and(flushed)?,
+    }
     tracing::info!("Stopped.");
     Ok(())
 }
@@ -265,6 +275,7 @@ async fn serve(
         heartbeat: AtomicI64::new(crate::clock::now().0),
         waiting_on_store: Default::default(),
         db: db.clone(),
+        store: writer.stats_handle(),
         deliveries: Mutex::new(delivery_stats(&delivery)),
     });
     let config_dir = match &loaded.origin {
@@ -372,6 +383,8 @@ async fn serve(
     tracing::info!("Shutting down: stopping sources, draining the pipeline, flushing the store.");
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     coordinator.begin();
+    // A store that keeps failing now gets a bounded time, so that stopping is bounded too.
+    writer.closing();
     // The pipeline ends once every source has stopped sending, after committing what they sent.
     let drained = match ended_early {
         Some(Ok(Ok(()))) => Err(DaemonError::PipelineEnded),

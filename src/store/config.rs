@@ -53,6 +53,10 @@ pub struct StoreConfig {
     pub sample_positions: Sampling,
     /// Positions older than this (in message time) are deleted.
     pub position_retention: HumanDuration,
+    /// How long writes may keep failing (a lock held by another process, a full disk, a file
+    /// made read-only) before the daemon stops non-zero saying what it could not write. Until
+    /// then intake waits: nothing accepted is dropped.
+    pub give_up_after: HumanDuration,
 }
 
 impl StoreConfig {
@@ -66,6 +70,13 @@ impl StoreConfig {
                 "must be longer than zero (positions older than it are deleted)",
             ));
         }
+        if self.give_up_after.0.is_zero() {
+            return Err(invalid(
+                "store.give_up_after",
+                "0s",
+                "must be longer than zero (a lock held for a moment would stop the daemon)",
+            ));
+        }
         if self.sample_positions == Sampling::Every(HumanDuration(Duration::ZERO)) {
             return Err(invalid(
                 "store.sample_positions",
@@ -77,12 +88,23 @@ impl StoreConfig {
     }
 }
 
+impl StoreConfig {
+    /// The writer's patience these settings ask for.
+    pub fn patience(&self) -> super::Patience {
+        super::Patience {
+            give_up_after: self.give_up_after.0,
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             path: None,
             sample_positions: Sampling::Every(HumanDuration(Duration::from_secs(600))),
             position_retention: HumanDuration(Duration::from_secs(90 * 86_400)),
+            give_up_after: HumanDuration(super::Patience::default().give_up_after),
         }
     }
 }

@@ -61,15 +61,30 @@ pub enum StoreError {
         known: u32,
     },
     /// The writer stopped with batches it could not write.
-    #[error("{unwritten} batch(es) could not be written to {path}")]
+    #[error("not written to {path}: {unwritten}")]
     Unwritten {
         /// The database file.
         path: PathBuf,
-        /// Batches left.
-        unwritten: u64,
+        /// What was left (boxed: errors travel through every command's `Result`).
+        unwritten: Box<writer::Unwritten>,
         /// The last error.
         #[source]
         last_error: SqliteError,
+    },
+    /// Another file took the database's name while the daemon had it open: it is not ours to
+    /// overwrite.
+    #[error("{path} was replaced by another file while the daemon had it open; move it away")]
+    Replaced {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// A file operation on the database failed.
+    #[error("{path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
     },
     /// The writer thread panicked: a bug; what it held is not written.
     #[error("the store writer failed (a panic) with {unwritten} batch(es) not written")]
@@ -192,18 +207,19 @@ pub fn start(
     tracing::info!(db = %db.display(), vessels = snapshots.len(), "Store opened; engine state restored.");
     engine.restore(snapshots, clock);
     engine.enable_recording(settings.sample_positions.millis());
-    Ok(Writer::spawn(
+    Ok(Writer::spawn_with(
         conn,
         db,
         64,
         Some(settings.position_retention.millis()),
+        settings.patience(),
     ))
 }
 
 pub use batch::{Ack, Batch, Checkpoint, delete_old_positions, write_batch};
 pub use fences::{FenceRecord, sync_fences};
 pub use state::{load_checkpoints, load_state};
-pub use writer::{Writer, WriterStats, WriterStopped};
+pub use writer::{Patience, Unwritten, Writer, WriterStats, WriterStopped};
 
 #[cfg(test)]
 mod tests {
