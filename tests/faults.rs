@@ -523,3 +523,82 @@ fn a_store_locked_past_give_up_after_stops_the_daemon_saying_what_was_not_writte
     assert!(said > 0, "{stderr}");
     assert_eq!(util::stored_events(&db).len(), 0);
 }
+
+/// Regression (issue 11, item 3): a corrupt page in the positions table killed the writer with one
+/// ERROR line while `/readyz` said ready and 2,020 events were dropped. Now a write that fails
+/// for a reason waiting cannot fix stops the daemon at once, exit 2, naming what it could not
+/// write; the page is made corrupt the way a disk does it, bytes overwritten in place.
+#[test]
+fn a_corrupt_page_stops_the_daemon_saying_what_was_not_written() {
+    let (lines, _) = tartus();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    // A database with positions in it, then the positions table's root page overwritten.
+    let seed = dir.path().join("seed.nmea");
+    std::fs::write(&seed, lines[..2_000].concat()).unwrap();
+    util::run_ok(
+        bin()
+            .args(["replay", "--config"])
+            .arg(root().join("config/vesselwatch.toml"))
+            .arg("--db")
+            .arg(&db)
+            .arg(&seed),
+    );
+    let (page_size, root_page): (u32, u32) = {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+        (
+            c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap(),
+            c.query_row(
+                "SELECT rootpage FROM sqlite_master WHERE name = 'positions'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap(),
+        )
+    };
+    {
+        use std::io::{Seek, SeekFrom};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
+        f.seek(SeekFrom::Start(
+            u64::from(root_page - 1) * u64::from(page_size),
+        ))
+        .unwrap();
+        f.write_all(&vec![0xA5; page_size as usize]).unwrap();
+    }
+    let port = free_port();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[monitor]\nvessels = \"all\"\n[http]\nlisten = \"\"\n[[sources]]\nname = \"push\"\n\
+             type = \"tcp_listen\"\nlisten = \"127.0.0.1:{port}\"\n"
+        ),
+    );
+    let mut child = start(&cfg, &db);
+    let mut feed = None;
+    assert!(util::wait_until(Duration::from_secs(20), || {
+        feed = std::net::TcpStream::connect(("127.0.0.1", port)).ok();
+        feed.is_some()
+    }));
+    feed.unwrap()
+        .write_all(lines[2_000..].concat().as_bytes())
+        .unwrap();
+    assert!(
+        util::wait_until(Duration::from_secs(20), || child
+            .try_wait()
+            .unwrap()
+            .is_some()),
+        "still running with a corrupt table"
+    );
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains(&format!("not written to {}", db.display())),
+        "{last}"
+    );
+    assert!(last.contains("malformed"), "{last}");
+    assert!(last.contains("position(s)"), "{last}");
+}
