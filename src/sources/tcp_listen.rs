@@ -12,7 +12,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::Deserialize;
-use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 
 use super::{Chunk, Context, SourceError};
@@ -85,7 +84,7 @@ pub async fn run(config: TcpListenConfig, mut ctx: Context) -> Result<(), Source
             a = listener.accept() => a,
             _ = ctx.shutdown.recv() => return Ok(()),
         };
-        let (mut stream, peer) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(a) => {
                 pause = Duration::from_millis(100);
                 a
@@ -113,10 +112,24 @@ pub async fn run(config: TcpListenConfig, mut ctx: Context) -> Result<(), Source
         );
         tokio::spawn(async move {
             let _permit = permit;
-            let mut buf = vec![0u8; READ];
             loop {
+                // The buffer is allocated once data is there and travels on as the chunk: an
+                // idle connection holds no buffer (1,000 of them at 64 KiB each stayed resident
+                // before), and nothing is copied.
+                let mut buf = Vec::new();
                 let n = tokio::select! {
-                    r = tokio::time::timeout(idle_timeout.0, stream.read(&mut buf)) => r,
+                    r = tokio::time::timeout(idle_timeout.0, async {
+                        stream.readable().await?;
+                        buf.reserve_exact(READ);
+                        loop {
+                            match stream.try_read_buf(&mut buf) {
+                                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                                    stream.readable().await?
+                                }
+                                r => return r,
+                            }
+                        }
+                    }) => r,
                     _ = shutdown.recv() => break,
                 };
                 match n {
@@ -131,9 +144,12 @@ pub async fn run(config: TcpListenConfig, mut ctx: Context) -> Result<(), Source
                         break;
                     }
                     Ok(Ok(n)) => {
+                        if buf.capacity() > 4 * n {
+                            buf.shrink_to_fit();
+                        }
                         let chunk = Chunk::Data {
                             feed,
-                            bytes: buf[..n].to_vec(),
+                            bytes: buf,
                             position: stats.received(n),
                         };
                         if tx.send(chunk).await.is_err() {
