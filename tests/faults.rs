@@ -602,3 +602,119 @@ fn a_corrupt_page_stops_the_daemon_saying_what_was_not_written() {
     assert!(last.contains("malformed"), "{last}");
     assert!(last.contains("position(s)"), "{last}");
 }
+
+/// Acceptance (issue 11, item 5): under `ulimit -n 1024`, 1,100 idle TCP connections to the feed
+/// listener and 300 HTTP clients that never finish their request headers. The feed connected
+/// before them is read to its end, `/metrics` answers throughout, and the slow clients are closed
+/// by the header timeout and counted.
+#[test]
+fn idle_feeds_and_slow_http_clients_under_ulimit_1024_leave_ingest_and_metrics_working() {
+    let (lines, _) = tartus();
+    let (port, http) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[http]\nlisten = \"127.0.0.1:{http}\"\n[[sources]]\nname = \"push\"\n\
+             type = \"tcp_listen\"\nlisten = \"127.0.0.1:{port}\"\nidle_timeout = \"60s\"\n"
+        ),
+    );
+    let db = dir.path().join("u.db");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 1024 && exec \"$0\" run --config \"$1\" --db \"$2\"")
+        .arg(env!("CARGO_BIN_EXE_vesselwatch"))
+        .arg(&cfg)
+        .arg(&db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(util::wait_until(Duration::from_secs(20), || {
+        util::metric(http, "vesselwatch_source_up") == Some(1)
+    }));
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let nofile = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    assert!(nofile.split_whitespace().nth(3) == Some("1024"), "{nofile}");
+    // Messages the lines complete (fragment number = fragment count), from the framing itself.
+    let complete = |part: &[String]| {
+        part.iter()
+            .filter(|l| {
+                let f: Vec<&str> = l[l.find('!').unwrap()..].split(',').collect();
+                f[1] == f[2]
+            })
+            .count() as u64
+    };
+    let half = lines.len() / 2;
+    let mut feed = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    feed.write_all(lines[..half].concat().as_bytes()).unwrap();
+    assert!(util::wait_until(Duration::from_secs(20), || {
+        util::metric(http, "vesselwatch_messages_total") == Some(complete(&lines[..half]))
+    }));
+    // 1,100 idle connections: 255 are served (with the feed, the default cap of 256), the rest
+    // wait in the kernel's accept queue or retry their SYN while it is full, which is why they are
+    // made on a thread of their own; how many the kernel takes depends on its somaxconn.
+    let (stop_idle, stopped) = std::sync::mpsc::channel::<()>();
+    let idle = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for _ in 0..1_100 {
+            if stopped.try_recv().is_ok() {
+                return held.len();
+            }
+            held.extend(
+                std::net::TcpStream::connect_timeout(
+                    &([127, 0, 0, 1], port).into(),
+                    Duration::from_secs(1),
+                )
+                .ok(),
+            );
+        }
+        let _ = stopped.recv();
+        held.len()
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let slow: Vec<_> = (0..300)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", http)).unwrap();
+            s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                .unwrap();
+            s
+        })
+        .collect();
+    // Under the attack, a scrape answers and the rest of the feed is read.
+    let t = Instant::now();
+    assert_eq!(util::metric(http, "vesselwatch_source_up"), Some(1));
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    feed.write_all(lines[half..].concat().as_bytes()).unwrap();
+    assert!(
+        util::wait_until(Duration::from_secs(20), || {
+            util::metric(http, "vesselwatch_messages_total") == Some(complete(&lines))
+        }),
+        "messages {:?} of {}",
+        util::metric(http, "vesselwatch_messages_total"),
+        complete(&lines)
+    );
+    // The slow clients are closed by the header timeout, every one of them.
+    assert!(
+        util::wait_until(Duration::from_secs(15), || {
+            util::metric(http, "vesselwatch_http_connections_timed_out_total") == Some(300)
+        }),
+        "timed out {:?}",
+        util::metric(http, "vesselwatch_http_connections_timed_out_total")
+    );
+    drop(slow);
+    stop_idle.send(()).unwrap();
+    let made = idle.join().unwrap();
+    assert!(made > 255, "only {made} idle connections made");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(util::wait_until(Duration::from_secs(20), || child
+        .try_wait()
+        .unwrap()
+        .is_some()));
+    assert!(child.wait().unwrap().success());
+}

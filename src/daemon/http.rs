@@ -5,7 +5,10 @@
 //! published snapshot, the sources' counters, and the database through read-only connections.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use crate::shutdown::Shutdown;
 use axum::extract::{Query, State};
@@ -25,18 +28,22 @@ pub struct HttpConfig {
     /// Address to serve on; empty turns the endpoint off. Loopback by default: metrics and the API
     /// are not for the open internet.
     pub listen: String,
+    /// Connections served at once; one more is closed as soon as it is accepted (and counted).
+    /// Without a cap, 1,100 half-sent requests held every descriptor and `/metrics` timed out.
+    pub max_connections: usize,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:9110".into(),
+            max_connections: 512,
         }
     }
 }
 
 impl HttpConfig {
-    /// Checks that `listen` is an address and port (or empty).
+    /// Checks that `listen` is an address and port (or empty), and the cap is usable.
     pub fn validate(&self) -> Result<(), vesselwatch_engine::settings::Invalid> {
         if !self.listen.is_empty() && self.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(vesselwatch_engine::settings::invalid(
@@ -45,34 +52,170 @@ impl HttpConfig {
                 "must be address:port, or empty to turn it off",
             ));
         }
+        if !(1..=65_536).contains(&self.max_connections) {
+            return Err(vesselwatch_engine::settings::invalid(
+                "http.max_connections",
+                self.max_connections.to_string(),
+                "must be between 1 and 65536",
+            ));
+        }
         Ok(())
     }
 }
 
-/// Serves until shutdown.
-pub async fn serve(
-    addr: String,
-    shared: Arc<Shared>,
-    mut shutdown: Shutdown,
-) -> Result<(), HttpError> {
-    let app = axum::Router::new()
+/// The HTTP endpoint's counters, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct HttpStats {
+    /// Connections open now.
+    pub open: AtomicU64,
+    /// Connections closed unserved: the cap was reached, or accepting failed (out of
+    /// descriptors).
+    pub rejected: AtomicU64,
+    /// Connections closed for taking too long: request headers not sent within
+    /// [`HEADER_TIMEOUT`], or open longer than [`CONNECTION_LIFETIME`].
+    pub timed_out: AtomicU64,
+}
+
+/// How long a client may take to send a request's headers (each request on a kept-alive
+/// connection too). A scrape sends them at once; a client that trickles them holds a descriptor.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one connection may stay open; it is then closed after the request in progress.
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
+/// After being asked to close (lifetime or shutdown), how long a connection has to finish the
+/// response in progress before it is dropped (a client that does not read its response).
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+fn router(shared: Arc<Shared>) -> axum::Router {
+    axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/vessels", get(vessels))
         .route("/api/events", get(events))
-        .with_state(shared);
+        .with_state(shared)
+}
+
+/// Serves until shutdown. Written on hyper's connection API rather than `axum::serve`, which
+/// has no header timeout, no connection cap and no pause after a failed accept: the three
+/// things that let 1,100 idle clients starve the endpoint.
+pub async fn serve(
+    config: HttpConfig,
+    shared: Arc<Shared>,
+    mut shutdown: Shutdown,
+) -> Result<(), HttpError> {
+    let addr = config.listen.clone();
+    let app = router(Arc::clone(&shared));
+    let stats = Arc::clone(&shared.http);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .map_err(|source| HttpError::Bind {
             addr: addr.clone(),
             source,
         })?;
-    tracing::info!(%addr, "HTTP endpoint listening.");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.recv().await })
-        .await
-        .map_err(HttpError::Serve)
+    tracing::info!(%addr, max_connections = config.max_connections, "HTTP endpoint listening.");
+    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let mut connections = tokio::task::JoinSet::new();
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.recv() => break,
+        };
+        while connections.try_join_next().is_some() {}
+        let (stream, peer) = match accepted {
+            Ok(a) => {
+                pause = Duration::from_millis(100);
+                a
+            }
+            Err(e) => {
+                // Out of descriptors (EMFILE): retrying at once would spin a core.
+                let n = stats.rejected.fetch_add(1, Ordering::Relaxed) + 1;
+                if n.is_power_of_two() {
+                    tracing::warn!(error = %e, rejected = n, ?pause, "Accepting an HTTP connection failed; pausing.");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = shutdown.recv() => break,
+                }
+                pause = (pause * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+            // Full: closed at once. Holding it until a slot frees would hold its descriptor,
+            // which is what the cap is for.
+            let n = stats.rejected.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(%peer, rejected = n, max = config.max_connections, "HTTP connection refused: at the connection cap.");
+            }
+            drop(stream);
+            continue;
+        };
+        let (app, stats, stop) = (app.clone(), Arc::clone(&stats), shutdown.clone());
+        connections.spawn(async move {
+            let _permit = permit;
+            stats.open.fetch_add(1, Ordering::Relaxed);
+            serve_connection(stream, peer, app, &stats, stop).await;
+            stats.open.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+    // Connections finish the request in progress; what is left after the grace is dropped.
+    let _ = tokio::time::timeout(CLOSE_GRACE * 2, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    Ok(())
+}
+
+/// Serves one connection with a header timeout and a lifetime, closing it gracefully at
+/// shutdown.
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    app: axum::Router,
+    stats: &HttpStats,
+    mut stop: Shutdown,
+) {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    let conn = builder.serve_connection(
+        hyper_util::rt::TokioIo::new(stream),
+        hyper_util::service::TowerToHyperService::new(app),
+    );
+    tokio::pin!(conn);
+    let limit = tokio::time::sleep(CONNECTION_LIFETIME);
+    tokio::pin!(limit);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    if e.is_timeout() {
+                        stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                    }
+                    tracing::debug!(%peer, error = %e, "HTTP connection ended with an error.");
+                }
+                return;
+            }
+            _ = &mut limit => {
+                if closing {
+                    tracing::debug!(%peer, "HTTP connection dropped: its response was not taken in time.");
+                    return;
+                }
+                stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+                limit.as_mut().reset(tokio::time::Instant::now() + CLOSE_GRACE);
+            }
+            _ = stop.recv(), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+                limit.as_mut().reset(tokio::time::Instant::now() + CLOSE_GRACE);
+            }
+        }
+    }
 }
 
 /// Why the HTTP endpoint stopped: health checks and metrics are how a supervisor sees the daemon,

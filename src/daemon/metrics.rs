@@ -111,6 +111,8 @@ struct Reading {
     /// other the database still holds alerts for (a webhook a reload removed).
     undelivered: Vec<(String, i64)>,
     writer: WriterReading,
+    /// HTTP connections: open, rejected, timed out.
+    http: [u64; 3],
     now: UnixMillis,
 }
 
@@ -175,12 +177,15 @@ impl Reading {
             reopens: st.reopens.load(Ordering::Relaxed),
             restores: st.restores.load(Ordering::Relaxed),
         };
+        let h = &shared.http;
+        let http = [&h.open, &h.rejected, &h.timed_out].map(|n| n.load(Ordering::Relaxed));
         Self {
             snap,
             sources,
             webhooks,
             undelivered,
             writer,
+            http,
             now,
         }
     }
@@ -386,6 +391,27 @@ impl Collector for Reading {
              the database was written anew from the open connection.",
             w.restores,
         )?;
+        gauge_one(
+            &mut e,
+            "vesselwatch_http_connections",
+            None,
+            "HTTP connections open now (at most [http] max_connections).",
+            Some(self.http[0]),
+        )?;
+        counter_one(
+            &mut e,
+            "vesselwatch_http_connections_rejected",
+            "HTTP connections closed unserved: at the connection cap, or accepting failed (out \
+             of descriptors).",
+            self.http[1],
+        )?;
+        counter_one(
+            &mut e,
+            "vesselwatch_http_connections_timed_out",
+            "HTTP connections closed for taking too long: headers not sent within 5 s, or open \
+             longer than 120 s.",
+            self.http[2],
+        )?;
         gauge(
             &mut e,
             "vesselwatch_outbox_undelivered",
@@ -519,6 +545,7 @@ mod tests {
             heartbeat: AtomicI64::new(NOW.0),
             waiting_on_store: Default::default(),
             store: Default::default(),
+            http: Default::default(),
             db: "unused.db".into(),
             deliveries: Mutex::new(
                 webhooks

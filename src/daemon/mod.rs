@@ -152,6 +152,8 @@ pub struct Shared {
     pub db: PathBuf,
     /// The store writer's counters: whether writes fail now, retries, reopens, restores.
     pub store: Arc<store::WriterStats>,
+    /// The HTTP endpoint's connection counters.
+    pub http: Arc<http::HttpStats>,
     /// The delivery worker's counters, per webhook.
     pub deliveries: Mutex<Vec<(String, Arc<EndpointStats>)>>,
 }
@@ -276,6 +278,7 @@ async fn serve(
         waiting_on_store: Default::default(),
         db: db.clone(),
         store: writer.stats_handle(),
+        http: Default::default(),
         deliveries: Mutex::new(delivery_stats(&delivery)),
     });
     let config_dir = match &loaded.origin {
@@ -332,8 +335,8 @@ async fn serve(
         Ok::<_, TaskError>(())
     });
     if !loaded.config.http.listen.is_empty() {
-        let addr = loaded.config.http.listen.clone();
-        let serving = http::serve(addr, Arc::clone(&shared), coordinator.token());
+        let http = loaded.config.http.clone();
+        let serving = http::serve(http, Arc::clone(&shared), coordinator.token());
         spawn_task(&mut tasks, "HTTP endpoint".into(), serving);
     }
     let wake = {
