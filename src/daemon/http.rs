@@ -274,66 +274,168 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
 
 /// How long a request waits for the database before it answers 503: a database locked by another
 /// process (or a slow disk) must not hold HTTP clients, or the runtime, for its busy timeout.
-const READ_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+const READ_LIMIT: Duration = Duration::from_secs(2);
+
+/// Database reads running at once. Each is a blocking thread and a connection; 200 clients each
+/// reading the whole events table made the daemon 975 MB. More requests wait (within
+/// [`READ_LIMIT`]) for a turn.
+pub const READERS: usize = 4;
+
+/// Rows in one page of `/api/events` or `/api/vessels` unless `limit` says otherwise, and the most
+/// `limit` may ask for: every response is bounded.
+const PAGE: usize = 500;
+const PAGE_MAX: usize = 5_000;
 
 /// Runs a read query on a fresh read-only connection, on a blocking thread: SQLite waits for locks
 /// by sleeping, which on the runtime's workers would stall every source with it (two scrapes of
-/// `/metrics` during a lock stopped all ingest). A failure or a wait beyond [`READ_LIMIT`] is the
-/// message for a 503.
+/// `/metrics` during a lock stopped all ingest). At most [`READERS`] run at once; one that has
+/// not answered within [`READ_LIMIT`] is interrupted, and the message is for a 503.
 async fn read<T: Send + 'static>(
     s: &Shared,
     q: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
 ) -> Result<T, String> {
+    let late = || format!("the database did not answer within {READ_LIMIT:?} (locked or slow)");
+    let deadline = tokio::time::Instant::now() + READ_LIMIT;
+    let Ok(Ok(turn)) =
+        tokio::time::timeout_at(deadline, Arc::clone(&s.readers).acquire_owned()).await
+    else {
+        return Err(late());
+    };
     let db = s.db.clone();
+    let handle = Arc::new(std::sync::Mutex::new(None::<rusqlite::InterruptHandle>));
+    let shared_handle = Arc::clone(&handle);
     let work = tokio::task::spawn_blocking(move || {
-        store::open_read_only(&db)
-            .map_err(|e| crate::error::Chain(&e).to_string())
-            .and_then(|c| q(&c).map_err(|e| e.to_string()))
+        let _turn = turn;
+        let c = store::open_read_only(&db).map_err(|e| crate::error::Chain(&e).to_string())?;
+        *shared_handle.lock().expect("not poisoned") = Some(c.get_interrupt_handle());
+        q(&c).map_err(|e| e.to_string())
     });
-    match tokio::time::timeout(READ_LIMIT, work).await {
+    match tokio::time::timeout_at(deadline, work).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => Err(format!("the database read failed: {e}")),
-        Err(_) => Err(format!(
-            "the database did not answer within {READ_LIMIT:?} (locked or slow)"
-        )),
+        Err(_) => {
+            // Stop the query: its thread and its turn are freed for the next request.
+            if let Some(h) = handle.lock().expect("not poisoned").take() {
+                h.interrupt();
+            }
+            Err(late())
+        }
     }
 }
 
-async fn vessels(State(s): State<Arc<Shared>>) -> Response {
-    match read(&s, |c| query::vessels(c, &query::Filter::default())).await {
-        Ok(v) => axum::Json(v).into_response(),
+/// A page request: `limit` rows after the `after` cursor.
+#[derive(Deserialize)]
+struct PageQuery {
+    limit: Option<usize>,
+    after: Option<String>,
+    since: Option<String>,
+}
+
+impl PageQuery {
+    /// The page size asked for; `Err` is the reason for a 400.
+    fn limit(&self) -> Result<usize, String> {
+        match self.limit {
+            None => Ok(PAGE),
+            Some(n) if (1..=PAGE_MAX).contains(&n) => Ok(n),
+            Some(n) => Err(format!("limit {n} is out of range: 1 to {PAGE_MAX}")),
+        }
+    }
+}
+
+fn bad_request(why: &str) -> Response {
+    (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response()
+}
+
+/// A JSON array body, with a `Link: <...>; rel="next"` header (RFC 8288) when there may be more:
+/// the body keeps the shape it always had, and a client pages by following the link.
+fn page_response(path: &str, body: String, next: Option<Vec<(&str, String)>>) -> Response {
+    let mut r = ([("content-type", "application/json")], body).into_response();
+    if let Some(params) = next {
+        let query = serde_urlencoded::to_string(params).expect("strings encode");
+        if let Ok(v) = axum::http::HeaderValue::from_str(&format!("<{path}?{query}>; rel=\"next\""))
+        {
+            r.headers_mut().insert(axum::http::header::LINK, v);
+        }
+    }
+    r
+}
+
+/// `/api/vessels?limit=&after=MMSI`: vessels by MMSI, a page at a time.
+async fn vessels(State(s): State<Arc<Shared>>, Query(q): Query<PageQuery>) -> Response {
+    let limit = match q.limit() {
+        Ok(n) => n,
+        Err(why) => return bad_request(&why),
+    };
+    let after = match q.after.as_deref().map(str::parse::<u32>) {
+        None => None,
+        Some(Ok(m)) => Some(m),
+        Some(Err(_)) => return bad_request("after must be the last MMSI of the previous page"),
+    };
+    let filter = query::Filter::default();
+    match read(&s, move |c| {
+        query::vessels_page(c, &filter, after, Some(limit))
+    })
+    .await
+    {
+        Ok(v) => {
+            let next = (v.len() == limit).then(|| {
+                let last = v.last().map_or(0, |r| r.mmsi);
+                vec![("limit", limit.to_string()), ("after", last.to_string())]
+            });
+            let body = serde_json::to_string(&v).expect("rows serialise");
+            page_response("/api/vessels", body, next)
+        }
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
     }
 }
 
-#[derive(Deserialize)]
-struct EventsQuery {
-    since: Option<String>,
-}
-
-async fn events(State(s): State<Arc<Shared>>, Query(q): Query<EventsQuery>) -> Response {
+/// `/api/events?since=&limit=&after=`: events in time order, a page at a time. The cursor is the
+/// last event's time and id (`TIME_MS.ID`), so a page is found by the index, however deep.
+async fn events(State(s): State<Arc<Shared>>, Query(q): Query<PageQuery>) -> Response {
+    let limit = match q.limit() {
+        Ok(n) => n,
+        Err(why) => return bad_request(&why),
+    };
     let since = match q.since.as_deref().map(UnixMillis::parse_rfc3339_strict) {
         Some(None) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                "since must be an RFC 3339 time with its offset, e.g. 2025-01-25T00:00:00Z\n",
-            )
-                .into_response();
+            return bad_request(
+                "since must be an RFC 3339 time with its offset, e.g. 2025-01-25T00:00:00Z",
+            );
         }
         Some(t) => t,
         None => None,
+    };
+    let after = match q.after.as_deref() {
+        None => None,
+        Some(c) => match c
+            .split_once('.')
+            .and_then(|(t, id)| Some((t.parse().ok()?, id)))
+        {
+            Some((t, id)) if !id.is_empty() => Some((UnixMillis(t), id.to_string())),
+            _ => return bad_request("after must be the cursor from the previous page's Link"),
+        },
     };
     let filter = query::Filter {
         since,
         ..query::Filter::default()
     };
-    match read(&s, move |c| query::events(c, &filter)).await {
-        // The stored records are the event JSON already: join them into an array.
-        Ok(records) => (
-            [("content-type", "application/json")],
-            format!("[{}]", records.join(",")),
-        )
-            .into_response(),
+    match read(&s, move |c| query::events_page(c, &filter, after, limit)).await {
+        Ok(rows) => {
+            let next = (rows.len() == limit).then(|| {
+                let (t, id, _) = rows.last().expect("a full page");
+                let mut p = vec![
+                    ("limit", limit.to_string()),
+                    ("after", format!("{}.{id}", t.0)),
+                ];
+                if let Some(since) = &q.since {
+                    p.push(("since", since.clone()));
+                }
+                p
+            });
+            // The stored records are the event JSON already: join them into an array.
+            let records: Vec<&str> = rows.iter().map(|(_, _, r)| r.as_str()).collect();
+            page_response("/api/events", format!("[{}]", records.join(",")), next)
+        }
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
     }
 }

@@ -546,6 +546,7 @@ mod tests {
             waiting_on_store: Default::default(),
             store: Default::default(),
             http: Default::default(),
+            readers: Arc::new(tokio::sync::Semaphore::new(1)),
             db: "unused.db".into(),
             deliveries: Mutex::new(
                 webhooks

@@ -154,6 +154,8 @@ pub struct Shared {
     pub store: Arc<store::WriterStats>,
     /// The HTTP endpoint's connection counters.
     pub http: Arc<http::HttpStats>,
+    /// Turns for database reads from HTTP requests ([`http::READERS`] at once).
+    pub readers: Arc<tokio::sync::Semaphore>,
     /// The delivery worker's counters, per webhook.
     pub deliveries: Mutex<Vec<(String, Arc<EndpointStats>)>>,
 }
@@ -279,6 +281,7 @@ async fn serve(
         db: db.clone(),
         store: writer.stats_handle(),
         http: Default::default(),
+        readers: Arc::new(tokio::sync::Semaphore::new(http::READERS)),
         deliveries: Mutex::new(delivery_stats(&delivery)),
     });
     let config_dir = match &loaded.origin {

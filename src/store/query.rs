@@ -232,6 +232,18 @@ fn ms<S: serde::Serializer>(t: &UnixMillis, s: S) -> Result<S::Ok, S::Error> {
 
 /// Vessels seen in the time filter, by MMSI.
 pub fn vessels(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<VesselRow>> {
+    vessels_page(conn, f, None, None)
+}
+
+/// At most `limit` vessels of [`vessels`] with an MMSI above `after`: a page of the HTTP API.
+/// Two statements whatever the page size (the vessels, then every name of theirs), not one per
+/// vessel: three calls on a 2M-vessel database held a reader for 15 s that way.
+pub fn vessels_page(
+    conn: &Connection,
+    f: &Filter,
+    after: Option<u32>,
+    limit: Option<usize>,
+) -> rusqlite::Result<Vec<VesselRow>> {
     let mut w = Where::new(
         &Filter {
             since: None,
@@ -251,14 +263,17 @@ pub fn vessels(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<VesselRow>
         w.args.push(Box::new(u.0));
         w.clauses.push(format!("first_seen < ?{}", w.args.len()));
     }
+    if let Some(a) = after {
+        w.args.push(Box::new(a));
+        w.clauses.push(format!("mmsi > ?{}", w.args.len()));
+    }
+    let limit = limit.map_or(String::new(), |n| format!(" LIMIT {n}"));
     let sql = format!(
-        "SELECT mmsi, imo, name, callsign, shiptype, first_seen, last_seen, lat, lon FROM vessels{} ORDER BY mmsi",
+        "SELECT mmsi, imo, name, callsign, shiptype, first_seen, last_seen, lat, lon FROM vessels{} ORDER BY mmsi{limit}",
         w.sql()
     );
-    let mut names =
-        conn.prepare("SELECT name FROM vessel_names WHERE mmsi = ?1 ORDER BY first_seen, name")?;
     let mut stmt = conn.prepare(&sql)?;
-    let rows: Vec<VesselRow> = stmt
+    let mut rows: Vec<VesselRow> = stmt
         .query_map(w.params().as_slice(), |r| {
             Ok(VesselRow {
                 mmsi: r.get(0)?,
@@ -274,14 +289,69 @@ pub fn vessels(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<VesselRow>
             })
         })?
         .collect::<Result<_, _>>()?;
-    rows.into_iter()
-        .map(|mut v| {
-            v.names = names
-                .query_map([v.mmsi], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            Ok(v)
-        })
-        .collect()
+    attach_names(conn, &mut rows)?;
+    Ok(rows)
+}
+
+/// Fills every row's `names` from one query over the rows' MMSIs (in MMSI order, as the rows).
+fn attach_names(conn: &Connection, rows: &mut [VesselRow]) -> rusqlite::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let list = serde_json::to_string(&rows.iter().map(|v| v.mmsi).collect::<Vec<_>>())
+        .expect("a list of numbers serialises");
+    let mut stmt = conn.prepare(
+        "SELECT mmsi, name FROM vessel_names WHERE mmsi IN (SELECT value FROM json_each(?1)) \
+         ORDER BY mmsi, first_seen, name",
+    )?;
+    let mut names = stmt.query_map([list], |r| {
+        Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut next = names.next().transpose()?;
+    for row in rows.iter_mut() {
+        while let Some((mmsi, name)) = next.take() {
+            if mmsi < row.mmsi {
+                next = names.next().transpose()?;
+            } else if mmsi == row.mmsi {
+                row.names.push(name);
+                next = names.next().transpose()?;
+            } else {
+                next = Some((mmsi, name));
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// At most `limit` events of [`events`] after the `(time, id)` cursor, with their cursors: a page
+/// of the HTTP API, in `(time, id)` order (the id breaks ties stably, across restarts and
+/// vacuums).
+pub fn events_page(
+    conn: &Connection,
+    f: &Filter,
+    after: Option<(UnixMillis, String)>,
+    limit: usize,
+) -> rusqlite::Result<Vec<(UnixMillis, String, String)>> {
+    let mut w = Where::new(f, "mmsi", Some("fence"), Some("kind"), "time");
+    if let Some((t, id)) = after {
+        w.args.push(Box::new(t.0));
+        w.args.push(Box::new(id));
+        w.clauses.push(format!(
+            "(time, id) > (?{}, ?{})",
+            w.args.len() - 1,
+            w.args.len()
+        ));
+    }
+    let sql = format!(
+        "SELECT time, id, record FROM events{} ORDER BY time, id LIMIT {limit}",
+        w.sql()
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    stmt.query_map(w.params().as_slice(), |r| {
+        Ok((UnixMillis(r.get(0)?), r.get(1)?, r.get(2)?))
+    })?
+    .collect()
 }
 
 /// One stored position.

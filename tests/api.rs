@@ -1,0 +1,201 @@
+//! The HTTP API on a big database (issue 11, item 7): every list is paged and every response
+//! bounded, and a client that follows the `Link` headers gets every row exactly once. The rows are
+//! written here with plain SQL, so what the pages must add up to is known without the daemon.
+
+mod util;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use util::free_port;
+
+const EVENTS: usize = 12_345;
+const VESSELS: u32 = 30_001;
+
+/// A database of `EVENTS` events (many sharing a time, so the cursor's tie-break matters) and
+/// `VESSELS` vessels, every third with two past names.
+fn big_database(db: &std::path::Path) -> (Vec<String>, BTreeMap<u32, Vec<String>>) {
+    let mut c = vesselwatch::store::open(db).unwrap();
+    let tx = c.transaction().unwrap();
+    let mut events = Vec::with_capacity(EVENTS);
+    for i in 0..EVENTS {
+        let id = format!(
+            "{:08x}",
+            (i as u64).wrapping_mul(2_654_435_761) % 4_294_967_296
+        );
+        let time = 1_736_640_000_000 + (i as i64 / 7) * 60_000;
+        let record = format!(r#"{{"id":"{id}","time_ms":{time},"n":{i}}}"#);
+        tx.execute(
+            "INSERT INTO events (id, kind, time, mmsi, fence, record) VALUES (?1, 'arrival', ?2, ?3, 'tartus', ?4)",
+            rusqlite::params![id, time, 273_000_000 + i as i64, record],
+        )
+        .unwrap();
+        events.push(record);
+    }
+    let mut names = BTreeMap::new();
+    for i in 0..VESSELS {
+        let mmsi = 200_000_000 + i * 17;
+        tx.execute(
+            "INSERT INTO vessels (mmsi, name, first_seen, last_seen) VALUES (?1, ?2, 1, 2)",
+            rusqlite::params![mmsi, format!("SHIP {i}")],
+        )
+        .unwrap();
+        let mut known = vec![];
+        if i % 3 == 0 {
+            for (k, name) in [format!("OLD {i}"), format!("SHIP {i}")].iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO vessel_names (mmsi, name, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)",
+                    rusqlite::params![mmsi, name, k as i64],
+                )
+                .unwrap();
+                known.push(name.clone());
+            }
+        }
+        names.insert(mmsi, known);
+    }
+    tx.commit().unwrap();
+    events.sort();
+    (events, names)
+}
+
+fn start(dir: &std::path::Path, db: &std::path::Path, http: u16) -> Child {
+    let cfg = dir.join("vesselwatch.toml");
+    std::fs::write(&cfg, format!("[http]\nlisten = \"127.0.0.1:{http}\"\n")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_vesselwatch"))
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .arg("--db")
+        .arg(db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(util::wait_until(Duration::from_secs(20), || util::get(
+        http, "/healthz"
+    )
+    .is_some()));
+    child
+}
+
+/// Status, headers (lower-cased names) and body of `GET path`.
+fn get(port: u16, path: &str) -> (u16, Vec<(String, String)>, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+        .collect();
+    (status, headers, body.to_string())
+}
+
+/// Follows `rel="next"` from `first`; every page's JSON array, in order.
+fn pages(port: u16, first: &str) -> Vec<Vec<serde_json::Value>> {
+    let mut out = Vec::new();
+    let mut next = Some(first.to_string());
+    while let Some(path) = next.take() {
+        let (status, headers, body) = get(port, &path);
+        assert_eq!(status, 200, "{path}: {body}");
+        out.push(serde_json::from_str::<Vec<serde_json::Value>>(&body).unwrap());
+        next = headers
+            .iter()
+            .find(|(k, _)| k == "link")
+            .map(|(_, v)| v[1..v.find(">;").unwrap()].to_string());
+        assert!(out.len() <= 1_000, "no end to the pages");
+    }
+    out
+}
+
+#[test]
+fn events_and_vessels_come_in_bounded_pages_that_add_up_to_every_row_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("big.db");
+    let (events, names) = big_database(&db);
+    let http = free_port();
+    let mut child = start(dir.path(), &db, http);
+
+    // Events: 1,000 a page, so 13 pages, the last of 345; then the default page of 500.
+    let got = pages(http, "/api/events?limit=1000");
+    let sizes: Vec<usize> = got.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [vec![1_000; 12], vec![345]].concat());
+    let mut all: Vec<String> = got.concat().iter().map(|v| v.to_string()).collect();
+    let times: Vec<i64> = got
+        .concat()
+        .iter()
+        .map(|v| v["time_ms"].as_i64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order");
+    all.sort();
+    let want: Vec<String> = events
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(r)
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(all, want, "every event once");
+    let (_, _, body) = get(http, "/api/events");
+    assert_eq!(
+        serde_json::from_str::<Vec<serde_json::Value>>(&body)
+            .unwrap()
+            .len(),
+        500
+    );
+
+    // `since` is kept across pages: events from minute 1,000 on (event 7,000 onwards).
+    let since = "2025-01-12T16:40:00Z";
+    let later: usize = pages(http, &format!("/api/events?since={since}&limit=2000"))
+        .iter()
+        .map(Vec::len)
+        .sum();
+    assert_eq!(later, EVENTS - 7_000);
+
+    // Vessels: pages of 5,000 (the most a page may hold), each vessel once with its names.
+    let got = pages(http, "/api/vessels?limit=5000");
+    let sizes: Vec<usize> = got.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [vec![5_000; 6], vec![1]].concat());
+    let seen: BTreeMap<u32, Vec<String>> = got
+        .concat()
+        .iter()
+        .map(|v| {
+            (
+                v["mmsi"].as_u64().unwrap() as u32,
+                serde_json::from_value(v["names"].clone()).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(seen, names);
+
+    // Requests out of range are refused, not served unbounded.
+    for bad in [
+        "/api/events?limit=0",
+        "/api/events?limit=5001",
+        "/api/events?after=nonsense",
+        "/api/vessels?after=x",
+        "/api/events?since=2025-01-12T16:40:00",
+    ] {
+        assert_eq!(get(http, bad).0, 400, "{bad}");
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+}
