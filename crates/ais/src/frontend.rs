@@ -5,6 +5,10 @@
 //! values out; it never performs I/O or reads a clock, so replay is deterministic and the whole front
 //! end can be fuzzed. Callers own the sockets and files.
 
+// Input path: no index or arithmetic that can panic on hostile input (ARCHITECTURE.md,
+// invariants). Where a bound is proven, a local `allow` says why it holds.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use crate::decode::{self, AisMessage, BitBuf, DecodeError};
 use crate::framing::{self, FrameError, Line, lines::LineSplitter};
 use crate::reassembly::{
@@ -28,7 +32,7 @@ impl Station {
             return None;
         }
         let mut buf = [0; 32];
-        buf[..bytes.len()].copy_from_slice(bytes);
+        buf.get_mut(..bytes.len())?.copy_from_slice(bytes);
         Some(Self {
             len: bytes.len() as u8,
             buf,
@@ -37,7 +41,8 @@ impl Station {
 
     /// The name.
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
+        let name = self.buf.get(..usize::from(self.len)).unwrap_or_default();
+        std::str::from_utf8(name).unwrap_or("")
     }
 }
 
@@ -204,12 +209,20 @@ impl Default for Counters {
 impl Counters {
     /// How often `outcome` happened.
     pub fn get(&self, outcome: Outcome) -> u64 {
-        self.outcomes[outcome as usize]
+        // `outcomes` has one entry per outcome.
+        self.outcomes.get(outcome as usize).copied().unwrap_or(0)
     }
 
     #[inline]
     fn add(&mut self, outcome: Outcome) {
-        self.outcomes[outcome as usize] += 1;
+        self.add_n(outcome, 1);
+    }
+
+    #[inline]
+    fn add_n(&mut self, outcome: Outcome, n: u64) {
+        if let Some(count) = self.outcomes.get_mut(outcome as usize) {
+            *count = count.saturating_add(n);
+        }
     }
 
     /// Lines refused as damaged or unusable: every outcome but a decoded message, a buffered
@@ -223,7 +236,9 @@ impl Counters {
             Outcome::Blank,
             Outcome::Comment,
         ];
-        self.total() - fine.iter().map(|o| self.get(*o)).sum::<u64>()
+        // The fine outcomes are some of all of them: never more than the total.
+        self.total()
+            .saturating_sub(fine.iter().map(|o| self.get(*o)).sum::<u64>())
     }
 
     /// Lines and sentences accounted for, over all outcomes.
@@ -331,8 +346,11 @@ impl FrontEnd {
         let i = feed as usize;
         if self.splitters.len() <= i {
             let max = self.config.max_line;
-            self.splitters.resize_with(i + 1, || LineSplitter::new(max));
+            self.splitters
+                .resize_with(i.saturating_add(1), || LineSplitter::new(max));
         }
+        // In bounds: resized above to hold index `i` (a `u32`, so `i + 1` cannot overflow).
+        #[allow(clippy::indexing_slicing)]
         &mut self.splitters[i]
     }
 
@@ -347,8 +365,9 @@ impl FrontEnd {
                 emit(d);
             }
         });
-        self.count_too_long(splitter.too_long() - before);
-        self.splitters[feed as usize] = splitter;
+        // The splitter's count only grows.
+        self.count_too_long(splitter.too_long().saturating_sub(before));
+        *self.splitter(feed) = splitter;
     }
 
     /// Ends `feed`'s stream (end of file): a last line without a newline is still decoded.
@@ -359,7 +378,7 @@ impl FrontEnd {
                 emit(d);
             }
         });
-        self.splitters[feed as usize] = splitter;
+        *self.splitter(feed) = splitter;
     }
 
     /// Forgets `feed`'s partial line and receiver clock, as after a reconnect.
@@ -375,7 +394,7 @@ impl FrontEnd {
     }
 
     fn count_too_long(&mut self, n: u64) {
-        self.counters.outcomes[Outcome::LineTooLong as usize] += n;
+        self.counters.add_n(Outcome::LineTooLong, n);
     }
 
     /// Processes one line (without line ending) from `feed`.
@@ -395,18 +414,20 @@ impl FrontEnd {
             Line::ReceiverClock(t) => {
                 let i = feed as usize;
                 if self.receiver_times.len() <= i {
-                    self.receiver_times.resize(i + 1, None);
+                    self.receiver_times.resize(i.saturating_add(1), None);
                 }
-                self.receiver_times[i] = Some(t);
+                if let Some(slot) = self.receiver_times.get_mut(i) {
+                    *slot = Some(t);
+                }
                 return Err(Outcome::ReceiverClock);
             }
             Line::OtherSentence => return Err(Outcome::OtherSentence),
             Line::Blank => return Err(Outcome::Blank),
             Line::Comment => return Err(Outcome::Comment),
         };
-        self.sentences += 1;
+        self.sentences = self.sentences.saturating_add(1);
         if s.garbage_prefix {
-            self.counters.garbage_prefix += 1;
+            self.counters.garbage_prefix = self.counters.garbage_prefix.saturating_add(1);
         }
         let meta = Meta {
             feed,
@@ -460,16 +481,26 @@ impl FrontEnd {
         loaded?;
         let message = decode::decode(&self.bits)?;
         self.counters.add(Outcome::Decoded);
-        self.counters.by_type[usize::from(message.header().msg_type & 63)] += 1;
+        let c = &mut self.counters;
+        if let Some(n) = c
+            .by_type
+            .get_mut(usize::from(message.header().msg_type & 63))
+        {
+            *n = n.saturating_add(1);
+        }
         if let AisMessage::Position(p) | AisMessage::ExtendedClassB(p, _) = &message {
-            self.counters.invalid_course += u64::from(p.invalid.course);
-            self.counters.invalid_heading += u64::from(p.invalid.heading);
+            c.invalid_course = c.invalid_course.saturating_add(u64::from(p.invalid.course));
+            c.invalid_heading = c
+                .invalid_heading
+                .saturating_add(u64::from(p.invalid.heading));
         }
         Ok(Decoded { message, meta })
     }
 }
 
 #[cfg(test)]
+// Tests index their own fixtures; a panic there is a failed test, as it should be.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

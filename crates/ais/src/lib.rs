@@ -48,6 +48,8 @@ pub mod decode;
 pub mod encode;
 pub mod framing;
 pub mod frontend;
+#[cfg(feature = "fuzzgen")]
+pub mod fuzzgen;
 pub mod gpsd_json;
 pub mod reassembly;
 pub mod time;

@@ -6,6 +6,10 @@
 //! joined (nmea-parser joins an orphaned fragment 2 to the next fragment 1, turning `LEMMER` into
 //! `LEMMEP`). Pure: no clock reads, no I/O.
 
+// Input path: no index or arithmetic that can panic on hostile input (ARCHITECTURE.md,
+// invariants). Where a bound is proven, a local `allow` says why it holds.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use std::hash::{Hash, Hasher};
 
 use rustc_hash::{FxHashMap, FxHasher};
@@ -214,7 +218,7 @@ impl<M: Copy> Reassembler<M> {
             .collect();
         for key in old {
             self.discard(&key);
-            self.stats.expired += 1;
+            self.stats.expired = self.stats.expired.saturating_add(1);
         }
     }
 
@@ -264,13 +268,13 @@ impl<M: Copy> Reassembler<M> {
             payload,
             fill,
         } = fragment;
-        self.pushes += 1;
+        self.pushes = self.pushes.saturating_add(1);
         if self.pushes.is_multiple_of(1024) {
             self.sweep(now);
         }
         if number == 1 {
             if let Some(old) = self.take(&key) {
-                self.stats.superseded += 1;
+                self.stats.superseded = self.stats.superseded.saturating_add(1);
                 self.recycle(old.payload);
             }
             if payload.len() > MAX_PAYLOAD_CHARS {
@@ -307,11 +311,11 @@ impl<M: Copy> Reassembler<M> {
         };
         if self.limits.expired(entry.started, now) {
             self.discard(&key);
-            self.stats.expired += 1;
+            self.stats.expired = self.stats.expired.saturating_add(1);
             return Assembly::Rejected(FragmentError::Orphan);
         }
         let fits = entry.total == total && entry.next == number;
-        let too_long = entry.payload.len() + payload.len() > MAX_PAYLOAD_CHARS;
+        let too_long = entry.payload.len().saturating_add(payload.len()) > MAX_PAYLOAD_CHARS;
         if !fits || too_long {
             self.discard(&key);
             return Assembly::Rejected(if fits {
@@ -323,7 +327,8 @@ impl<M: Copy> Reassembler<M> {
         if number < total {
             let entry = self.pending.get_mut(&key).expect("present");
             entry.payload.extend_from_slice(payload);
-            entry.next += 1;
+            // `next` is at most `total`, a single digit.
+            entry.next = entry.next.saturating_add(1);
             return Assembly::Pending;
         }
         let Some(mut done) = self.take(&key) else {
@@ -347,12 +352,14 @@ impl<M: Copy> Reassembler<M> {
             .map(|(k, _)| *k);
         if let Some(k) = oldest {
             self.discard(&k);
-            self.stats.evicted += 1;
+            self.stats.evicted = self.stats.evicted.saturating_add(1);
         }
     }
 }
 
 #[cfg(test)]
+// Tests index their own fixtures; a panic there is a failed test, as it should be.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -19,6 +19,10 @@
 //! Pure: the caller passes the arrival time (live) and the latest plausible time (the wall clock
 //! plus a margin), read at the I/O edge. It never performs I/O or reads a clock.
 
+// Input path: no index or arithmetic that can panic on hostile input (ARCHITECTURE.md,
+// invariants). Where a bound is proven, a local `allow` says why it holds.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
@@ -199,21 +203,36 @@ fn refine(clock: UnixMillis, second: Option<u8>) -> UnixMillis {
     let Some(s) = second else {
         return clock;
     };
-    let minute = clock.0 - clock.0.rem_euclid(60_000);
-    let mut t = minute + i64::from(s) * 1000;
-    if t - clock.0 > 30_000 {
-        t -= 60_000;
-    } else if clock.0 - t > 30_000 {
-        t += 60_000;
+    // Times are within ±10^16 ms here (feeds state at most the year 9999), so none of this
+    // saturates in practice; saturating keeps an absurd time absurd instead of wrapping it.
+    let minute = clock.0.saturating_sub(clock.0.rem_euclid(60_000));
+    let mut t = minute.saturating_add(i64::from(s).saturating_mul(1000));
+    if t.saturating_sub(clock.0) > 30_000 {
+        t = t.saturating_sub(60_000);
+    } else if clock.0.saturating_sub(t) > 30_000 {
+        t = t.saturating_add(60_000);
     }
     UnixMillis(t)
 }
 
-/// The second largest value (the only one for a single value).
+/// The second largest value (the only one for a single value; 0 for none, which no caller
+/// passes).
 fn second_latest(v: &VecDeque<i64>) -> i64 {
     let mut s: Vec<i64> = v.iter().copied().collect();
     s.sort_unstable();
-    s[s.len().saturating_sub(2)]
+    s.get(s.len().saturating_sub(2)).copied().unwrap_or(0)
+}
+
+/// The middle value of sorted times (0 for none, which no caller passes).
+fn median(sorted: &[i64]) -> i64 {
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0)
+}
+
+/// Counts one message timed by `source`.
+fn count(timed_by: &mut [u64; 5], source: ClockSource) {
+    if let Some(n) = timed_by.get_mut(source as usize) {
+        *n = n.saturating_add(1);
+    }
 }
 
 impl FeedClock {
@@ -263,7 +282,7 @@ impl FeedClocks {
     pub fn held(&self) -> usize {
         self.feeds
             .values()
-            .map(|f| f.held.len() + f.suspect.len())
+            .map(|f| f.held.len().saturating_add(f.suspect.len()))
             .sum()
     }
 
@@ -272,7 +291,7 @@ impl FeedClocks {
     pub fn held_of(&self, feed: u32) -> usize {
         self.feeds
             .get(&feed)
-            .map_or(0, |f| f.held.len() + f.suspect.len())
+            .map_or(0, |f| f.held.len().saturating_add(f.suspect.len()))
     }
 
     /// Times one message, calling `emit` for it and for any held messages it releases, in feed
@@ -284,16 +303,17 @@ impl FeedClocks {
         let stats = &mut self.stats;
         let latest = match (s.mode, now.arrival, now.latest) {
             (Mode::Live, Some(a), l) => {
-                Some(l.map_or(a.0 + s.far_ahead_ms, |l| l.0.min(a.0 + s.far_ahead_ms)))
+                let ahead = a.0.saturating_add(s.far_ahead_ms);
+                Some(l.map_or(ahead, |l| l.0.min(ahead)))
             }
             (_, _, l) => l.map(|l| l.0),
         };
         let plausible = |t: UnixMillis, stats: &mut ClockStats| -> bool {
             if t < EARLIEST {
-                stats.rejected_behind += 1;
+                stats.rejected_behind = stats.rejected_behind.saturating_add(1);
                 false
             } else if latest.is_some_and(|l| t.0 > l) {
-                stats.rejected_ahead += 1;
+                stats.rejected_ahead = stats.rejected_ahead.saturating_add(1);
                 false
             } else {
                 true
@@ -315,8 +335,12 @@ impl FeedClocks {
             clock.receiver_applied = Some(r);
             if plausible(r, stats) {
                 match clock.running {
-                    Some(run) if r.0 - run.0 > s.far_ahead_ms => stats.rejected_ahead += 1,
-                    Some(run) if run.0 - r.0 > s.far_behind_ms => stats.rejected_behind += 1,
+                    Some(run) if r.0.saturating_sub(run.0) > s.far_ahead_ms => {
+                        stats.rejected_ahead = stats.rejected_ahead.saturating_add(1)
+                    }
+                    Some(run) if run.0.saturating_sub(r.0) > s.far_behind_ms => {
+                        stats.rejected_behind = stats.rejected_behind.saturating_add(1)
+                    }
                     Some(run) if r < run && clock.source == Some(ClockSource::Receiver) => {}
                     _ => clock.anchor(r, ClockSource::Receiver),
                 }
@@ -330,7 +354,7 @@ impl FeedClocks {
                 Some(utc) if utc >= EARLIEST && latest.is_none_or(|l| utc.0 <= l) => {
                     Self::station(clock, stats, mmsi, utc)
                 }
-                _ => stats.stations_ignored += 1,
+                _ => stats.stations_ignored = stats.stations_ignored.saturating_add(1),
             }
         }
 
@@ -338,12 +362,15 @@ impl FeedClocks {
         // the feed's own clock has fallen more than half a minute behind it (rare base stations);
         // a feed far behind the wall clock (a backlog) keeps its own.
         if let (Mode::Live, Some(a)) = (s.mode, now.arrival) {
-            let lag = clock.running.map(|run| a.0 - run.0);
+            let lag = clock.running.map(|run| a.0.saturating_sub(run.0));
             let arrival_leads = clock.source == Some(ClockSource::Arrival);
             match lag {
                 // A new live feed waits a little for its own clock (base stations report every
                 // 10 s): an old recording piped in must not be stamped with today's time.
-                None if clock.held_since.is_some_and(|h| a.0 - h.0 >= LIVE_HOLD_MS) => {
+                None if clock
+                    .held_since
+                    .is_some_and(|h| a.0.saturating_sub(h.0) >= LIVE_HOLD_MS) =>
+                {
                     clock.anchor(a, ClockSource::Arrival)
                 }
                 None => {}
@@ -356,7 +383,7 @@ impl FeedClocks {
 
         let Some(running) = clock.running else {
             // Before the first clock: hold.
-            stats.held += 1;
+            stats.held = stats.held.saturating_add(1);
             if clock.held.is_empty() {
                 clock.held_since = now.arrival;
             }
@@ -371,7 +398,7 @@ impl FeedClocks {
         Self::release_held(clock, stats, running, source, &mut emit);
         let t = refine(running, report_second(&d));
         clock.advance(t);
-        stats.timed_by[source as usize] += 1;
+        count(&mut stats.timed_by, source);
         emit(d, t);
     }
 
@@ -385,15 +412,17 @@ impl FeedClocks {
         t: UnixMillis,
         emit: &mut impl FnMut(Decoded, UnixMillis),
     ) {
-        let near =
-            |run: UnixMillis| t.0 - run.0 <= s.far_ahead_ms && run.0 - t.0 <= s.far_behind_ms;
+        let near = |run: UnixMillis| {
+            t.0.saturating_sub(run.0) <= s.far_ahead_ms
+                && run.0.saturating_sub(t.0) <= s.far_behind_ms
+        };
         // Live, the wall clock has already bounded the time from above: the first one is taken as
         // it is. In replay, the first times must confirm each other.
         let start = clock.running.is_none() && s.mode == Mode::Live;
         match clock.running {
             _ if start => {
                 clock.anchor(t, ClockSource::Stated);
-                stats.timed_by[ClockSource::Stated as usize] += 1;
+                count(&mut stats.timed_by, ClockSource::Stated);
                 emit(d, t);
             }
             Some(run) if near(run) => {
@@ -406,7 +435,7 @@ impl FeedClocks {
                 if !clock.held.is_empty() {
                     Self::release_held(clock, stats, t, ClockSource::Stated, emit);
                 }
-                stats.timed_by[ClockSource::Stated as usize] += 1;
+                count(&mut stats.timed_by, ClockSource::Stated);
                 emit(d, t);
             }
             _ => {
@@ -417,7 +446,7 @@ impl FeedClocks {
                     *times.iter().min().expect("one"),
                     *times.iter().max().expect("one"),
                 );
-                if hi - lo > s.far_ahead_ms {
+                if hi.saturating_sub(lo) > s.far_ahead_ms {
                     // The suspects disagree among themselves: the oldest goes.
                     let (d0, _) = clock.suspect.remove(0);
                     Self::reject(clock, stats, d0, emit);
@@ -425,18 +454,18 @@ impl FeedClocks {
                 }
                 if clock.suspect.len() >= s.confirm {
                     if clock.running.is_some() {
-                        stats.jumps += 1;
+                        stats.jumps = stats.jumps.saturating_add(1);
                     }
                     let mut sorted = times;
                     sorted.sort_unstable();
-                    clock.anchor(UnixMillis(sorted[sorted.len() / 2]), ClockSource::Stated);
+                    clock.anchor(UnixMillis(median(&sorted)), ClockSource::Stated);
                     let anchor = clock.running.expect("anchored");
                     Self::release_held(clock, stats, anchor, ClockSource::Stated, emit);
                     for (d, t) in std::mem::take(&mut clock.suspect) {
                         if t > clock.running.expect("anchored") {
                             clock.running = Some(t);
                         }
-                        stats.timed_by[ClockSource::Stated as usize] += 1;
+                        count(&mut stats.timed_by, ClockSource::Stated);
                         emit(d, t);
                     }
                 }
@@ -453,17 +482,17 @@ impl FeedClocks {
     ) {
         let (Some(run), Some(t)) = (clock.running, d.meta.time()) else {
             // Nothing to time it by yet: keep it with the held messages.
-            stats.held += 1;
+            stats.held = stats.held.saturating_add(1);
             clock.held.push_back(d);
             return;
         };
         if t > run {
-            stats.rejected_ahead += 1;
+            stats.rejected_ahead = stats.rejected_ahead.saturating_add(1);
         } else {
-            stats.rejected_behind += 1;
+            stats.rejected_behind = stats.rejected_behind.saturating_add(1);
         }
         let source = clock.source.unwrap_or(ClockSource::Stated);
-        stats.timed_by[source as usize] += 1;
+        count(&mut stats.timed_by, source);
         let t = refine(run, report_second(&d));
         emit(d, t);
     }
@@ -487,7 +516,7 @@ impl FeedClocks {
                 // A better clock is in charge; stations only time the messages it does not.
                 return;
             }
-            let offset = utc.0 - run.0;
+            let offset = utc.0.saturating_sub(run.0);
             if (-STATION_BEHIND_MS..=10 * 60_000).contains(&offset) {
                 clock.dissent.clear();
                 clock.trust(mmsi);
@@ -497,7 +526,7 @@ impl FeedClocks {
                 clock.source = Some(ClockSource::BaseStations);
                 return;
             }
-            stats.stations_ignored += 1;
+            stats.stations_ignored = stats.stations_ignored.saturating_add(1);
             clock.dissent.push_back((mmsi, utc));
             if clock.dissent.len() > 3 {
                 clock.dissent.pop_front();
@@ -508,7 +537,7 @@ impl FeedClocks {
                 && (stations.len() > 1 || clock.trusted.contains(&mmsi))
             {
                 clock.dissent.clear();
-                stats.jumps += 1;
+                stats.jumps = stats.jumps.saturating_add(1);
                 clock.anchor(t, ClockSource::BaseStations);
                 for s in stations {
                     clock.trust(s);
@@ -543,20 +572,26 @@ impl FeedClocks {
         // Walk back from the anchor through the held messages' report seconds, so that each gets
         // the time it was made rather than the anchor's.
         let held: Vec<Decoded> = clock.held.drain(..).collect();
-        let mut times = vec![anchor; held.len()];
-        let mut recent: VecDeque<i64> = VecDeque::from([-anchor.0]);
+        // Negated, so that `second_latest` gives the second earliest. Feed times are far inside
+        // ±i64::MAX, so negating saturates in no real case.
+        let mut recent: VecDeque<i64> = VecDeque::from([anchor.0.saturating_neg()]);
         let mut back = anchor;
-        for (i, d) in held.iter().enumerate().rev() {
-            let t = refine(back, report_second(d)).min(anchor);
-            times[i] = t;
-            if recent.len() == 5 {
-                recent.pop_front();
-            }
-            recent.push_back(-t.0);
-            back = back.min(UnixMillis(-second_latest(&recent)));
-        }
+        let mut times: Vec<UnixMillis> = held
+            .iter()
+            .rev()
+            .map(|d| {
+                let t = refine(back, report_second(d)).min(anchor);
+                if recent.len() == 5 {
+                    recent.pop_front();
+                }
+                recent.push_back(t.0.saturating_neg());
+                back = back.min(UnixMillis(second_latest(&recent).saturating_neg()));
+                t
+            })
+            .collect();
+        times.reverse();
         for (d, t) in held.into_iter().zip(times) {
-            stats.timed_by[source as usize] += 1;
+            count(&mut stats.timed_by, source);
             emit(d, t);
         }
     }
@@ -566,13 +601,13 @@ impl FeedClocks {
         stats: &mut ClockStats,
         emit: &mut impl FnMut(Decoded, UnixMillis),
     ) {
-        stats.relative_feeds += 1;
+        stats.relative_feeds = stats.relative_feeds.saturating_add(1);
         clock.anchor(UnixMillis(0), ClockSource::Relative);
         let held: Vec<Decoded> = clock.held.drain(..).collect();
         for d in held {
             let t = refine(clock.running.expect("anchored"), report_second(&d)).max(UnixMillis(0));
             clock.advance(t);
-            stats.timed_by[ClockSource::Relative as usize] += 1;
+            count(&mut stats.timed_by, ClockSource::Relative);
             emit(d, t);
         }
     }
@@ -588,7 +623,10 @@ impl FeedClocks {
         let mut feeds: Vec<u32> = self
             .feeds
             .iter()
-            .filter(|(_, c)| c.held_since.is_some_and(|h| a.0 - h.0 >= LIVE_HOLD_MS))
+            .filter(|(_, c)| {
+                c.held_since
+                    .is_some_and(|h| a.0.saturating_sub(h.0) >= LIVE_HOLD_MS)
+            })
             .map(|(f, _)| *f)
             .collect();
         feeds.sort_unstable();
@@ -622,11 +660,11 @@ impl FeedClocks {
                 // Too few stated times to confirm each other: the few there are will do.
                 let mut times: Vec<i64> = clock.suspect.iter().map(|(_, t)| t.0).collect();
                 times.sort_unstable();
-                clock.anchor(UnixMillis(times[times.len() / 2]), ClockSource::Stated);
+                clock.anchor(UnixMillis(median(&times)), ClockSource::Stated);
                 let anchor = clock.running.expect("anchored");
                 Self::release_held(&mut clock, stats, anchor, ClockSource::Stated, &mut emit);
                 for (d, t) in std::mem::take(&mut clock.suspect) {
-                    stats.timed_by[ClockSource::Stated as usize] += 1;
+                    count(&mut stats.timed_by, ClockSource::Stated);
                     emit(d, t);
                 }
             } else {
@@ -661,7 +699,7 @@ fn agreeing(reports: &VecDeque<(u32, UnixMillis)>) -> Option<(UnixMillis, Vec<u3
     let (last_station, last) = *reports.back()?;
     let others = reports.iter().rev().skip(1);
     for &(station, t) in others {
-        if station != last_station && (t.0 - last.0).abs() <= STATION_AGREE_MS {
+        if station != last_station && t.0.abs_diff(last.0) <= STATION_AGREE_MS.unsigned_abs() {
             return Some((last.max(t), vec![last_station, station]));
         }
     }
@@ -675,7 +713,7 @@ fn agreeing(reports: &VecDeque<(u32, UnixMillis)>) -> Option<(UnixMillis, Vec<u3
     if same.len() == 3
         && same
             .iter()
-            .all(|t| (t.0 - last.0).abs() <= STATION_AGREE_MS)
+            .all(|t| t.0.abs_diff(last.0) <= STATION_AGREE_MS.unsigned_abs())
     {
         return Some((last, vec![last_station]));
     }
@@ -683,6 +721,8 @@ fn agreeing(reports: &VecDeque<(u32, UnixMillis)>) -> Option<(UnixMillis, Vec<u3
 }
 
 #[cfg(test)]
+// Tests index their own fixtures; a panic there is a failed test, as it should be.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use vesselwatch_ais::encode::{self, BaseStationReport, PositionReport};

@@ -16,6 +16,8 @@
 
 pub mod event;
 pub mod feedclock;
+#[cfg(feature = "fuzzgen")]
+pub mod fuzzgen;
 pub mod geofence;
 pub mod movement;
 pub mod settings;

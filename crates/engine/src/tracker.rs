@@ -5,6 +5,10 @@
 //! reports older than the latest, and implausible jumps (quarantined, not applied). Pure: time comes
 //! with the message, or as the arrival time the caller passes in.
 
+// Input path: no index or arithmetic that can panic on hostile input (ARCHITECTURE.md,
+// invariants). Where a bound is proven, a local `allow` says why it holds.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use std::hash::{Hash, Hasher};
 
 use geo::{Distance, Haversine, Point};
@@ -242,16 +246,16 @@ impl Tracker {
         });
         if v.fingerprint == fingerprint
             && v.fingerprint_time
-                .is_some_and(|t| (time.0 - t.0).abs() <= DUPLICATE_WINDOW_MS)
+                .is_some_and(|t| time.0.abs_diff(t.0) <= DUPLICATE_WINDOW_MS.unsigned_abs())
         {
-            self.stats.duplicates += 1;
+            self.stats.duplicates = self.stats.duplicates.saturating_add(1);
             return Observation::Duplicate;
         }
         v.fingerprint = fingerprint;
         v.fingerprint_time = Some(time);
         see(v, time);
         let (Some(lat), Some(lon)) = (p.lat, p.lon) else {
-            self.stats.no_position += 1;
+            self.stats.no_position = self.stats.no_position.saturating_add(1);
             return Observation::Heard;
         };
         let fix = Fix {
@@ -263,7 +267,7 @@ impl Tracker {
         let previous = v.fix;
         if let Some(prev) = previous {
             if time < prev.time {
-                self.stats.stale += 1;
+                self.stats.stale = self.stats.stale.saturating_add(1);
                 return Observation::Stale;
             }
             let plausible = |from: &Fix| plausible(from, &fix, max_speed_kn);
@@ -276,7 +280,7 @@ impl Tracker {
                     .is_some_and(|q| q.time <= time && plausible(q));
                 if !confirmed {
                     v.quarantine = Some(fix);
-                    self.stats.quarantined += 1;
+                    self.stats.quarantined = self.stats.quarantined.saturating_add(1);
                     return Observation::Quarantined;
                 }
             }
@@ -288,7 +292,7 @@ impl Tracker {
         if p.status.is_some() {
             v.status = p.status;
         }
-        self.stats.fixes += 1;
+        self.stats.fixes = self.stats.fixes.saturating_add(1);
         Observation::Fix { fix, previous }
     }
 }
@@ -327,7 +331,12 @@ fn plausible(a: &Fix, b: &Fix, max_speed_kn: f64) -> bool {
         return true;
     }
     let slack = resolution_ms(a.time).max(resolution_ms(b.time));
-    let seconds = ((b.time.0 - a.time.0).abs() + slack) as f64 / 1000.0;
+    let seconds = b
+        .time
+        .0
+        .abs_diff(a.time.0)
+        .saturating_add(slack.unsigned_abs()) as f64
+        / 1000.0;
     metres <= max_speed_kn * M_PER_NM * seconds / 3600.0
 }
 
@@ -366,11 +375,13 @@ fn learn(
         s.destination = Some(d);
     }
     if *s != before {
-        v.statics_version += 1;
+        v.statics_version = v.statics_version.saturating_add(1);
     }
 }
 
 #[cfg(test)]
+// Tests index their own fixtures; a panic there is a failed test, as it should be.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use vesselwatch_ais::frontend::FrontEnd;

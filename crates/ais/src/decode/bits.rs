@@ -35,6 +35,9 @@ impl std::fmt::Debug for BitBuf {
 
 /// Six-bit value of each armour character (`0`..=`W` and `` ` ``..=`w`); 0x80 marks the rest, so
 /// that a whole payload can be checked with one OR instead of a branch per character.
+// Evaluated at compile time: `c` runs over 0..256, the table's indices, and the arithmetic is
+// inside the ranges the conditions check; any slip would fail the build, not a feed.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 const UNARMOUR: [u8; 256] = {
     let mut t = [0x80u8; 256];
     let mut c = 0;
@@ -52,6 +55,11 @@ const UNARMOUR: [u8; 256] = {
 impl BitBuf {
     /// Loads an armoured payload with `fill` bits to drop at the end. Checks every character, so a
     /// corrupt payload is refused here instead of decoding to nonsense.
+    // In bounds, and the hot loop kept free of checks: `UNARMOUR` has 256 entries, indexed by a
+    // byte; `armoured` is at most `MAX_PAYLOAD_CHARS` (checked first), so the output offset `o`
+    // stays below `MAX_BYTES`, and `bytes` has `MAX_BYTES + 8`; a remainder of 1 to 3
+    // characters shifts by at most 18; `bits` is at most 6144 and `fill` is below it.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     pub fn load(&mut self, armoured: &[u8], fill: u8) -> Result<(), DecodeError> {
         self.len = 0;
         if armoured.is_empty() {
@@ -113,7 +121,11 @@ impl BitBuf {
 
     /// Unsigned field of `width` bits (1 to 56) at bit `start`. Callers check the payload length
     /// against the message layout first, so no field is ever read past the end (never zero-filled).
+    // In bounds: every caller has checked the payload length against its message layout
+    // (`check_length`), so `start + width <= len <= 8 * MAX_BYTES`, and the buffer holds 8
+    // spare bytes past that; `width` is 1 to 56, so the shifts are below 64.
     #[inline]
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     pub fn get(&self, start: usize, width: u32) -> u64 {
         debug_assert!((1..=56).contains(&width));
         debug_assert!(start + width as usize <= self.len);
@@ -123,7 +135,9 @@ impl BitBuf {
     }
 
     /// Signed (two's complement) field.
+    // `width` is 1 to 56, as for `get`: the shifts are below 64.
     #[inline]
+    #[allow(clippy::arithmetic_side_effects)]
     pub fn get_signed(&self, start: usize, width: u32) -> i64 {
         let v = self.get(start, width) as i64;
         (v << (64 - width)) >> (64 - width)
@@ -139,7 +153,9 @@ impl BitBuf {
     /// buffer: the only character ever cut is the last of a type 5's destination, which gpsd accepts
     /// at 420 bits with 4 of its 6 bits present. Every other caller stays within the length the
     /// message type was checked against.
+    // `present` is 1 to 6, so `6 - present` cannot underflow.
     #[inline]
+    #[allow(clippy::arithmetic_side_effects)]
     fn sixbit(&self, start: usize) -> u8 {
         let present = self.len.saturating_sub(start).min(6);
         if present == 0 {
@@ -183,6 +199,8 @@ impl<const N: usize> Default for AisText<N> {
 impl<const N: usize> AisText<N> {
     /// Text from another source (aisstream JSON): upper-cased, cut at `@` and to `N` characters,
     /// trailing spaces trimmed, anything outside printable ASCII dropped, as six-bit text would be.
+    // In bounds: `len` stops at `N`, the buffer's size, and is above 0 where it is decremented.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     pub fn from_text(s: &str) -> Self {
         let mut t = Self::default();
         let mut len = 0;
@@ -222,6 +240,9 @@ impl<const N: usize> AisText<N> {
     /// Appends up to `chars` six-bit characters, stopping at the first `@` (six-bit 0) or when full,
     /// and keeps trailing spaces. Returns true when all `chars` were appended: the type 21 name
     /// continues in its extension only then, whatever its last character (gpsd's rule).
+    // In bounds: `len` stops at `N`, the buffer's size; a six-bit value below 32 plus 64 is at
+    // most 95; `start + 6 * k` is a bit offset within a message (under 1024 characters).
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     pub(crate) fn push_untrimmed(&mut self, bits: &BitBuf, start: usize, chars: usize) -> bool {
         let mut len = usize::from(self.len);
         let mut complete = true;
@@ -239,6 +260,8 @@ impl<const N: usize> AisText<N> {
     }
 
     /// Removes trailing spaces (`@` is never stored).
+    // In bounds: `len` is at most `N` and above 0 where it is decremented.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     pub(crate) fn trim_end(&mut self) {
         let mut len = usize::from(self.len);
         while len > 0 && self.buf[len - 1] == b' ' {
@@ -267,6 +290,8 @@ impl<const N: usize> serde::Serialize for AisText<N> {
 }
 
 #[cfg(test)]
+// Tests index their own fixtures; a panic there is a failed test, as it should be.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -17,6 +17,10 @@
 //! because nmea-parser drops type 19, does not range-check positions and allocates about ten times
 //! per sentence; see `ARCHITECTURE.md`.
 
+// Input path: no index or arithmetic that can panic on hostile input (ARCHITECTURE.md,
+// invariants). Where a bound is proven, a local `allow` says why it holds.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 pub mod bits;
 
 pub use bits::{AisText, BitBuf};
@@ -441,6 +445,8 @@ fn course_heading(
 }
 
 #[inline]
+// No overflow: `start` is a bit offset from a message layout (under 300) at every call.
+#[allow(clippy::arithmetic_side_effects)]
 fn dims(b: &BitBuf, start: usize) -> Dimensions {
     Dimensions {
         to_bow: b.get(start, 9) as u16,
@@ -600,7 +606,7 @@ pub fn decode(b: &BitBuf) -> Result<AisMessage, DecodeError> {
             // `@`), even when its 20th character is a space. Trailing spaces go last.
             let mut name = AisText::default();
             if name.push_untrimmed(b, 43, 20) {
-                name.push_untrimmed(b, 272, (b.len() - 272) / 6);
+                name.push_untrimmed(b, 272, b.len().saturating_sub(272) / 6);
             }
             name.trim_end();
             AisMessage::AidToNavigation(AidToNavigation {
@@ -623,6 +629,8 @@ pub fn decode(b: &BitBuf) -> Result<AisMessage, DecodeError> {
 }
 
 #[cfg(test)]
+// Tests index their own fixtures; a panic there is a failed test, as it should be.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use crate::encode::BitWriter;

@@ -50,9 +50,10 @@ impl LineSplitter {
 
     /// Feeds a chunk, calling `emit` for every complete line in it.
     pub fn push(&mut self, mut chunk: &[u8], mut emit: impl FnMut(&[u8])) {
-        while let Some(nl) = memchr::memchr(b'\n', chunk) {
-            let piece = &chunk[..nl];
-            chunk = &chunk[nl + 1..];
+        while let Some((piece, rest)) =
+            memchr::memchr(b'\n', chunk).and_then(|nl| super::split_around(chunk, nl))
+        {
+            chunk = rest;
             if self.discarding {
                 self.discarding = false;
                 self.buf.clear();
@@ -60,12 +61,12 @@ impl LineSplitter {
             }
             if self.buf.is_empty() {
                 if piece.len() > self.max_line {
-                    self.too_long += 1;
+                    self.too_long = self.too_long.saturating_add(1);
                 } else {
                     emit(strip_cr(piece));
                 }
-            } else if self.buf.len() + piece.len() > self.max_line {
-                self.too_long += 1;
+            } else if self.buf.len().saturating_add(piece.len()) > self.max_line {
+                self.too_long = self.too_long.saturating_add(1);
                 self.buf.clear();
             } else {
                 self.buf.extend_from_slice(piece);
@@ -76,8 +77,8 @@ impl LineSplitter {
         if chunk.is_empty() || self.discarding {
             return;
         }
-        if self.buf.len() + chunk.len() > self.max_line {
-            self.too_long += 1;
+        if self.buf.len().saturating_add(chunk.len()) > self.max_line {
+            self.too_long = self.too_long.saturating_add(1);
             self.buf.clear();
             self.discarding = true;
         } else {
@@ -102,13 +103,12 @@ impl LineSplitter {
 }
 
 fn strip_cr(line: &[u8]) -> &[u8] {
-    match line.last() {
-        Some(b'\r') => &line[..line.len() - 1],
-        _ => line,
-    }
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 #[cfg(test)]
+// Tests index their own fixtures; a panic there is a failed test, as it should be.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -5,6 +5,10 @@
 //! recorded logs. Pure and allocation-free: a [`Sentence`] borrows the line it came from. It must never
 //! perform I/O, read a clock or panic on any input.
 
+// Input path: no index or arithmetic that can panic on hostile input (ARCHITECTURE.md,
+// invariants). Where a bound is proven, a local `allow` says why it holds.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 pub mod lines;
 pub mod receiver_clock;
 pub mod tagblock;
@@ -94,9 +98,9 @@ pub(crate) fn xor_checksum(bytes: &[u8]) -> u8 {
 pub(crate) fn hex_byte(text: &[u8]) -> Option<u8> {
     fn nibble(c: u8) -> Option<u8> {
         match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
+            b'0'..=b'9' => c.checked_sub(b'0'),
+            b'a'..=b'f' => c.checked_sub(b'a' - 10),
+            b'A'..=b'F' => c.checked_sub(b'A' - 10),
             _ => None,
         }
     }
@@ -104,6 +108,13 @@ pub(crate) fn hex_byte(text: &[u8]) -> Option<u8> {
         [h, l, ..] => Some(nibble(*h)? << 4 | nibble(*l)?),
         _ => None,
     }
+}
+
+/// Splits `s` around the delimiter at `at` (an index a search returned): the bytes before it and
+/// the bytes after it. `None` only when `at` is not an index of `s`.
+pub(crate) fn split_around(s: &[u8], at: usize) -> Option<(&[u8], &[u8])> {
+    let (before, from) = s.split_at_checked(at)?;
+    Some((before, from.get(1..)?))
 }
 
 fn is_filler(c: u8) -> bool {
@@ -134,31 +145,34 @@ fn trim(mut s: &[u8]) -> &[u8] {
 /// rejected.
 fn has_address(s: &[u8]) -> bool {
     let address = s.iter().skip(1).take(7).position(|&c| c == b',');
-    matches!(address, Some(n) if (2..=6).contains(&n) && s[1..=n].iter().all(u8::is_ascii_graphic))
+    matches!(address, Some(n) if (2..=6).contains(&n)
+        && s.get(1..=n).is_some_and(|a| a.iter().all(u8::is_ascii_graphic)))
 }
 
 /// Classifies and parses one line (without its line ending).
 pub fn parse_line(line: &[u8]) -> Result<Line<'_>, FrameError> {
     let line = trim(line);
-    if line.is_empty() {
+    let Some(&first) = line.first() else {
         return Ok(Line::Blank);
-    }
-    if line[0] == b'#' {
+    };
+    if first == b'#' {
         return Ok(Line::Comment);
     }
     // The last `!` starts the sentence: neither payload armour, tag blocks nor trailing log fields
     // contain one, and taking the last one recovers a good sentence joined to a cut one.
     let Some(bang) = memchr::memrchr(b'!', line) else {
-        return match memchr::memchr(b'$', line) {
-            Some(dollar) if has_address(&line[dollar..]) => {
-                Ok(receiver_clock::parse(&line[dollar..])
+        return match memchr::memchr(b'$', line).and_then(|dollar| line.get(dollar..)) {
+            Some(from_dollar) if has_address(from_dollar) => {
+                Ok(receiver_clock::parse(from_dollar)
                     .map_or(Line::OtherSentence, Line::ReceiverClock))
             }
             _ => Err(FrameError::Garbage),
         };
     };
-    let sentence = &line[bang..];
-    if sentence.len() < 6 || !(sentence[3..6] == *b"VDM" || sentence[3..6] == *b"VDO") {
+    let Some((mut prefix, sentence)) = line.split_at_checked(bang) else {
+        return Err(FrameError::Garbage);
+    };
+    if !matches!(sentence.get(3..6), Some(b"VDM" | b"VDO")) {
         return if has_address(sentence) {
             Ok(Line::OtherSentence)
         } else {
@@ -166,12 +180,12 @@ pub fn parse_line(line: &[u8]) -> Result<Line<'_>, FrameError> {
         };
     }
 
-    let mut prefix = &line[..bang];
     let mut tag = TagBlock::default();
     if let [before @ .., b'\\'] = prefix {
         let open = memchr::memrchr(b'\\', before).ok_or(FrameError::MalformedTagBlock)?;
-        tag = tagblock::parse(&before[open + 1..])?;
-        prefix = &before[..open];
+        let (rest, block) = split_around(before, open).ok_or(FrameError::MalformedTagBlock)?;
+        tag = tagblock::parse(block)?;
+        prefix = rest;
     }
     let (log_time, garbage_prefix) = parse_prefix(prefix);
 
@@ -179,37 +193,40 @@ pub fn parse_line(line: &[u8]) -> Result<Line<'_>, FrameError> {
     if star < 6 {
         return Err(FrameError::Malformed("bad address field"));
     }
-    let body = &sentence[1..star];
-    // `!AIVDM*hh`: an address and nothing else. Checked before any field is indexed.
-    if body.len() < 6 {
+    let (head, checksum) =
+        split_around(sentence, star).ok_or(FrameError::Malformed("no checksum"))?;
+    // `head` starts with the `!`.
+    let body = head.get(1..).unwrap_or_default();
+    // `!AIVDM*hh`: an address and nothing else. Checked before any field is taken.
+    let [t0, t1, _, _, kind, comma, fields @ ..] = body else {
         return Err(FrameError::Malformed("wrong field count"));
-    }
-    let expected =
-        hex_byte(&sentence[star + 1..]).ok_or(FrameError::Malformed("bad checksum field"))?;
+    };
+    let expected = hex_byte(checksum).ok_or(FrameError::Malformed("bad checksum field"))?;
     if xor_checksum(body) != expected {
         return Err(FrameError::BadChecksum);
     }
-    let (trailing_time, station) = parse_trailing(&sentence[(star + 3).min(sentence.len())..]);
+    // Two hex digits were read, so the trailing fields start two bytes on.
+    let (trailing_time, station) = parse_trailing(checksum.get(2..).unwrap_or_default());
 
     // Any two printable characters: national networks use talkers outside the standard list
     // (`!BYVDM`, `!=IVDM`), and the checksum, not the talker, is what protects the data.
-    let talker = [body[0], body[1]];
+    let talker = [*t0, *t1];
     if !talker.iter().all(u8::is_ascii_graphic) {
         return Err(FrameError::Malformed("bad talker"));
     }
-    // body[5] is the comma after the address field. The four short fields are taken from the
+    // `comma` is the byte after the address field. The four short fields are taken from the
     // front and the fill bits from the back, so the payload itself is never scanned for commas: a
     // comma inside it is caught as bad armour by the decoder.
-    if body[5] != b',' {
+    if *comma != b',' {
         return Err(FrameError::Malformed("bad address field"));
     }
     let malformed = FrameError::Malformed("wrong field count");
-    let (total, rest) = short_field(&body[6..]).ok_or(malformed)?;
+    let (total, rest) = short_field(fields).ok_or(malformed)?;
     let (number, rest) = short_field(rest).ok_or(malformed)?;
     let (seq, rest) = short_field(rest).ok_or(malformed)?;
     let (channel, rest) = short_field(rest).ok_or(malformed)?;
     let comma = memchr::memrchr(b',', rest).ok_or(malformed)?;
-    let (payload, fill) = (&rest[..comma], &rest[comma + 1..]);
+    let (payload, fill) = split_around(rest, comma).ok_or(malformed)?;
     let total = single_digit(total).ok_or(FrameError::Malformed("bad fragment count"))?;
     let number = single_digit(number).ok_or(FrameError::Malformed("bad fragment number"))?;
     if total == 0 || number == 0 || number > total {
@@ -235,7 +252,7 @@ pub fn parse_line(line: &[u8]) -> Result<Line<'_>, FrameError> {
     };
     Ok(Line::Sentence(Sentence {
         talker,
-        own_ship: body[4] == b'O',
+        own_ship: *kind == b'O',
         total,
         number,
         seq_id,
@@ -252,12 +269,12 @@ pub fn parse_line(line: &[u8]) -> Result<Line<'_>, FrameError> {
 /// Splits off a field of at most three bytes and its comma; longer fields are malformed here.
 fn short_field(s: &[u8]) -> Option<(&[u8], &[u8])> {
     let i = s.iter().take(4).position(|&b| b == b',')?;
-    Some((&s[..i], &s[i + 1..]))
+    split_around(s, i)
 }
 
 fn single_digit(field: &[u8]) -> Option<u8> {
     match field {
-        [d] if d.is_ascii_digit() => Some(d - b'0'),
+        [d] if d.is_ascii_digit() => d.checked_sub(b'0'),
         _ => None,
     }
 }
@@ -272,7 +289,7 @@ fn parse_prefix(prefix: &[u8]) -> (Option<UnixMillis>, bool) {
     if p.is_empty() {
         return (None, false);
     }
-    let t = if p[0].is_ascii_digit() {
+    let t = if p.first().is_some_and(u8::is_ascii_digit) {
         UnixMillis::parse_epoch(p).or_else(|| UnixMillis::parse_rfc3339(p))
     } else {
         None
@@ -291,7 +308,7 @@ fn parse_trailing(rest: &[u8]) -> (Option<UnixMillis>, Option<&[u8]>) {
     for field in rest.split(|&b| b == b',') {
         match field.first() {
             Some(b'0'..=b'9') if time.is_none() => time = UnixMillis::parse_epoch(field),
-            Some(b'r') if field.len() > 1 && station.is_none() => station = Some(&field[1..]),
+            Some(b'r') if field.len() > 1 && station.is_none() => station = field.get(1..),
             _ => {}
         }
     }
@@ -299,6 +316,8 @@ fn parse_trailing(rest: &[u8]) -> (Option<UnixMillis>, Option<&[u8]>) {
 }
 
 #[cfg(test)]
+// Tests index their own fixtures; a panic there is a failed test, as it should be.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -16,7 +16,7 @@ pub fn parse(line: &[u8]) -> Option<UnixMillis> {
         return None;
     };
     let star = memchr::memrchr(b'*', rest)?;
-    let (body, cs) = (&rest[..star], &rest[star + 1..]);
+    let (body, cs) = super::split_around(rest, star)?;
     if hex_byte(cs)? != xor_checksum(body) {
         return None;
     }
@@ -35,12 +35,17 @@ pub fn parse(line: &[u8]) -> Option<UnixMillis> {
         if ms > 999 {
             return None;
         }
-        return UnixMillis::from_civil(y, mo, d, h, mi, s).map(|t| UnixMillis(t.0 + i64::from(ms)));
+        // A civil time of year 9999 at most, plus under a second: far inside i64.
+        return UnixMillis::from_civil(y, mo, d, h, mi, s)
+            .map(|t| UnixMillis(t.0.saturating_add(i64::from(ms))));
     }
+    let [_, _, kind @ ..] = address else {
+        return None;
+    };
     if address.len() != 5 {
         return None;
     }
-    match &address[2..] {
+    match kind {
         b"ZDA" => {
             // $xxZDA,hhmmss.ss,dd,mm,yyyy,zh,zm
             let hms = fields.next()?;
@@ -56,14 +61,19 @@ pub fn parse(line: &[u8]) -> Option<UnixMillis> {
                 return None;
             }
             let date = fields.nth(6)?;
-            if date.len() != 6 {
+            let [d0, d1, m0, m1, y0, y1] = date else {
                 return None;
-            }
-            let dd = parse_u64(&date[..2])?;
-            let mm = parse_u64(&date[2..4])?;
-            let yy = parse_u64(&date[4..])?;
+            };
+            let dd = parse_u64(&[*d0, *d1])?;
+            let mm = parse_u64(&[*m0, *m1])?;
+            let yy = parse_u64(&[*y0, *y1])?;
             // Two-digit years: NMEA receivers of this century; 80–99 are GPS week-rollover dates.
-            let year = if yy < 80 { 2000 + yy } else { 1900 + yy };
+            // Two digits, so at most 99: no overflow.
+            let year = if yy < 80 {
+                yy.saturating_add(2000)
+            } else {
+                yy.saturating_add(1900)
+            };
             civil_with_time(year, mm, dd, hms)
         }
         _ => None,
@@ -73,21 +83,22 @@ pub fn parse(line: &[u8]) -> Option<UnixMillis> {
 /// `hhmmss` with optional fractional seconds, on a civil date.
 fn civil_with_time(year: u64, month: u64, day: u64, hms: &[u8]) -> Option<UnixMillis> {
     let (whole, frac) = match memchr::memchr(b'.', hms) {
-        Some(dot) => (&hms[..dot], &hms[dot + 1..]),
+        Some(dot) => super::split_around(hms, dot)?,
         None => (hms, &b""[..]),
     };
-    if whole.len() != 6 {
+    let [h0, h1, m0, m1, s0, s1] = whole else {
         return None;
-    }
-    let h = parse_u64(&whole[..2])?;
-    let m = parse_u64(&whole[2..4])?;
-    let s = parse_u64(&whole[4..])?;
+    };
+    let h = parse_u64(&[*h0, *h1])?;
+    let m = parse_u64(&[*m0, *m1])?;
+    let s = parse_u64(&[*s0, *s1])?;
     let mut ms = 0i64;
-    for (i, d) in frac.iter().take(3).enumerate() {
+    for (d, scale) in frac.iter().zip([100, 10, 1]) {
         if !d.is_ascii_digit() {
             return None;
         }
-        ms += i64::from(d - b'0') * [100, 10, 1][i];
+        // At most 9 × 100 + 9 × 10 + 9: no overflow.
+        ms = ms.saturating_add(i64::from(d.saturating_sub(b'0')).saturating_mul(scale));
     }
     let small = |v: u64| u32::try_from(v).ok();
     let t = UnixMillis::from_civil(
@@ -98,10 +109,12 @@ fn civil_with_time(year: u64, month: u64, day: u64, hms: &[u8]) -> Option<UnixMi
         small(m)?,
         small(s)?,
     )?;
-    Some(UnixMillis(t.0 + ms))
+    Some(UnixMillis(t.0.saturating_add(ms)))
 }
 
 #[cfg(test)]
+// Tests index their own fixtures; a panic there is a failed test, as it should be.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -3,7 +3,7 @@
 //! Owns the parsing of the tag-block content between the two backslashes. Pure; borrows the line.
 //! Unknown keys are ignored so that a feed adding fields never breaks ingestion.
 
-use super::{FrameError, hex_byte, xor_checksum};
+use super::{FrameError, hex_byte, split_around, xor_checksum};
 use crate::time::{UnixMillis, parse_u64};
 
 /// The fields of a tag block that vesselwatch uses.
@@ -32,19 +32,18 @@ pub struct Group {
 /// Parses the text between the backslashes, checksum included (`s:x,c:1*hh`).
 pub fn parse(block: &[u8]) -> Result<TagBlock<'_>, FrameError> {
     let star = memchr::memrchr(b'*', block).ok_or(FrameError::MalformedTagBlock)?;
-    let (content, cs) = (&block[..star], &block[star + 1..]);
+    let (content, cs) = split_around(block, star).ok_or(FrameError::MalformedTagBlock)?;
     let expected = hex_byte(cs).ok_or(FrameError::MalformedTagBlock)?;
     if xor_checksum(content) != expected {
         return Err(FrameError::BadTagChecksum);
     }
     let mut tag = TagBlock::default();
     for field in content.split(|&b| b == b',') {
-        if field.len() < 2 || field[1] != b':' {
+        let [key, b':', value @ ..] = field else {
             // A field without `k:` is tolerated like an unknown key; the checksum already held.
             continue;
-        }
-        let value = &field[2..];
-        match field[0] {
+        };
+        match key {
             b's' => tag.source = (!value.is_empty()).then_some(value),
             b'c' => tag.time = parse_u64(value).and_then(UnixMillis::from_epoch_auto),
             b'g' => tag.group = parse_group(value),
@@ -70,6 +69,8 @@ fn parse_group(value: &[u8]) -> Option<Group> {
 }
 
 #[cfg(test)]
+// Tests index their own fixtures; a panic there is a failed test, as it should be.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

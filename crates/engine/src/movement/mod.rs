@@ -5,6 +5,10 @@
 //! engine clock (message time in replay). Pure: it never performs I/O or reads a clock; the caller
 //! passes the arrival time and ticks. Same input, same events, byte for byte.
 
+// Input path: no index or arithmetic that can panic on hostile input (ARCHITECTURE.md,
+// invariants). Where a bound is proven, a local `allow` says why it holds.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -153,7 +157,9 @@ pub struct Engine {
 /// Linear interpolation of the time a track crossed a line, weighted by each fix's distance to it.
 fn interpolate(a: &Fix, da: f64, b: &Fix, db: f64) -> UnixMillis {
     let frac = if da + db > 0.0 { da / (da + db) } else { 0.5 };
-    UnixMillis(a.time.0 + ((b.time.0 - a.time.0) as f64 * frac).round() as i64)
+    // Saturating: fix times are feed times, far inside ±i64::MAX; the float cast saturates too.
+    let span = b.time.0.saturating_sub(a.time.0) as f64;
+    UnixMillis(a.time.0.saturating_add((span * frac).round() as i64))
 }
 
 fn record(f: &Fix) -> FixRecord {
@@ -304,7 +310,7 @@ impl Engine {
         }
         let m = self.movement.entry(mmsi).or_default();
         let placed = m.placed;
-        m.generation += 1;
+        m.generation = m.generation.saturating_add(1);
         if let Some((since, fence)) = m.dark.take() {
             m.gap_since = Some(since);
             // The position of this message when it has one; never the stale one from before.
@@ -334,7 +340,9 @@ impl Engine {
         let m = self.movement.get_mut(&mmsi).expect("inserted above");
         if m.dark_zone.is_some() {
             self.dark_queue.push(Reverse((
-                time.0 + self.settings.dark_after_ms,
+                // Saturating: `dark_after` may be configured as centuries (its millis saturate at
+                // i64::MAX); wrapping would make the deadline negative and the vessel dark at once.
+                time.0.saturating_add(self.settings.dark_after_ms),
                 mmsi,
                 m.generation,
             )));
@@ -526,7 +534,8 @@ impl Engine {
                 },
                 Zone::Inside,
             ) => {
-                if fix.time.0 - first_inside.time.0 < fence.min_dwell_ms.unwrap_or(0) {
+                if fix.time.0.saturating_sub(first_inside.time.0) < fence.min_dwell_ms.unwrap_or(0)
+                {
                     state
                 } else {
                     let since = crossing(&last_outside, &first_inside);
@@ -604,7 +613,7 @@ impl Engine {
                 emitted: false,
             },
         };
-        let due = !h.emitted && fix.time.0 - h.anchor.time.0 >= holding_after;
+        let due = !h.emitted && fix.time.0.saturating_sub(h.anchor.time.0) >= holding_after;
         m.holding = Some(Holding {
             emitted: h.emitted || due,
             ..h
@@ -642,7 +651,9 @@ impl Engine {
             .get(&mmsi)
             .and_then(|m| m.watch)
             .map(|w| self.watchlist.get(w));
-        self.events[kind as usize] += 1;
+        if let Some(n) = self.events.get_mut(kind as usize) {
+            *n = n.saturating_add(1);
+        }
         out.push(Event {
             id: event_id(kind, mmsi, fence, time),
             kind,

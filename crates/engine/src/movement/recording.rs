@@ -13,7 +13,7 @@ impl Engine {
                 return;
             };
             let last = self.last_sampled.entry(mmsi).or_insert(i64::MIN);
-            if *last != i64::MIN && fix.time.0 - *last < every {
+            if *last != i64::MIN && fix.time.0.saturating_sub(*last) < every {
                 return;
             }
             *last = fix.time.0;

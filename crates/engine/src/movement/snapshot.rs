@@ -152,8 +152,11 @@ impl Engine {
                 placed: ms.placed,
             };
             if let (Some(_), None, Some(seen)) = (m.dark_zone, m.dark, s.last_seen) {
-                self.dark_queue
-                    .push(Reverse((seen.0 + self.settings.dark_after_ms, s.mmsi, 1)));
+                self.dark_queue.push(Reverse((
+                    seen.0.saturating_add(self.settings.dark_after_ms),
+                    s.mmsi,
+                    1,
+                )));
             }
             self.movement.insert(s.mmsi, m);
             // Recompute the watch match from the restored static data.
