@@ -11,7 +11,8 @@ use vesselwatch::simulate::{Report, Scenario};
 use vesselwatch_ais::decode::AisMessage;
 use vesselwatch_ais::encode::{self, PositionReport};
 use vesselwatch_ais::frontend::FrontEnd;
-use vesselwatch_engine::movement::Engine;
+use vesselwatch_ais::time::UnixMillis;
+use vesselwatch_engine::movement::{Engine, Recall, VesselSnapshot};
 use vesselwatch_engine::{Event, EventKind};
 
 const CENTER: (f64, f64) = (34.9, 35.87);
@@ -316,4 +317,155 @@ fn min_dwell_delays_the_arrival_and_a_short_visit_is_none() {
     assert_eq!(out[0].kind, EventKind::Arrival);
     // The crossing is the first entry, not the moment the dwell was satisfied.
     assert!(out[0].crossing_time.unwrap().0 < 1_700_000_000_000 + 4_800_000);
+}
+
+/// An engine for `vessels = "all"` with a 1 km port at `CENTER` and `[monitor]` `extra`.
+fn all_engine(extra: &str) -> Engine {
+    let toml = format!(
+        "[monitor]\nvessels = \"all\"\n{extra}\n[[fences]]\nname = \"port\"\nkind = \"port\"\n\
+         center = {{ lat = {}, lon = {} }}\nradius_km = 1\n",
+        CENTER.0, CENTER.1
+    );
+    Loaded::from_str(&toml, Origin::Embedded).unwrap().engine()
+}
+
+/// Regression (issue 11, item 6): a `dark` deadline was pushed for every message, 8,640 a day for
+/// a vessel reporting every 10 s. Now the queue holds one per vessel, and `dark` still comes at
+/// the scenario's time: the last report plus `dark_after` (4 h).
+#[test]
+fn one_dark_deadline_per_vessel_however_often_it_reports() {
+    let mut engine = all_engine("");
+    let mut fe = FrontEnd::default();
+    let mut out = Vec::new();
+    let (a, b) = (273_000_001, 273_000_002);
+    for i in 0..8_640 {
+        feed_at(&mut engine, &mut fe, a, i * 10, CENTER, &mut out);
+        feed_at(
+            &mut engine,
+            &mut fe,
+            b,
+            i * 10 + 5,
+            offset(0.3, 90.0),
+            &mut out,
+        );
+    }
+    assert_eq!(engine.dark_deadlines(), 2);
+    let last_a = 1_700_000_000_000 + 86_390_000;
+    engine.tick(UnixMillis(last_a + 5 * 3_600_000), &mut out);
+    let dark: Vec<(u32, i64)> = out
+        .iter()
+        .filter(|e| e.kind == EventKind::Dark)
+        .map(|e| (e.mmsi, e.time.0))
+        .collect();
+    assert_eq!(
+        dark,
+        [
+            (a, last_a + 4 * 3_600_000),
+            (b, last_a + 5_000 + 4 * 3_600_000)
+        ]
+    );
+}
+
+/// A [`Recall`] over snapshots kept as a store would keep them.
+#[derive(Default, Clone)]
+struct Saved(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<u32, VesselSnapshot>>>);
+
+impl Recall for Saved {
+    fn recall(&mut self, mmsi: u32) -> Option<VesselSnapshot> {
+        self.0.lock().unwrap().get(&mmsi).cloned()
+    }
+}
+
+impl Saved {
+    fn keep(&self, engine: &mut Engine) {
+        let mut saved = self.0.lock().unwrap();
+        for s in engine.take_snapshots() {
+            saved.insert(s.mmsi, s);
+        }
+    }
+}
+
+/// Issue 11, item 6: a vessel silent past `forget_after` leaves memory; heard again, its state
+/// comes back from the store, so the engine knows it went dark in port and reports it
+/// reappeared (a vessel it had never heard would just be `present`).
+#[test]
+fn a_silent_vessel_is_forgotten_then_recalled_with_its_state() {
+    let mut engine = all_engine("forget_after = \"1d\"");
+    engine.enable_recording(None);
+    let saved = Saved::default();
+    engine.set_recall(Box::new(saved.clone()));
+    let mut fe = FrontEnd::default();
+    let mut out = Vec::new();
+    let (a, b) = (273_000_001, 273_000_002);
+    feed_at(&mut engine, &mut fe, a, 0, CENTER, &mut out);
+    feed_at(&mut engine, &mut fe, a, 30, CENTER, &mut out);
+    saved.keep(&mut engine);
+    // Another vessel, far from the port, 5 h later: the engine clock passes A's dark deadline.
+    feed_at(
+        &mut engine,
+        &mut fe,
+        b,
+        5 * 3_600,
+        offset(50.0, 0.0),
+        &mut out,
+    );
+    saved.keep(&mut engine);
+    // Two days on, B again: A has been silent past forget_after and is forgotten.
+    feed_at(
+        &mut engine,
+        &mut fe,
+        b,
+        2 * 86_400,
+        offset(50.0, 0.0),
+        &mut out,
+    );
+    saved.keep(&mut engine);
+    // B too had been silent for 43 h: it was forgotten, and recalled as it was heard.
+    assert_eq!(engine.tracker().len(), 1);
+    assert_eq!(engine.stats().forgotten_silent, 2);
+    assert_eq!(engine.stats().recalled, 1);
+    out.clear();
+    // A is heard again, in port.
+    let back = 2 * 86_400 + 600;
+    feed_at(&mut engine, &mut fe, a, back, CENTER, &mut out);
+    assert_eq!(engine.stats().recalled, 2);
+    let kinds: Vec<(EventKind, u32, i64)> =
+        out.iter().map(|e| (e.kind, e.mmsi, e.time.0)).collect();
+    assert_eq!(
+        kinds,
+        [(EventKind::Reappeared, a, 1_700_000_000_000 + back * 1000)]
+    );
+    assert_eq!(
+        (out[0].window_start, out[0].window_end),
+        (
+            Some(UnixMillis(1_700_000_030_000)),
+            Some(UnixMillis(1_700_000_000_000 + back * 1000))
+        )
+    );
+}
+
+/// Issue 11, item 6: a flood of made-up MMSIs is held to `max_vessels`. Past it the longest-silent
+/// tenth are forgotten: with 1,000 allowed and 5,000 heard, that happens at every hundredth new
+/// vessel from the 1,001st, 40 times, 4,000 vessels, leaving exactly 1,000.
+#[test]
+fn a_flood_of_new_mmsis_is_held_to_max_vessels() {
+    let mut engine = all_engine("max_vessels = 1000");
+    let mut fe = FrontEnd::default();
+    let mut out = Vec::new();
+    for i in 0..5_000u32 {
+        feed_at(
+            &mut engine,
+            &mut fe,
+            300_000_000 + i,
+            i64::from(i),
+            offset(60.0, 0.0),
+            &mut out,
+        );
+    }
+    assert_eq!(engine.tracker().len(), 1_000);
+    assert_eq!(engine.stats().forgotten_cap, 4_000);
+    // The ones kept are the 1,000 heard last.
+    let mut kept: Vec<u32> = engine.tracker().vessels().map(|v| v.mmsi).collect();
+    kept.sort_unstable();
+    assert_eq!(kept, (300_004_000..300_005_000).collect::<Vec<u32>>());
 }

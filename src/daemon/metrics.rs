@@ -252,6 +252,22 @@ impl Collector for Reading {
             "Vessels whose state the tracker holds now.",
             Some(snap.vessels as u64),
         )?;
+        let en = &snap.engine;
+        counter(
+            &mut e,
+            "vesselwatch_vessels_forgotten",
+            "Vessels dropped from memory: silent (not heard for [monitor] forget_after) or cap \
+             (the longest-silent tenth, when [monitor] max_vessels was reached). Their state \
+             stays in the store and comes back if they are heard.",
+            [("silent", en.forgotten_silent), ("cap", en.forgotten_cap)]
+                .map(|(why, n)| ([("why", why)], n)),
+        )?;
+        counter_one(
+            &mut e,
+            "vesselwatch_vessels_recalled",
+            "Forgotten vessels heard again whose state was read back from the store.",
+            en.recalled,
+        )?;
         let clocks = &snap.clocks;
         counter(
             &mut e,

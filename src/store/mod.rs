@@ -203,9 +203,10 @@ pub fn start(
 ) -> Result<Writer, StoreError> {
     let mut conn = open(&db)?;
     sync_fences(&mut conn, &db, fences)?;
-    let (snapshots, clock) = load_state(&conn, &db)?;
+    let (snapshots, clock) = load_state(&conn, &db, Some(engine.settings().forget_after_ms))?;
     tracing::info!(db = %db.display(), vessels = snapshots.len(), "Store opened; engine state restored.");
     engine.restore(snapshots, clock);
+    engine.set_recall(Box::new(StoreRecall::open(&db)?));
     engine.enable_recording(settings.sample_positions.millis());
     Ok(Writer::spawn_with(
         conn,
@@ -218,7 +219,7 @@ pub fn start(
 
 pub use batch::{Ack, Batch, Checkpoint, delete_old_positions, write_batch};
 pub use fences::{FenceRecord, sync_fences};
-pub use state::{load_checkpoints, load_state};
+pub use state::{StoreRecall, load_checkpoints, load_state};
 pub use writer::{Patience, Unwritten, Writer, WriterStats, WriterStopped};
 
 #[cfg(test)]

@@ -426,6 +426,11 @@ pub fn engine(script: &Script) -> Engine {
         dark_after_ms: script.dark_after.millis(),
         holding_after_ms: script.holding_after.millis(),
         max_speed_kn: f64::from(script.max_speed % 1000) + 1.0,
+        forget_after_ms: script
+            .dark_after
+            .millis()
+            .max(script.holding_after.millis()),
+        max_vessels: 1_000,
     };
     Engine::with_parts(settings, Arc::new(fences), watchlist)
 }

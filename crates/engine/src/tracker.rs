@@ -167,6 +167,16 @@ impl Tracker {
         self.vessels.insert(v.mmsi, v);
     }
 
+    /// Drops a vessel (forgotten for its silence; its state is in the store).
+    pub fn forget(&mut self, mmsi: u32) -> Option<Vessel> {
+        self.vessels.remove(&mmsi)
+    }
+
+    /// Gives back the capacity left by forgotten vessels.
+    pub fn shrink(&mut self) {
+        self.vessels.shrink_to_fit();
+    }
+
     /// Counters.
     pub fn stats(&self) -> TrackerStats {
         self.stats

@@ -22,6 +22,7 @@ use crate::event::{Event, FixRecord, event_id};
 use crate::geofence::{FenceSet, Zone};
 use crate::settings::{MonitorConfig, Vessels, WatchConfig};
 use crate::tracker::{Fix, Observation, Tracker, TrackerStats};
+mod memory;
 mod recording;
 mod snapshot;
 
@@ -50,6 +51,10 @@ pub struct EngineSettings {
     pub holding_after_ms: i64,
     /// Jump quarantine threshold.
     pub max_speed_kn: f64,
+    /// Silence after which a vessel is forgotten from memory.
+    pub forget_after_ms: i64,
+    /// Vessels held in memory at most.
+    pub max_vessels: usize,
 }
 
 impl From<&MonitorConfig> for EngineSettings {
@@ -59,9 +64,21 @@ impl From<&MonitorConfig> for EngineSettings {
             dark_after_ms: m.dark_after.millis(),
             holding_after_ms: m.holding_after.millis(),
             max_speed_kn: m.max_speed_kn,
+            forget_after_ms: m.forget_after.millis(),
+            max_vessels: m.max_vessels,
         }
     }
 }
+
+/// Where a forgotten vessel's state is found again when it is heard: the store, for the
+/// application. A trait so that the engine stays free of I/O.
+pub trait Recall: Send {
+    /// The saved state of `mmsi`, if the store has one.
+    fn recall(&mut self, mmsi: u32) -> Option<VesselSnapshot>;
+}
+
+/// How often (engine time) vessels silent past `forget_after` are looked for.
+const SWEEP_EVERY_MS: i64 = 3_600_000;
 
 /// Where a vessel stands with one fence: the state machine's state.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -111,8 +128,13 @@ struct Movement {
     /// Set on reappearing, until the next fix: the start of the silence, so that a departure found
     /// by that fix is marked inferred with the window of the gap.
     gap_since: Option<UnixMillis>,
-    /// Bumped on every message, so that stale dark deadlines are recognised.
-    generation: u64,
+    /// Time of the latest message that reached the movement rules: the `dark` deadline runs
+    /// from it.
+    heard: Option<UnixMillis>,
+    /// Whether the dark queue holds an entry for this vessel. One at a time: an entry found
+    /// early is moved to the true deadline, instead of one entry per message (1,440 per vessel a
+    /// day at one report every 10 s with `dark_after = 4h`).
+    queued: bool,
     holding: Option<Holding>,
     /// False until the first fix has been placed against the fences: until then, the state of
     /// every fence is unknown (a vessel already in port gets `present`, not an arrival).
@@ -126,6 +148,12 @@ pub struct EngineStats {
     pub tracker: TrackerStats,
     /// Events emitted, by kind (in [`EventKind::ALL`] order).
     pub events: [u64; EventKind::COUNT],
+    /// Vessels forgotten from memory after `forget_after` of silence.
+    pub forgotten_silent: u64,
+    /// Vessels forgotten early because `max_vessels` was reached.
+    pub forgotten_cap: u64,
+    /// Forgotten vessels whose state was found again in the store when they were heard.
+    pub recalled: u64,
 }
 
 /// The movement engine.
@@ -136,7 +164,7 @@ pub struct Engine {
     watchlist: Watchlist,
     tracker: Tracker,
     movement: FxHashMap<u32, Movement>,
-    dark_queue: BinaryHeap<Reverse<(i64, u32, u64)>>,
+    dark_queue: BinaryHeap<Reverse<(i64, u32)>>,
     clock: Option<UnixMillis>,
     feed_time: Option<UnixMillis>,
     /// Scratch buffers for the fences near a fix, reused so that the per-fix path allocates nothing.
@@ -152,6 +180,22 @@ pub struct Engine {
     /// Sampling of unwatched vessels' positions: `None` records none.
     sample_others_ms: Option<i64>,
     last_sampled: FxHashMap<u32, i64>,
+    /// Where forgotten vessels are found again.
+    recall: Option<RecallBox>,
+    /// Engine time of the next look for silent vessels.
+    next_sweep: i64,
+    forgotten_silent: u64,
+    forgotten_cap: u64,
+    recalled: u64,
+}
+
+/// A boxed [`Recall`], with a `Debug` that says only whether there is one.
+struct RecallBox(Box<dyn Recall>);
+
+impl std::fmt::Debug for RecallBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Recall")
+    }
 }
 
 /// Linear interpolation of the time a track crossed a line, weighted by each fix's distance to it.
@@ -212,7 +256,28 @@ impl Engine {
             recording: false,
             sample_others_ms: None,
             last_sampled: FxHashMap::default(),
+            recall: None,
+            next_sweep: i64::MIN,
+            forgotten_silent: 0,
+            forgotten_cap: 0,
+            recalled: 0,
         }
+    }
+
+    /// Where vessels forgotten from memory are found again when heard (the store).
+    pub fn set_recall(&mut self, recall: Box<dyn Recall>) {
+        self.recall = Some(RecallBox(recall));
+    }
+
+    /// The engine's settings.
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    /// Entries in the dark queue: at most about one per vessel near a port (a gauge of the
+    /// engine's memory, and what tests of that bound read).
+    pub fn dark_deadlines(&self) -> usize {
+        self.dark_queue.len()
     }
 
     /// The tracker, for queries of vessel state.
@@ -235,6 +300,9 @@ impl Engine {
         EngineStats {
             tracker: self.tracker.stats(),
             events: self.events,
+            forgotten_silent: self.forgotten_silent,
+            forgotten_cap: self.forgotten_cap,
+            recalled: self.recalled,
         }
     }
 
@@ -245,18 +313,26 @@ impl Engine {
             return;
         }
         self.clock = Some(now);
-        while let Some(&Reverse((deadline, mmsi, generation))) = self.dark_queue.peek() {
+        while let Some(&Reverse((deadline, mmsi))) = self.dark_queue.peek() {
             if deadline > now.0 {
                 break;
             }
             self.dark_queue.pop();
-            let Some(m) = self.movement.get(&mmsi) else {
+            let Some(m) = self.movement.get_mut(&mmsi) else {
                 continue;
             };
+            m.queued = false;
             let (Some(fence), None) = (m.dark_zone, m.dark) else {
                 continue;
             };
-            if m.generation != generation {
+            // Heard since the entry was queued: move it to the true deadline (which may be due
+            // already; it is then taken in deadline order with the others).
+            let due = m.heard.map_or(deadline, |h| {
+                h.0.saturating_add(self.settings.dark_after_ms)
+            });
+            if due != deadline {
+                m.queued = true;
+                self.dark_queue.push(Reverse((due, mmsi)));
                 continue;
             }
             let last_seen = self
@@ -281,7 +357,13 @@ impl Engine {
             if let Some(m) = self.movement.get_mut(&mmsi) {
                 m.dark = Some((last_seen, fence));
             }
+            // Its state changed without a message: the store must have it (a restart, or a
+            // recall after it was forgotten, would otherwise find it not dark).
+            if self.recording {
+                self.dirty.insert(mmsi);
+            }
         }
+        self.sweep(now);
     }
 
     /// Processes one decoded message at `time`, the time its feed clock gave it (`feedclock`): the
@@ -289,7 +371,14 @@ impl Engine {
     pub fn on_message(&mut self, d: &Decoded, time: UnixMillis, out: &mut Vec<Event>) {
         self.feed_time = self.feed_time.max(Some(time));
         self.tick(time, out);
+        let heard = d.message.header().mmsi;
+        if self.tracker.vessel(heard).is_none() {
+            self.recall(heard);
+        }
         let (mmsi, obs) = self.tracker.observe(d, time);
+        if self.tracker.len() > self.settings.max_vessels {
+            self.forget_for_room(mmsi);
+        }
         let (fix, previous) = match obs {
             Observation::Fix { fix, previous } => (Some(fix), previous),
             Observation::Static | Observation::Heard => (None, None),
@@ -310,7 +399,7 @@ impl Engine {
         }
         let m = self.movement.entry(mmsi).or_default();
         let placed = m.placed;
-        m.generation = m.generation.saturating_add(1);
+        m.heard = m.heard.max(Some(time));
         if let Some((since, fence)) = m.dark.take() {
             m.gap_since = Some(since);
             // The position of this message when it has one; never the stale one from before.
@@ -338,13 +427,13 @@ impl Engine {
             self.areas(out, mmsi, &fix, previous.filter(|_| placed), gap_since);
         }
         let m = self.movement.get_mut(&mmsi).expect("inserted above");
-        if m.dark_zone.is_some() {
+        if m.dark_zone.is_some() && !m.queued {
+            m.queued = true;
             self.dark_queue.push(Reverse((
                 // Saturating: `dark_after` may be configured as centuries (its millis saturate at
                 // i64::MAX); wrapping would make the deadline negative and the vessel dark at once.
                 time.0.saturating_add(self.settings.dark_after_ms),
                 mmsi,
-                m.generation,
             )));
         }
     }

@@ -4,7 +4,6 @@
 
 use std::cmp::Reverse;
 
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Engine, FenceState, Holding, Movement};
@@ -110,57 +109,59 @@ impl Engine {
     /// configured are dropped; dark deadlines are rebuilt.
     pub fn restore(&mut self, snapshots: Vec<VesselSnapshot>, clock: Option<UnixMillis>) {
         self.clock = clock;
-        let by_name: FxHashMap<String, usize> = self
-            .fences
-            .fences()
-            .iter()
-            .map(|f| (f.name.clone(), f.id))
-            .collect();
         for s in snapshots {
-            let mut v = Vessel::default();
-            v.mmsi = s.mmsi;
-            v.fix = s.fix;
-            v.cog = s.cog;
-            v.heading = s.heading;
-            v.status = s.status;
-            v.statics = s.statics;
-            v.last_seen = s.last_seen;
-            v.first_seen = s.first_seen;
-            v.statics_version = 1;
-            self.tracker.restore(v);
-            let Some(ms) = s.movement else { continue };
-            let id = |n: &String| by_name.get(n).copied();
-            let m = Movement {
-                watch: None,
-                watch_version: None,
-                fences: ms
-                    .fences
-                    .iter()
-                    .filter_map(|(n, st)| Some((id(n)?, *st)))
-                    .collect(),
-                dark_zone: ms.dark_zone.as_ref().and_then(id),
-                dark: ms.dark.as_ref().and_then(|(t, n)| Some((*t, id(n)?))),
-                gap_since: ms.gap_since,
-                generation: 1,
-                holding: ms.holding.as_ref().and_then(|(n, anchor, emitted)| {
-                    Some(Holding {
-                        fence: id(n)?,
-                        anchor: *anchor,
-                        emitted: *emitted,
-                    })
-                }),
-                placed: ms.placed,
-            };
-            if let (Some(_), None, Some(seen)) = (m.dark_zone, m.dark, s.last_seen) {
-                self.dark_queue.push(Reverse((
-                    seen.0.saturating_add(self.settings.dark_after_ms),
-                    s.mmsi,
-                    1,
-                )));
-            }
-            self.movement.insert(s.mmsi, m);
-            // Recompute the watch match from the restored static data.
-            self.monitored(s.mmsi);
+            self.restore_one(s);
         }
+    }
+
+    /// Puts back one saved vessel: at a restart, or when a forgotten vessel is heard again.
+    pub(super) fn restore_one(&mut self, s: VesselSnapshot) {
+        let mut v = Vessel::default();
+        v.mmsi = s.mmsi;
+        v.fix = s.fix;
+        v.cog = s.cog;
+        v.heading = s.heading;
+        v.status = s.status;
+        v.statics = s.statics;
+        v.last_seen = s.last_seen;
+        v.first_seen = s.first_seen;
+        v.statics_version = 1;
+        self.tracker.restore(v);
+        let Some(ms) = s.movement else { return };
+        let fences = &self.fences;
+        // Fences are few: a scan by name costs less than a map built per vessel.
+        let id = |n: &String| fences.fences().iter().find(|f| &f.name == n).map(|f| f.id);
+        let mut m = Movement {
+            watch: None,
+            watch_version: None,
+            fences: ms
+                .fences
+                .iter()
+                .filter_map(|(n, st)| Some((id(n)?, *st)))
+                .collect(),
+            dark_zone: ms.dark_zone.as_ref().and_then(id),
+            dark: ms.dark.as_ref().and_then(|(t, n)| Some((*t, id(n)?))),
+            gap_since: ms.gap_since,
+            heard: s.last_seen,
+            queued: false,
+            holding: ms.holding.as_ref().and_then(|(n, anchor, emitted)| {
+                Some(Holding {
+                    fence: id(n)?,
+                    anchor: *anchor,
+                    emitted: *emitted,
+                })
+            }),
+            placed: ms.placed,
+        };
+        if let (Some(_), None, Some(seen)) = (m.dark_zone, m.dark, s.last_seen) {
+            m.queued = true;
+            self.dark_queue.push(Reverse((
+                seen.0.saturating_add(self.settings.dark_after_ms),
+                s.mmsi,
+            )));
+        }
+        self.movement.insert(s.mmsi, m);
+        // Recompute the watch match from the restored static data.
+        self.monitored(s.mmsi);
     }
 }

@@ -1,0 +1,81 @@
+//! Memory per vessel: forgetting vessels that have fallen silent (and, past `max_vessels`, the
+//! longest-silent ones early), and recalling a forgotten vessel's state from the store when it is
+//! heard again. Every map keyed by vessel (tracker, movement, sampling) shrinks together, so the
+//! engine's memory follows the vessels heard lately, not every MMSI ever heard.
+
+use super::{Engine, SWEEP_EVERY_MS};
+use vesselwatch_ais::time::UnixMillis;
+
+impl Engine {
+    /// Looks for `mmsi` in the store (through [`super::Recall`]) before it is treated as new: a
+    /// vessel forgotten for its silence comes back with its fences, dark state and names.
+    pub(super) fn recall(&mut self, mmsi: u32) {
+        let Some(r) = self.recall.as_mut() else {
+            return;
+        };
+        if let Some(s) = r.0.recall(mmsi).filter(|s| s.mmsi == mmsi) {
+            self.recalled = self.recalled.saturating_add(1);
+            self.restore_one(s);
+        }
+    }
+
+    /// Forgets vessels not heard for `forget_after`, once per [`SWEEP_EVERY_MS`] of engine time.
+    pub(super) fn sweep(&mut self, now: UnixMillis) {
+        if now.0 < self.next_sweep {
+            return;
+        }
+        self.next_sweep = now.0.saturating_add(SWEEP_EVERY_MS);
+        let before = now.0.saturating_sub(self.settings.forget_after_ms);
+        let silent: Vec<u32> = self
+            .tracker
+            .vessels()
+            .filter(|v| v.last_seen.is_none_or(|t| t.0 < before))
+            .map(|v| v.mmsi)
+            .collect();
+        let n = silent.iter().filter(|m| self.forget(**m)).count();
+        self.forgotten_silent = self.forgotten_silent.saturating_add(n as u64);
+        // Many gone at once (a burst of made-up MMSIs has aged out): give the memory back.
+        if n > 0 && n.saturating_mul(4) > self.tracker.len() {
+            self.shrink();
+        }
+    }
+
+    /// Past `max_vessels`: forgets the longest-silent tenth (never `keep`, the vessel being
+    /// heard), so that the cost of finding them is spread over many new vessels.
+    pub(super) fn forget_for_room(&mut self, keep: u32) {
+        let mut by_age: Vec<(i64, u32)> = self
+            .tracker
+            .vessels()
+            .filter(|v| v.mmsi != keep)
+            .map(|v| (v.last_seen.map_or(i64::MIN, |t| t.0), v.mmsi))
+            .collect();
+        let room = (self.settings.max_vessels / 10).max(1).min(by_age.len());
+        let Some(last) = room.checked_sub(1) else {
+            return;
+        };
+        by_age.select_nth_unstable(last);
+        let oldest: Vec<u32> = by_age.iter().take(room).map(|(_, m)| *m).collect();
+        let n = oldest.iter().filter(|m| self.forget(**m)).count() as u64;
+        self.forgotten_cap = self.forgotten_cap.saturating_add(n);
+    }
+
+    /// Drops one vessel from every map, unless its latest change has not been handed to the store
+    /// yet (it would be lost): then it stays until a later sweep. Whether it was forgotten.
+    fn forget(&mut self, mmsi: u32) -> bool {
+        if self.dirty.contains(&mmsi) {
+            return false;
+        }
+        self.tracker.forget(mmsi);
+        self.movement.remove(&mmsi);
+        self.last_sampled.remove(&mmsi);
+        true
+    }
+
+    /// Releases the capacity the maps kept after many vessels were forgotten.
+    pub fn shrink(&mut self) {
+        self.tracker.shrink();
+        self.movement.shrink_to_fit();
+        self.last_sampled.shrink_to_fit();
+        self.dirty.shrink_to_fit();
+    }
+}
