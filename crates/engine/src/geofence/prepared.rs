@@ -33,7 +33,7 @@
 use geo::kernels::{Kernel, Orientation};
 use geo::{Coord, GeoNum, Haversine, MultiPolygon};
 use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{AABB, PointDistance, RTree, RTreeObject};
+use rstar::{AABB, Envelope, PointDistance, RTree, RTreeObject};
 
 /// A ring's edge in the lon/lat plane, from `a` to `b`; `i` is its index in [`Ring::vertices`].
 /// Its box is kept, not computed per call: bulk loading asks for it many times.
@@ -202,6 +202,31 @@ fn unit(c: Coord) -> [f64; 3] {
     [lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()]
 }
 
+/// Axes east, north and up at a fence's centre. Unit vectors are taken in this frame (a rotation,
+/// so chords are unchanged) because a box is tight only around an edge that runs along an axis:
+/// in the earth-centred frame a north-south edge is a diagonal whose box spans all three axes, and
+/// the boxes of closely spaced parallel edges then overlap by the thousand (a comb's teeth). Here
+/// meridians and parallels near the centre run along the axes, as they do in the lon/lat plane.
+#[derive(Debug, Clone, Copy)]
+struct Frame([[f64; 3]; 3]);
+
+impl Frame {
+    fn at(c: Coord) -> Self {
+        let (lat, lon) = (c.y.to_radians(), c.x.to_radians());
+        let (sf, cf, sl, cl) = (lat.sin(), lat.cos(), lon.sin(), lon.cos());
+        Self([
+            [-sl, cl, 0.0],
+            [-sf * cl, -sf * sl, cf],
+            [cf * cl, cf * sl, sf],
+        ])
+    }
+
+    fn unit(&self, c: Coord) -> [f64; 3] {
+        let v = unit(c);
+        self.0.map(|axis| dot(axis, v))
+    }
+}
+
 fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     [
         a[1] * b[2] - a[2] * b[1],
@@ -236,13 +261,13 @@ impl RTreeObject for GreatArc {
 }
 
 impl GreatArc {
-    fn new(a: Coord, b: Coord) -> Self {
-        let (a, b) = (unit(a), unit(b));
+    fn new(frame: &Frame, a: Coord, b: Coord) -> Self {
+        let (a, b) = (frame.unit(a), frame.unit(b));
         // Every point of the arc is within its sagitta of the chord, so of the endpoints' box:
-        // 1 - cos(θ/2) = 1 - sqrt(1 - c²/4) for chord c = 2 sin(θ/2), which is at most c²/4 (no
-        // square root). The 1e-12 (6 µm) covers
-        // rounding in `unit`.
-        let s = chord2(a, b) / 4.0 + 1e-12;
+        // 1 - cos(θ/2) = 1 - sqrt(1 - x) for x = c²/4 (chord c = 2 sin(θ/2)), which is at most
+        // x/2 + x²/2 for x in [0, 1] (no square root). The 1e-12 (6 µm) covers rounding.
+        let x = chord2(a, b) / 4.0;
+        let s = x / 2.0 + x * x / 2.0 + 1e-12;
         let lo = std::array::from_fn(|k| a[k].min(b[k]) - s);
         let hi = std::array::from_fn(|k| a[k].max(b[k]) + s);
         Self {
@@ -281,6 +306,7 @@ pub(super) struct Prepared {
     rings: Vec<Ring>,
     /// Each ring's box, by index in `rings`: a point outside it is outside that ring.
     boxes: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
+    frame: Frame,
     arcs: RTree<GreatArc>,
 }
 
@@ -304,7 +330,7 @@ impl Prepared {
                 rings.push(Ring::new(k, true, hole));
             }
         }
-        let boxes = rings
+        let boxes: Vec<_> = rings
             .iter()
             .enumerate()
             .filter(|(_, r)| !r.vertices.is_empty())
@@ -319,17 +345,27 @@ impl Prepared {
                 GeomWithData::new(Rectangle::from_corners(lo, hi), i)
             })
             .collect();
+        let frame = {
+            let e = boxes
+                .iter()
+                .fold(AABB::new_empty(), |e: AABB<[f64; 2]>, b| {
+                    e.merged(&b.geom().envelope())
+                });
+            let c = e.center();
+            Frame::at(Coord { x: c[0], y: c[1] })
+        };
         let arcs = rings
             .iter()
             .filter(|r| r.vertices.len() >= 2)
             .flat_map(|r| {
                 let n = r.vertices.len();
-                (0..n).map(move |i| GreatArc::new(r.vertices[i], r.vertices[(i + 1) % n]))
+                (0..n).map(move |i| GreatArc::new(&frame, r.vertices[i], r.vertices[(i + 1) % n]))
             })
             .collect();
         Self {
             rings,
             boxes: RTree::bulk_load(boxes),
+            frame,
             arcs: RTree::bulk_load(arcs),
         }
     }
@@ -359,7 +395,7 @@ impl Prepared {
         // is widened past it.
         match self
             .arcs
-            .nearest_neighbor_iter_with_distance_2(&unit(p))
+            .nearest_neighbor_iter_with_distance_2(&self.frame.unit(p))
             .next()
         {
             Some((_, d2)) => 2.0 * Haversine.radius() * (d2.sqrt() / 2.0).min(1.0).asin(),
