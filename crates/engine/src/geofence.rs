@@ -87,7 +87,7 @@ pub enum Zone {
 
 impl Fence {
     /// Compiles a fence; a polygon fence's rings are indexed here, once (O(n log n) in its
-    /// vertices, about 150 bytes a vertex), so that every later lookup is O(log n).
+    /// vertices, about 250 bytes a vertex), so that every later lookup is O(log n).
     pub fn new(
         id: usize,
         name: String,

@@ -28,7 +28,13 @@
 //!   loses up to sqrt(2ε) ≈ 1.5e-8 rad (0.1 m) along the arc when the point is metres from a
 //!   vertex, and far less (ε / angle) further away. The chord here has no such step.
 //!
-//! Must never do I/O or walk every vertex per lookup; memory is about 150 bytes a vertex.
+//! Cost: an R-tree lookup is O(log n) plus the edges whose boxes come as near as the answer. Short
+//! edges (a detailed coastline's) keep that to a handful; long, closely spaced parallel edges not
+//! along an axis of the tree are the weak case (the benchmark's comb of 5 km teeth 0.2 m apart,
+//! 1M vertices: 33 µs a fix, against 2 µs at 1k vertices and 0.2 s for the linear walk).
+//!
+//! Must never do I/O or walk every vertex per lookup. Memory is about 250 bytes a vertex: an edge
+//! in each tree (80 and 104 bytes a leaf), the ring's vertex again, and the inner nodes.
 
 use geo::kernels::{Kernel, Orientation};
 use geo::{Coord, GeoNum, Haversine, MultiPolygon};
@@ -321,7 +327,7 @@ impl std::fmt::Debug for Prepared {
 }
 
 impl Prepared {
-    /// Indexes every ring of `mp`: O(n log n) time, about 150 bytes a vertex.
+    /// Indexes every ring of `mp`: O(n log n) time, about 250 bytes a vertex.
     pub(super) fn new(mp: &MultiPolygon) -> Self {
         let mut rings = Vec::new();
         for (k, poly) in mp.0.iter().enumerate() {
