@@ -31,7 +31,7 @@
 //! Cost: an R-tree lookup is O(log n) plus the edges whose boxes come as near as the answer. Short
 //! edges (a detailed coastline's) keep that to a handful; long, closely spaced parallel edges not
 //! along an axis of the tree are the weak case (the benchmark's comb of 5 km teeth 0.2 m apart,
-//! 1M vertices: 33 µs a fix, against 2 µs at 1k vertices and 0.2 s for the linear walk).
+//! 1M vertices: 20-35 µs a fix, against 2 µs at 1k vertices and 0.2 s for the linear walk).
 //!
 //! Must never do I/O or walk every vertex per lookup. Memory is about 250 bytes a vertex: an edge
 //! in each tree (80 and 104 bytes a leaf), the ring's vertex again, and the inner nodes.
