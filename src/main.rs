@@ -11,7 +11,7 @@ use vesselwatch::commands::alerts;
 use vesselwatch::commands::decode::{self, DecodeOptions};
 use vesselwatch::commands::query::{self, OutputFormat, QueryOptions, TimeArg, What};
 use vesselwatch::commands::replay::{self, Format, ReplayOptions, Speed};
-use vesselwatch::config::{DEFAULT_CONFIG, Loaded, LogConfig, LogFormat};
+use vesselwatch::config::{DEFAULT_CONFIG, LARGE_FENCE_VERTICES, Loaded, LogConfig, LogFormat};
 use vesselwatch::simulate::Scenario;
 
 /// Watches AIS feeds for vessel movements at ports and straits.
@@ -324,6 +324,13 @@ fn run(cli: Cli, loaded: Option<Loaded>) -> anyhow::Result<ExitCode> {
         }
         Command::CheckConfig { file } => {
             let loaded = Loaded::load(file.as_deref())?;
+            for (name, vertices) in loaded.large_fences() {
+                eprintln!(
+                    "warning: fence `{name}` has {vertices} vertices, more than {LARGE_FENCE_VERTICES}: \
+                     each start and reload parses and indexes them all (fixes near it stay fast); \
+                     consider simplifying it"
+                );
+            }
             println!(
                 "ok: {} fences, {} watchlist entries",
                 loaded.config.fences.len(),

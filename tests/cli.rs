@@ -141,6 +141,53 @@ fn default_config_round_trips_through_check_config() {
     );
 }
 
+/// A GeoJSON ring of `n` positions (the last closing it) on a circle of 0.05° around Tartus.
+fn circle_geojson(n: usize) -> String {
+    let mut coords: Vec<String> = (0..n - 1)
+        .map(|i| {
+            let a = std::f64::consts::TAU * i as f64 / (n - 1) as f64;
+            format!(
+                "[{:.7},{:.7}]",
+                35.8 + 0.05 * a.cos(),
+                34.9 + 0.05 * a.sin()
+            )
+        })
+        .collect();
+    coords.push(coords[0].clone());
+    format!(
+        r#"{{"type":"Polygon","coordinates":[[{}]]}}"#,
+        coords.join(",")
+    )
+}
+
+#[test]
+fn check_config_warns_about_a_fence_over_100k_vertices_and_still_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("coast.geojson"), circle_geojson(100_001)).unwrap();
+    std::fs::write(dir.path().join("basin.geojson"), circle_geojson(100_000)).unwrap();
+    let cfg = dir.path().join("vesselwatch.toml");
+    std::fs::write(
+        &cfg,
+        "[[fences]]\nname = \"coast\"\nkind = \"area\"\ngeojson = \"coast.geojson\"\n\n\
+         [[fences]]\nname = \"basin\"\nkind = \"area\"\ngeojson = \"basin.geojson\"\n",
+    )
+    .unwrap();
+    let o = run(&["check-config".as_ref(), cfg.as_os_str()]);
+    let stderr = String::from_utf8(o.stderr).unwrap();
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .starts_with("ok: 2 fences")
+    );
+    // One over the limit is named with its count; one at the limit is not.
+    assert!(
+        stderr.contains("warning: fence `coast` has 100001 vertices, more than 100000"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("`basin`"), "{stderr}");
+}
+
 #[test]
 fn check_config_names_the_key_the_value_and_what_is_allowed() {
     let dir = tempfile::tempdir().unwrap();

@@ -114,6 +114,15 @@ pub struct Config {
     pub log: LogConfig,
 }
 
+/// Above this many vertices (positions in the GeoJSON, every ring's) `check-config` warns about a
+/// fence. Lookups stay O(log n) in the vertices (the engine's prepared index), but loading does
+/// not: parsing and indexing grow linearly, about 250 bytes and a few microseconds a vertex, on
+/// every start and SIGHUP reload. Port, anchorage and area fences need hundreds to a few thousand
+/// vertices; 100,000 is well past any hand-drawn or simplified fence and is where a load starts to
+/// cost tenths of a second and tens of megabytes, so a fence above it is most likely an
+/// unsimplified coastline export that is worth simplifying. A warning, not an error: it works.
+pub const LARGE_FENCE_VERTICES: usize = 100_000;
+
 /// Where a configuration's relative files (GeoJSON) come from.
 #[derive(Debug, Clone)]
 pub enum Origin {
@@ -202,6 +211,17 @@ impl Loaded {
         loaded.fences = Arc::new(FenceSet::build(&loaded.config.fences, polygons)?);
         loaded.geojson = texts;
         Ok(loaded)
+    }
+
+    /// The fences with more than [`LARGE_FENCE_VERTICES`] vertices, as (name, vertices), in
+    /// config order: what `check-config` warns about.
+    pub fn large_fences(&self) -> Vec<(&str, usize)> {
+        self.fences
+            .fences()
+            .iter()
+            .map(|f| (f.name.as_str(), f.vertex_count()))
+            .filter(|&(_, n)| n > LARGE_FENCE_VERTICES)
+            .collect()
     }
 
     /// A fresh movement engine for this configuration.

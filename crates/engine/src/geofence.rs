@@ -3,12 +3,18 @@
 //! Owns turning `[[fences]]` into geometry (circles, GeoJSON polygons, gate lines) and answering, per
 //! fix, "which fences is this point near, and how far outside each is it?". An R-tree over each
 //! fence's box, widened by its reach (exit margin or approach zone), makes a vessel far from every
-//! fence cost one tree lookup. Pure: no I/O after building (building reads GeoJSON through the
-//! config).
+//! fence cost one tree lookup. A GeoJSON fence also carries its rings' edges in R-trees
+//! ([`prepared`]), so a fix near it costs O(log n) in its vertices, not a walk over all of them.
+//! Pure: no I/O after building (building reads GeoJSON through the config).
+
+mod prepared;
+#[cfg(test)]
+mod test_shapes;
+
+use std::sync::Arc;
 
 use geo::{
-    Closest, Contains, Distance, Haversine, HaversineClosestPoint, Line, MultiPolygon, Point,
-    Polygon,
+    CoordsIter, Distance, Haversine, Line, MultiPolygon, Point, Polygon,
     line_intersection::{LineIntersection, line_intersection},
 };
 use rstar::primitives::{GeomWithData, Rectangle};
@@ -40,7 +46,8 @@ pub enum Shape {
     Gate(Line),
 }
 
-/// A compiled fence.
+/// A compiled fence. Made by [`Fence::new`], which prepares a polygon's index; the shape is
+/// read-only after that (`shape()`) so that the index always describes it.
 #[derive(Debug, Clone)]
 pub struct Fence {
     /// Index in the configuration, stable for the life of the config.
@@ -50,7 +57,9 @@ pub struct Fence {
     /// What it stands for.
     pub kind: FenceKind,
     /// Its geometry.
-    pub shape: Shape,
+    shape: Shape,
+    /// The index over a polygon fence's rings, shared by clones of a fence set.
+    prepared: Option<Arc<prepared::Prepared>>,
     /// Hysteresis in metres.
     pub exit_margin_m: f64,
     /// Approach zone in metres (ports; 0 for other kinds).
@@ -77,24 +86,70 @@ pub enum Zone {
 }
 
 impl Fence {
-    /// Metres from `p` to the fence when outside, 0 when inside. Gates are never "inside".
+    /// Compiles a fence; a polygon fence's rings are indexed here, once (O(n log n) in its
+    /// vertices, about 250 bytes a vertex), so that every later lookup is O(log n).
+    pub fn new(
+        id: usize,
+        name: String,
+        kind: FenceKind,
+        shape: Shape,
+        exit_margin_m: f64,
+        approach_m: f64,
+        min_dwell_ms: Option<i64>,
+    ) -> Self {
+        let prepared = match &shape {
+            Shape::Polygons(mp) => Some(Arc::new(prepared::Prepared::new(mp))),
+            Shape::Circle { .. } | Shape::Gate(_) => None,
+        };
+        Self {
+            id,
+            name,
+            kind,
+            shape,
+            prepared,
+            exit_margin_m,
+            approach_m,
+            min_dwell_ms,
+        }
+    }
+
+    /// Its geometry. Read-only: the polygon index was built from it.
+    pub fn shape(&self) -> &Shape {
+        &self.shape
+    }
+
+    /// How many positions its geometry has (every ring's, closing ones included, as in the
+    /// GeoJSON; 0 for a circle, 2 for a gate): what building and memory scale with, and what
+    /// `check-config` warns about.
+    pub fn vertex_count(&self) -> usize {
+        match &self.shape {
+            Shape::Circle { .. } => 0,
+            Shape::Polygons(mp) => mp.coords_count(),
+            Shape::Gate(_) => 2,
+        }
+    }
+
+    fn polygons(&self) -> &prepared::Prepared {
+        self.prepared
+            .as_deref()
+            .expect("Fence::new prepares every polygon fence")
+    }
+
+    /// Metres from `p` to the fence when outside, 0 when inside. Gates are never "inside". For a
+    /// polygon fence, equal to `geo`'s `Contains` and `HaversineClosestPoint` over every ring
+    /// (see [`prepared`] for the one rounding exception), in O(log n).
     pub fn distance_outside_m(&self, p: Point) -> f64 {
         match &self.shape {
             Shape::Circle { center, radius_m } => {
                 (Haversine.distance(*center, p) - radius_m).max(0.0)
             }
-            Shape::Polygons(mp) => {
-                if mp.contains(&p) {
-                    return 0.0;
+            Shape::Polygons(_) => {
+                let prepared = self.polygons();
+                if prepared.contains(p.0) {
+                    0.0
+                } else {
+                    prepared.boundary_distance_m(p.0)
                 }
-                mp.0.iter()
-                    .map(|poly| match poly.haversine_closest_point(&p) {
-                        Closest::Intersection(q) | Closest::SinglePoint(q) => {
-                            Haversine.distance(p, q)
-                        }
-                        Closest::Indeterminate => f64::INFINITY,
-                    })
-                    .fold(f64::INFINITY, f64::min)
             }
             Shape::Gate(line) => Haversine
                 .distance(p, line.start_point())
@@ -107,15 +162,7 @@ impl Fence {
     pub fn boundary_distance_m(&self, p: Point) -> f64 {
         match &self.shape {
             Shape::Circle { center, radius_m } => (Haversine.distance(*center, p) - radius_m).abs(),
-            Shape::Polygons(mp) => mp
-                .0
-                .iter()
-                .flat_map(|poly| std::iter::once(poly.exterior()).chain(poly.interiors()))
-                .map(|ring| match ring.haversine_closest_point(&p) {
-                    Closest::Intersection(q) | Closest::SinglePoint(q) => Haversine.distance(p, q),
-                    Closest::Indeterminate => f64::INFINITY,
-                })
-                .fold(f64::INFINITY, f64::min),
+            Shape::Polygons(_) => self.polygons().boundary_distance_m(p.0),
             Shape::Gate(_) => self.distance_outside_m(p),
         }
     }
@@ -277,18 +324,18 @@ impl FenceSet {
                     "a fence needs exactly one of `center` (with `radius_km`), `geojson` or `line`",
                 ));
             };
-            fences.push(Fence {
+            fences.push(Fence::new(
                 id,
-                name: f.name.clone(),
-                kind: f.kind,
+                f.name.clone(),
+                f.kind,
                 shape,
-                exit_margin_m: f.exit_margin_km.unwrap_or(DEFAULT_EXIT_MARGIN_KM) * 1000.0,
-                approach_m: match f.kind {
+                f.exit_margin_km.unwrap_or(DEFAULT_EXIT_MARGIN_KM) * 1000.0,
+                match f.kind {
                     FenceKind::Port => f.approach_km.unwrap_or(DEFAULT_APPROACH_KM) * 1000.0,
                     _ => 0.0,
                 },
-                min_dwell_ms: f.min_dwell.map(|d| d.millis()),
-            });
+                f.min_dwell.map(|d| d.millis()),
+            ));
         }
         Ok(Self::from_fences(fences))
     }
