@@ -519,3 +519,113 @@ fn secrets_never_appear_in_debug_or_errors() {
     assert!(!e.contains("not!base64"), "{e}");
     assert!(e.contains("webhooks[0].secret"), "{e}");
 }
+
+/// What a raw endpoint does with one request.
+#[derive(Clone, Copy, Debug)]
+enum Raw {
+    /// `200 OK` with a 2 GiB body, written for as long as the client takes it.
+    HugeBody,
+    /// Part of a status line and headers, then the connection is closed.
+    CloseMidHeaders,
+    /// `200 OK`, empty.
+    Ok,
+}
+
+/// An endpoint written on a bare socket, for answers no HTTP server library gives: one request per
+/// connection, answered as `script` says (then `Ok`). Returns its address, the number of requests
+/// and the most body bytes any one response got written before the client let go.
+fn raw_receiver(
+    script: Vec<Raw>,
+) -> (
+    SocketAddr,
+    Arc<std::sync::atomic::AtomicUsize>,
+    Arc<std::sync::atomic::AtomicU64>,
+) {
+    use std::io::{BufRead, Read, Write};
+    use std::sync::atomic::Ordering::Relaxed;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (n, w) = (Arc::clone(&requests), Arc::clone(&written));
+    std::thread::spawn(move || {
+        let mut script = VecDeque::from(script);
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            if r.read_exact(&mut body).is_err() {
+                continue;
+            }
+            n.fetch_add(1, Relaxed);
+            match script.pop_front().unwrap_or(Raw::Ok) {
+                Raw::Ok => {
+                    let _ = s.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                }
+                Raw::CloseMidHeaders => {
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Le");
+                }
+                Raw::HugeBody => {
+                    let total: u64 = 2 << 30;
+                    let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {total}\r\n\r\n");
+                    let chunk = vec![b'x'; 64 * 1024];
+                    let mut sent = 0u64;
+                    while sent < total && s.write_all(&chunk).is_ok() {
+                        sent += chunk.len() as u64;
+                    }
+                    w.fetch_max(sent, Relaxed);
+                }
+            }
+        }
+    });
+    (addr, requests, written)
+}
+
+/// Issue 11, webhooks: an endpoint that answers 200 with a 2 GiB body. The answer is the status;
+/// the body is never read, so the delivery neither waits for it nor holds it in memory: both
+/// alerts are delivered at the first attempt, and the endpoint could write only what the socket
+/// buffers take before the client closed.
+#[test]
+fn a_2_gib_response_body_is_not_read() {
+    let (addr, requests, written) = raw_receiver(vec![Raw::HugeBody, Raw::HugeBody]);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("huge.db");
+    run(&config(dir.path(), addr, "timeout = \"5s\""), &db, "30s");
+    assert_eq!(statuses(&db), ["delivered", "delivered"]);
+    assert_eq!(requests.load(std::sync::atomic::Ordering::Relaxed), 2);
+    let most = written.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(most < 64 << 20, "{most} bytes of the body were taken");
+}
+
+/// Issue 11, webhooks: an endpoint that closes the connection in the middle of its response
+/// headers has not answered; the alert is retried, and the outbox counts both attempts.
+#[test]
+fn a_connection_closed_mid_response_is_retried_and_recorded() {
+    let (addr, requests, _) = raw_receiver(vec![Raw::CloseMidHeaders]);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cut.db");
+    run(&config(dir.path(), addr, ""), &db, "30s");
+    assert_eq!(statuses(&db), ["delivered", "delivered"]);
+    assert_eq!(requests.load(std::sync::atomic::Ordering::Relaxed), 3);
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let attempts: Vec<i64> = c
+        .prepare("SELECT attempts FROM alerts ORDER BY event_time, id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(attempts, [2, 1]);
+}
