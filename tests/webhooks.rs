@@ -629,3 +629,45 @@ fn a_connection_closed_mid_response_is_retried_and_recorded() {
         .collect();
     assert_eq!(attempts, [2, 1]);
 }
+
+/// Issue 11, secrets: a webhook URL that carries its credential (`/services/T0/B0/XXXX`, as Slack's
+/// do) never appears in logs or in the outbox: reqwest names the URL in its errors, which went to
+/// both.
+#[test]
+fn a_credential_in_the_webhook_url_is_never_logged_or_stored() {
+    let closed = util::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        ([127, 0, 0, 1], closed).into(),
+        "timeout = \"200ms\"",
+    );
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("/hook\"", "/hook/T0/B0/TOKENxyz123\"");
+    std::fs::write(&cfg, text).unwrap();
+    let db = dir.path().join("u.db");
+    let out = replay(&cfg, &db, "2s")
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+    assert!(!stderr.contains("TOKENxyz123"), "{stderr}");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    // Alerts go out in order: the first is retried, the second waits behind it.
+    let errors: Vec<Option<String>> = c
+        .prepare("SELECT last_error FROM alerts ORDER BY event_time, id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(errors.len(), 2);
+    let first = errors[0].as_deref().unwrap_or_default();
+    assert!(
+        first.contains("refused") && !first.contains("TOKENxyz123"),
+        "{errors:?}"
+    );
+    assert_eq!(errors[1], None);
+}

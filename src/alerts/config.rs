@@ -93,7 +93,7 @@ pub fn validate_all(hooks: &[WebhookConfig], fences: &[FenceConfig]) -> Result<(
         if !(h.url.starts_with("http://") || h.url.starts_with("https://")) {
             return Err(invalid(
                 key("url"),
-                &h.url,
+                super::redact_url(&h.url),
                 "must be an http:// or https:// URL",
             ));
         }

@@ -154,7 +154,8 @@ pub async fn attempt(client: &reqwest::Client, ep: &Endpoint, id: &str, body: St
             }
         }
         // reqwest's Display of an error omits the cause; the chain names the real one.
-        Err(e) => Response::Failed(crate::error::Chain(&e).to_string()),
+        // Without the URL: reqwest names it in the message, which goes to the log and the outbox.
+        Err(e) => Response::Failed(crate::error::Chain(&e.without_url()).to_string()),
     }
 }
 
@@ -431,7 +432,7 @@ fn report(ep: &Endpoint, due: &Due, outcome: &Outcome, stats: &EndpointStats) {
         }
         Outcome::Gone { .. } => {
             *stats.last_error.lock().expect("not poisoned") = Some("410 Gone".into());
-            tracing::error!(webhook = %ep.name, url = %ep.url,
+            tracing::error!(webhook = %ep.name, url = %super::redact_url(&ep.url),
                 "ENDPOINT GONE (HTTP 410): webhook disabled, its alerts stay queued; fix the URL, then `vesselwatch alerts retry`.");
         }
     }

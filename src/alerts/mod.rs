@@ -148,3 +148,46 @@ mod tests {
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     }
 }
+
+/// A webhook URL as logs and errors show it: scheme, host and port, with any path, query and user
+/// info left out. Endpoint URLs often carry their credential in the path (`/services/T0/B0/XXXX`)
+/// or the query (`?token=`), and logs travel further than the config file.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => {
+            let host = u.host_str().unwrap_or("");
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            let rest = if u.path() != "/" || u.query().is_some() {
+                "/…"
+            } else {
+                ""
+            };
+            format!("{}://{host}{port}{rest}", u.scheme())
+        }
+        Err(_) => "(not a URL)".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_url;
+
+    #[test]
+    fn only_scheme_host_and_port_are_shown() {
+        for (url, shown) in [
+            (
+                "https://hooks.slack.com/services/T0/B0/XXXX",
+                "https://hooks.slack.com/…",
+            ),
+            (
+                "http://user:pw@127.0.0.1:8080/hook?token=abc",
+                "http://127.0.0.1:8080/…",
+            ),
+            ("https://example.org/", "https://example.org"),
+            ("https://example.org?token=abc", "https://example.org/…"),
+            ("not a url with a secret", "(not a URL)"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+    }
+}
