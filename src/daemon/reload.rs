@@ -51,7 +51,13 @@ pub async fn run(mut r: Reloader) {
         let mut reloading = vec![sd_notify::NotifyState::Reloading];
         reloading.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
         let _ = sd_notify::notify(&reloading);
-        match Loaded::load(r.path.as_deref()) {
+        // Reading and compiling (a fence of a million vertices takes a second) on a blocking
+        // thread: the runtime's two workers also drive every source and the HTTP endpoint.
+        let path = r.path.clone();
+        let loaded = tokio::task::spawn_blocking(move || Loaded::load(path.as_deref()))
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        match loaded {
             Ok(new) => {
                 tracing::info!(
                     fences = new.config.fences.len(),
