@@ -1010,3 +1010,125 @@ fn metrics_are_strict_openmetrics_with_the_scraped_names_and_count_what_was_fed(
     }
     assert!(sigterm(&mut child).success());
 }
+
+/// A receiver that keeps each request's `webhook-id` with its body.
+fn receiver_with_ids() -> (SocketAddr, Arc<Mutex<Vec<(String, String)>>>) {
+    let got: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let g = Arc::clone(&got);
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let g = Arc::clone(&g);
+            async move {
+                let id = headers
+                    .get("webhook-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                g.lock().unwrap().push((id, body));
+                "ok"
+            }
+        }),
+    );
+    (common::serve_app(0, app), got)
+}
+
+/// Acceptance (issue 11): `kill -9` at ten pseudo-random moments while a receiver pushes the
+/// Tartus feed over TCP (each time from the start, as a receiver that reconnects does), then a
+/// clean run to the end. The stored events are the scenario's expected ones, and every departure
+/// reached the webhook endpoint, each always under one `webhook-id`.
+#[test]
+fn ten_kill_9s_during_a_live_tcp_feed_lose_no_event_and_no_departure_webhook() {
+    let lines: Vec<String> =
+        std::fs::read_to_string(root().join("fixtures/tartus-2025-01/feed.nmea"))
+            .unwrap()
+            .lines()
+            .map(|l| format!("{l}\n"))
+            .collect();
+    let mut want: Vec<String> =
+        std::fs::read_to_string(root().join("fixtures/tartus-2025-01/expected-events.jsonl"))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+    want.sort();
+    let departures: std::collections::BTreeSet<String> = want
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["kind"] == "departure")
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    let (hook, got) = receiver_with_ids();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let source = format!(
+        "[[sources]]\nname = \"push\"\ntype = \"tcp_listen\"\nlisten = \"127.0.0.1:{port}\"\n"
+    );
+    let push = |lines: Vec<String>| {
+        std::thread::spawn(move || {
+            let mut c = None;
+            for _ in 0..100 {
+                c = std::net::TcpStream::connect(("127.0.0.1", port)).ok();
+                if c.is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let Some(mut c) = c else { return };
+            for chunk in lines.chunks(150) {
+                if c.write_all(chunk.concat().as_bytes()).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    // xorshift64: the same ten moments every run, spread over the push (about 1.2 s).
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..10 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let (mut child, _) = start(dir.path(), &source, hook, free_port());
+        let pusher = push(lines.clone());
+        std::thread::sleep(Duration::from_millis(200 + seed % 1_300));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        pusher.join().unwrap();
+    }
+    let (mut child, db) = start(dir.path(), &source, hook, free_port());
+    push(lines).join().unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || events_in(&db) == want.len()),
+        "events: {} of {}",
+        events_in(&db),
+        want.len()
+    );
+    let delivered = || -> std::collections::BTreeSet<String> {
+        got.lock()
+            .unwrap()
+            .iter()
+            .map(|(_, b)| {
+                let v: serde_json::Value = serde_json::from_str(b).unwrap();
+                v["data"]["event_id"].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || delivered() == departures),
+        "{:?} of {departures:?}",
+        delivered()
+    );
+    assert!(sigterm(&mut child).success());
+    assert_eq!(stored_events(&db), want, "no duplicate and no lost event");
+    // One webhook-id per event, whatever the number of sends.
+    let mut ids: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for (id, body) in got.lock().unwrap().iter() {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        ids.entry(v["data"]["event_id"].as_str().unwrap().to_string())
+            .or_default()
+            .insert(id.clone());
+    }
+    assert!(ids.values().all(|s| s.len() == 1), "{ids:?}");
+}
