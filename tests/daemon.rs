@@ -1011,9 +1011,12 @@ fn metrics_are_strict_openmetrics_with_the_scraped_names_and_count_what_was_fed(
     assert!(sigterm(&mut child).success());
 }
 
+/// Requests received: `webhook-id` and body.
+type Received = Arc<Mutex<Vec<(String, String)>>>;
+
 /// A receiver that keeps each request's `webhook-id` with its body.
-fn receiver_with_ids() -> (SocketAddr, Arc<Mutex<Vec<(String, String)>>>) {
-    let got: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+fn receiver_with_ids() -> (SocketAddr, Received) {
+    let got: Received = Arc::default();
     let g = Arc::clone(&got);
     let app = axum::Router::new().route(
         "/hook",

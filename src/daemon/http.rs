@@ -74,6 +74,9 @@ pub struct HttpStats {
     /// Connections closed for taking too long: request headers not sent within
     /// [`HEADER_TIMEOUT`], or open longer than [`CONNECTION_LIFETIME`].
     pub timed_out: AtomicU64,
+    /// Database reads answered 503: no turn among the [`READERS`], or no answer, within
+    /// [`READ_LIMIT`].
+    pub reads_refused: AtomicU64,
 }
 
 /// How long a client may take to send a request's headers (each request on a kept-alive
@@ -294,7 +297,13 @@ async fn read<T: Send + 'static>(
     s: &Shared,
     q: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
 ) -> Result<T, String> {
-    let late = || format!("the database did not answer within {READ_LIMIT:?} (locked or slow)");
+    let late = || {
+        let n = s.http.reads_refused.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_power_of_two() {
+            tracing::warn!(refused = n, limit = ?READ_LIMIT, "An HTTP request's database read got no answer in time (locked, slow, or four reads already running); answered 503.");
+        }
+        format!("the database did not answer within {READ_LIMIT:?} (locked or slow)")
+    };
     let deadline = tokio::time::Instant::now() + READ_LIMIT;
     let Ok(Ok(turn)) =
         tokio::time::timeout_at(deadline, Arc::clone(&s.readers).acquire_owned()).await

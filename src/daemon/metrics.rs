@@ -111,8 +111,8 @@ struct Reading {
     /// other the database still holds alerts for (a webhook a reload removed).
     undelivered: Vec<(String, i64)>,
     writer: WriterReading,
-    /// HTTP connections: open, rejected, timed out.
-    http: [u64; 3],
+    /// HTTP connections open, rejected, timed out; database reads refused.
+    http: [u64; 4],
     now: UnixMillis,
 }
 
@@ -178,7 +178,8 @@ impl Reading {
             restores: st.restores.load(Ordering::Relaxed),
         };
         let h = &shared.http;
-        let http = [&h.open, &h.rejected, &h.timed_out].map(|n| n.load(Ordering::Relaxed));
+        let http = [&h.open, &h.rejected, &h.timed_out, &h.reads_refused]
+            .map(|n| n.load(Ordering::Relaxed));
         Self {
             snap,
             sources,
@@ -427,6 +428,13 @@ impl Collector for Reading {
             "HTTP connections closed for taking too long: headers not sent within 5 s, or open \
              longer than 120 s.",
             self.http[2],
+        )?;
+        counter_one(
+            &mut e,
+            "vesselwatch_http_reads_refused",
+            "HTTP requests answered 503 because their database read got no turn or no answer \
+             within 2 s (a locked or slow database, or four reads already running).",
+            self.http[3],
         )?;
         gauge(
             &mut e,

@@ -109,6 +109,7 @@ impl Pipeline {
         // Per source: the feed its last chunk came on (a file has one; a listener the latest).
         let mut last_feed: Vec<Option<u32>> = vec![None; sources];
         let mut last_flush = Instant::now();
+        let mut cap_logged: (u64, Option<Instant>) = (0, None);
         loop {
             let msg = rx.blocking_recv();
             let closed = msg.is_none();
@@ -222,9 +223,25 @@ impl Pipeline {
                     hand_over(&self.shared, &self.writer, batch, false)?;
                 }
                 last_flush = Instant::now();
+                let stats = engine.stats();
+                // The cap on vessels in memory is a limit reached: said, at most once a minute
+                // (the counter has every one).
+                if stats.forgotten_cap > cap_logged.0
+                    && cap_logged
+                        .1
+                        .is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(60))
+                {
+                    tracing::warn!(
+                        forgotten = stats.forgotten_cap,
+                        tracked = engine.tracker().len(),
+                        max = engine.settings().max_vessels,
+                        "Vessels in memory at [monitor] max_vessels: the longest-silent are forgotten early (their state stays in the store)."
+                    );
+                    cap_logged = (stats.forgotten_cap, Some(Instant::now()));
+                }
                 *self.shared.snapshot.lock().expect("not poisoned") = Snapshot {
                     counters: fe.counters().clone(),
-                    engine: engine.stats(),
+                    engine: stats,
                     vessels: engine.tracker().len(),
                     fragments_pending: fe.pending_fragments(),
                     messages_by_source: by_source.clone(),
