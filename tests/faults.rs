@@ -431,8 +431,10 @@ fn database_files_deleted_mid_run_lose_no_event() {
     };
     assert!(util::wait_until(Duration::from_secs(20), || committed() > 0));
     std::thread::sleep(Duration::from_millis(500));
+    // The three files one after the other, as `rm` does; a state batch may be written between two
+    // deletions, and its restore then finds the next file already new.
     for suffix in ["", "-wal", "-shm"] {
-        std::fs::remove_file(format!("{}{suffix}", db.display())).unwrap();
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     feed.write_all(lines[half..].concat().as_bytes()).unwrap();
     assert!(
@@ -441,10 +443,9 @@ fn database_files_deleted_mid_run_lose_no_event() {
         committed(),
         want.len()
     );
-    assert_eq!(
-        util::metric(http, "vesselwatch_store_restores_total"),
-        Some(1)
-    );
+    // One restore, or two when a batch came between the deletions (the second for the new log).
+    let restores = util::metric(http, "vesselwatch_store_restores_total");
+    assert!(matches!(restores, Some(1 | 2)), "{restores:?}");
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

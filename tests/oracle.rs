@@ -225,6 +225,10 @@ struct MonitorFile {
     holding_after: Option<String>,
     /// Only quarantines jumps faster than this; the scenarios' vessels never jump.
     max_speed_kn: Option<IgnoredAny>,
+    /// Memory only: a forgotten vessel is recalled with its state, so no event changes.
+    forget_after: Option<IgnoredAny>,
+    /// Memory only, as `forget_after`; the scenarios hold a handful of vessels.
+    max_vessels: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize)]

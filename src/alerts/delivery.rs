@@ -28,8 +28,8 @@ const WINDOW: usize = 64;
 /// Longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
-/// One endpoint, with its secret resolved.
-#[derive(Debug, Clone)]
+/// One endpoint, with its secret resolved. `Debug` shows the URL redacted ([`super::redact_url`]).
+#[derive(Clone)]
 pub struct Endpoint {
     /// The webhook's name.
     pub name: String,
@@ -45,6 +45,20 @@ pub struct Endpoint {
     pub max_age_ms: i64,
     /// First retry delay.
     pub retry_initial: Duration,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("name", &self.name)
+            .field("url", &super::redact_url(&self.url))
+            .field("secret", &self.secret)
+            .field("format", &self.format)
+            .field("timeout", &self.timeout)
+            .field("max_age_ms", &self.max_age_ms)
+            .field("retry_initial", &self.retry_initial)
+            .finish()
+    }
 }
 
 impl Endpoint {
@@ -136,14 +150,13 @@ pub async fn attempt(client: &reqwest::Client, ep: &Endpoint, id: &str, body: St
                 200..=299 => Response::Success(status),
                 300..=399 => Response::Redirected {
                     status,
-                    location: r
-                        .headers()
-                        .get("location")
-                        .and_then(|l| l.to_str().ok())
-                        .unwrap_or("")
-                        .chars()
-                        .take(200)
-                        .collect(),
+                    // Redacted as the webhook's own URL: a redirect may carry a token too.
+                    location: super::redact_url(
+                        r.headers()
+                            .get("location")
+                            .and_then(|l| l.to_str().ok())
+                            .unwrap_or(""),
+                    ),
                 },
                 410 => Response::Gone,
                 408 | 429 | 500..=599 => Response::Retryable {

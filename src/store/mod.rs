@@ -203,18 +203,25 @@ pub fn start(
 ) -> Result<Writer, StoreError> {
     let mut conn = open(&db)?;
     sync_fences(&mut conn, &db, fences)?;
-    let (snapshots, clock) = load_state(&conn, &db, Some(engine.settings().forget_after_ms))?;
+    let limits = engine.settings();
+    let (snapshots, clock) = load_state(
+        &conn,
+        &db,
+        Some(limits.forget_after_ms),
+        Some(limits.max_vessels),
+    )?;
     tracing::info!(db = %db.display(), vessels = snapshots.len(), "Store opened; engine state restored.");
     engine.restore(snapshots, clock);
-    engine.set_recall(Box::new(StoreRecall::open(&db)?));
     engine.enable_recording(settings.sample_positions.millis());
-    Ok(Writer::spawn_with(
+    let writer = Writer::spawn_with(
         conn,
-        db,
+        db.clone(),
         64,
         Some(settings.position_retention.millis()),
         settings.patience(),
-    ))
+    );
+    engine.set_recall(Box::new(StoreRecall::open(&db, writer.stats_handle())?));
+    Ok(writer)
 }
 
 pub use batch::{Ack, Batch, Checkpoint, delete_old_positions, write_batch};

@@ -9,14 +9,15 @@ use super::{Checkpoint, StoreError, sql_err};
 use vesselwatch_ais::time::UnixMillis;
 use vesselwatch_engine::movement::VesselSnapshot;
 
-/// The engine's saved state: the snapshots of the vessels heard within `recent_ms` of the saved
-/// engine clock (all with `None`), and the clock. Older ones stay in the store and are recalled
-/// when heard ([`StoreRecall`]): a start no longer loads every MMSI ever heard (2M took 14 s and
-/// 1.7 GB).
+/// The engine's saved state and clock: the snapshots of at most `limit` vessels, the latest heard,
+/// among those heard within `recent_ms` of the saved engine clock (`None`, `None`: every vessel).
+/// The others stay in the store and are recalled when heard ([`StoreRecall`]): a start no longer
+/// loads every MMSI ever heard (2M took 14 s and 1.7 GB).
 pub fn load_state(
     conn: &Connection,
     path: &Path,
     recent_ms: Option<i64>,
+    limit: Option<usize>,
 ) -> Result<(Vec<VesselSnapshot>, Option<UnixMillis>), StoreError> {
     let err = sql_err(path);
     let clock: Option<i64> = conn
@@ -29,13 +30,16 @@ pub fn load_state(
         (Some(c), Some(r)) => c.saturating_sub(r),
         _ => i64::MIN,
     };
+    let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    // A vessel the `vessels` table lacks (none should) is loaded, as before this filter.
     let mut stmt = conn
         .prepare(
-            "SELECT mmsi, fence, state FROM engine_state WHERE mmsi NOT IN \
-             (SELECT mmsi FROM vessels WHERE last_seen < ?1) ORDER BY mmsi, fence",
+            "SELECT mmsi, fence, state FROM engine_state WHERE mmsi NOT IN (SELECT mmsi FROM vessels) \
+             OR mmsi IN (SELECT mmsi FROM vessels WHERE last_seen >= ?1 ORDER BY last_seen DESC LIMIT ?2) \
+             ORDER BY mmsi, fence",
         )
         .map_err(&err)?;
-    let rows = stmt.query([since]).map_err(&err)?;
+    let rows = stmt.query(rusqlite::params![since, limit]).map_err(&err)?;
     Ok((assemble(rows).map_err(&err)?, clock.map(UnixMillis)))
 }
 
@@ -72,20 +76,44 @@ fn assemble(mut rows: rusqlite::Rows<'_>) -> rusqlite::Result<Vec<VesselSnapshot
 pub struct StoreRecall {
     conn: Connection,
     path: std::path::PathBuf,
+    /// The writer's counters: after it wrote the database anew (files deleted under it), this
+    /// connection, open on the deleted file, is opened again on the new one.
+    writer: std::sync::Arc<super::WriterStats>,
+    restores: u64,
 }
 
 impl StoreRecall {
-    /// Opens the database at `path` read-only for recalls.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    /// Opens the database at `path` read-only for recalls, following `writer`'s restores.
+    pub fn open(
+        path: &Path,
+        writer: std::sync::Arc<super::WriterStats>,
+    ) -> Result<Self, StoreError> {
         Ok(Self {
             conn: super::open_read_only(path)?,
             path: path.to_path_buf(),
+            restores: writer.restores.load(std::sync::atomic::Ordering::Relaxed),
+            writer,
         })
     }
 }
 
 impl vesselwatch_engine::movement::Recall for StoreRecall {
     fn recall(&mut self, mmsi: u32) -> Option<VesselSnapshot> {
+        let restores = self
+            .writer
+            .restores
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if restores != self.restores {
+            match super::open_read_only(&self.path) {
+                Ok(c) => {
+                    self.conn = c;
+                    self.restores = restores;
+                }
+                Err(e) => {
+                    tracing::warn!(path = %self.path.display(), error = %crate::error::Chain(&e), "Could not open the restored database for recalls yet.");
+                }
+            }
+        }
         let found = self
             .conn
             .prepare_cached(

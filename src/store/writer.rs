@@ -125,6 +125,10 @@ pub struct WriterStopped;
 /// The single writer thread and the bounded channel to it.
 #[derive(Debug)]
 pub struct Writer {
+    /// Held while a batch is put in the channel; `true` once the writer has stopped. The writer
+    /// takes it to stop, so that a batch is either counted in what it reports unwritten or
+    /// refused to its sender, never accepted and then dropped.
+    gate: Arc<std::sync::Mutex<bool>>,
     tx: Option<SyncSender<Batch>>,
     handle: Option<JoinHandle<Result<(), StoreError>>>,
     stats: Arc<WriterStats>,
@@ -153,6 +157,8 @@ impl Writer {
     ) -> Self {
         let (tx, rx) = sync_channel(capacity);
         let stats = Arc::new(WriterStats::default());
+        let gate = Arc::new(std::sync::Mutex::new(false));
+        let g = Arc::clone(&gate);
         let s = Arc::clone(&stats);
         let handle = std::thread::Builder::new()
             .name("store-writer".into())
@@ -160,6 +166,9 @@ impl Writer {
                 Loop {
                     file: FileIds::read(&path),
                     conn,
+                    detached: false,
+                    closing_at: None,
+                    gate: g,
                     path,
                     stats: s,
                     retention_ms,
@@ -172,6 +181,7 @@ impl Writer {
             tx: Some(tx),
             handle: Some(handle),
             stats,
+            gate,
         }
     }
 
@@ -208,13 +218,29 @@ impl Writer {
         if batch.rows() == 0 && batch.clock.is_none() && batch.acks.is_empty() {
             return Ok(());
         }
+        let Some(tx) = &self.tx else {
+            return Err(WriterStopped);
+        };
         self.stats.pending.fetch_add(1, Ordering::Relaxed);
-        match &self.tx {
-            Some(tx) if tx.send(batch).is_ok() => Ok(()),
-            _ => {
-                self.stats.pending.fetch_sub(1, Ordering::Relaxed);
-                Err(WriterStopped)
+        let mut batch = batch;
+        let refused = || {
+            self.stats.pending.fetch_sub(1, Ordering::Relaxed);
+            Err(WriterStopped)
+        };
+        loop {
+            let stopped = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+            if *stopped {
+                return refused();
             }
+            match tx.try_send(batch) {
+                Ok(()) => return Ok(()),
+                Err(std::sync::mpsc::TrySendError::Full(b)) => batch = b,
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return refused(),
+            }
+            drop(stopped);
+            // Full: wait for the writer (back pressure), without holding the gate it needs to
+            // stop.
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
@@ -324,6 +350,13 @@ impl std::fmt::Display for Failure {
 /// The writer thread's state.
 struct Loop {
     conn: Connection,
+    /// Set between closing the old connection and opening the restored file: `conn` is then a
+    /// placeholder with no file behind it, and must never be copied from.
+    detached: bool,
+    /// When the writer first saw the daemon stopping.
+    closing_at: Option<Instant>,
+    /// Refuses sends once the writer has stopped (see [`Writer::send`]).
+    gate: Arc<std::sync::Mutex<bool>>,
     path: PathBuf,
     file: FileIds,
     stats: Arc<WriterStats>,
@@ -385,7 +418,6 @@ impl Loop {
         let mut delays =
             crate::backoff::delays(Duration::from_millis(100), Duration::from_secs(30));
         let mut failing: Option<Instant> = None;
-        let mut closing_at: Option<Instant> = None;
         loop {
             // A failure counts from the start of the attempt: SQLite itself waits out a lock
             // (its busy timeout) before it reports one.
@@ -422,37 +454,36 @@ impl Loop {
                 retry_in_ms = wait.as_millis() as u64, failing_for_s = started.elapsed().as_secs(),
                 give_up_after_s = self.patience.give_up_after.as_secs(),
                 "Store write failed; the batch stays queued and intake waits until it is written.");
-            let deadline = self.deadline(started, &mut closing_at);
+            let deadline = self.deadline(started);
             if Instant::now() >= deadline {
                 return Err(match failure {
                     Failure::Sqlite(e) => e,
                     Failure::Gone(why) => gone_error(why),
                 });
             }
-            self.sleep_until(
-                (Instant::now() + wait).min(deadline),
-                started,
-                &mut closing_at,
-            );
+            self.sleep_until((Instant::now() + wait).min(deadline), started);
             self.recover(&failure);
         }
     }
 
     /// When to give up: the configured patience, or the shutdown patience once closing.
-    fn deadline(&self, failing: Instant, closing_at: &mut Option<Instant>) -> Instant {
+    /// (Since the daemon began stopping, whichever batch is being retried: the shutdown
+    /// patience is one budget for all of them.)
+    fn deadline(&mut self, failing: Instant) -> Instant {
         let mut d = failing + self.patience.give_up_after;
         if self.stats.closing.load(Ordering::Relaxed) {
-            d = d.min(*closing_at.get_or_insert_with(Instant::now) + self.patience.at_shutdown);
+            d = d
+                .min(*self.closing_at.get_or_insert_with(Instant::now) + self.patience.at_shutdown);
         }
         d
     }
 
     /// Sleeps until `until`, waking early when the daemon starts stopping (a backoff of 30 s must
     /// not stretch shutdown past its bound).
-    fn sleep_until(&self, until: Instant, failing: Instant, closing_at: &mut Option<Instant>) {
+    fn sleep_until(&mut self, until: Instant, failing: Instant) {
         loop {
             let now = Instant::now();
-            let until = until.min(self.deadline(failing, closing_at));
+            let until = until.min(self.deadline(failing));
             if now >= until {
                 return;
             }
@@ -500,6 +531,11 @@ impl Loop {
     /// `Err` when the database file, or its write-ahead log, was deleted or replaced under the
     /// connection.
     fn check_files(&self) -> Result<(), Failure> {
+        if self.detached {
+            return Err(Failure::Gone(
+                "the database is being written anew after its files were deleted",
+            ));
+        }
         let now = FileIds::read(&self.path);
         if now.db != self.file.db {
             return Err(Failure::Gone(if now.db.is_none() {
@@ -520,30 +556,47 @@ impl Loop {
     /// new database at the path, then opens that. A file someone else put at the path is never
     /// overwritten: that is theirs, and the writer keeps failing until it is moved away.
     fn restore(&mut self) -> Result<(), StoreError> {
-        let err = super::sql_err(&self.path);
         let mut tmp = self.path.as_os_str().to_owned();
         tmp.push(".restoring");
         let tmp = PathBuf::from(tmp);
-        let _ = std::fs::remove_file(&tmp);
-        self.conn
-            .execute("VACUUM INTO ?1", [tmp.to_string_lossy()])
-            .map_err(&err)?;
-        let replaced = FileIds::read(&self.path).db;
-        if replaced.is_some() && replaced != self.file.db {
+        if !self.detached {
+            let err = super::sql_err(&self.path);
             let _ = std::fs::remove_file(&tmp);
-            return Err(StoreError::Replaced {
+            self.conn
+                .execute("VACUUM INTO ?1", [tmp.to_string_lossy()])
+                .map_err(&err)?;
+            let replaced = FileIds::read(&self.path).db;
+            if replaced.is_some() && replaced != self.file.db {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(StoreError::Replaced {
+                    path: self.path.clone(),
+                });
+            }
+            // Close the old connection before the new file takes the name: closing checkpoints
+            // into the old (deleted) file and removes a `-wal` by name, which must not be the new
+            // one's. From here the copy at `tmp` is the database.
+            let placeholder = Connection::open_in_memory().map_err(&err)?;
+            drop(std::mem::replace(&mut self.conn, placeholder));
+            self.detached = true;
+        }
+        if tmp.exists() {
+            std::fs::rename(&tmp, &self.path).map_err(|source| StoreError::Io {
                 path: self.path.clone(),
+                source,
+            })?;
+        } else if !self.path.exists() {
+            // Neither the copy nor the renamed file: opening would create an empty database and
+            // hide that everything before was lost.
+            return Err(StoreError::Io {
+                path: tmp,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the restored copy of the database is gone",
+                ),
             });
         }
-        // Close the old connection before the new file takes the name: closing checkpoints into
-        // the old (deleted) file and removes a `-wal` by name, which must not be the new one's.
-        let old = std::mem::replace(&mut self.conn, Connection::open_in_memory().map_err(&err)?);
-        drop(old);
-        std::fs::rename(&tmp, &self.path).map_err(|source| StoreError::Io {
-            path: self.path.clone(),
-            source,
-        })?;
         self.conn = super::open(&self.path)?;
+        self.detached = false;
         self.file = FileIds::read(&self.path);
         Ok(())
     }
@@ -559,10 +612,13 @@ impl Loop {
     ) -> StoreError {
         let mut lost = Unwritten::default();
         lost.add(batch, count);
+        let mut stopped = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        *stopped = true;
         while let Ok(b) = rx.try_recv() {
             lost.add(&b, 1);
         }
         drop(rx);
+        drop(stopped);
         tracing::error!(path = %self.path.display(), error = %e, unwritten = %lost,
             "Store writes failed for good; the writer stops, and the daemon with it.");
         StoreError::Unwritten {

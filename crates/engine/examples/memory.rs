@@ -1,6 +1,7 @@
 //! Memory per tracked vessel (issue 11, item 6): feeds N vessels, each with a static report (name,
-//! call sign, destination) and positions, to an engine watching every vessel with the shipped
-//! ports, and counts the heap bytes in use with a counting allocator (exact, unlike RSS).
+//! call sign, destination) and a position, to an engine monitoring every vessel, far from any
+//! fence, and counts the heap bytes in use with a counting allocator (exact heap, not RSS). A
+//! vessel near fences costs more: one state per fence it is near, and a dark deadline near a port.
 //!
 //! `cargo run --release -p vesselwatch-engine --example memory -- 200000`
 

@@ -34,29 +34,49 @@ impl Engine {
             .collect();
         let n = silent.iter().filter(|m| self.forget(**m)).count();
         self.forgotten_silent = self.forgotten_silent.saturating_add(n as u64);
+        self.trim_dark_queue();
         // Many gone at once (a burst of made-up MMSIs has aged out): give the memory back.
         if n > 0 && n.saturating_mul(4) > self.tracker.len() {
             self.shrink();
         }
     }
 
-    /// Past `max_vessels`: forgets the longest-silent tenth (never `keep`, the vessel being
-    /// heard), so that the cost of finding them is spread over many new vessels.
+    /// Past `max_vessels`: forgets the longest-silent tenth of the vessels whose state the store
+    /// has (never `keep`, the vessel being heard), so that the cost of finding them is spread over
+    /// many new vessels. When none can go yet (all changed since the last batch), it tries again
+    /// only after a hundredth more have come, not at every message.
     pub(super) fn forget_for_room(&mut self, keep: u32) {
         let mut by_age: Vec<(i64, u32)> = self
             .tracker
             .vessels()
-            .filter(|v| v.mmsi != keep)
+            .filter(|v| v.mmsi != keep && !self.dirty.contains(&v.mmsi))
             .map(|v| (v.last_seen.map_or(i64::MIN, |t| t.0), v.mmsi))
             .collect();
         let room = (self.settings.max_vessels / 10).max(1).min(by_age.len());
         let Some(last) = room.checked_sub(1) else {
+            self.room_retry_at = self
+                .tracker
+                .len()
+                .saturating_add(self.settings.max_vessels / 100);
             return;
         };
         by_age.select_nth_unstable(last);
         let oldest: Vec<u32> = by_age.iter().take(room).map(|(_, m)| *m).collect();
         let n = oldest.iter().filter(|m| self.forget(**m)).count() as u64;
         self.forgotten_cap = self.forgotten_cap.saturating_add(n);
+        self.room_retry_at = 0;
+        self.trim_dark_queue();
+    }
+
+    /// Drops the dark queue's entries for vessels no longer held once they outnumber the vessels
+    /// two to one: forgotten vessels leave their entry behind, and a flood of MMSIs near a port
+    /// would otherwise grow the queue past `max_vessels`.
+    fn trim_dark_queue(&mut self) {
+        if self.dark_queue.len() > self.movement.len().saturating_mul(2).max(1_024) {
+            let movement = &self.movement;
+            self.dark_queue
+                .retain(|std::cmp::Reverse((_, m))| movement.get(m).is_some_and(|v| v.queued));
+        }
     }
 
     /// Drops one vessel from every map, unless its latest change has not been handed to the store

@@ -32,6 +32,7 @@ use crate::vocab::Direction;
 use crate::vocab::EventKind;
 use crate::vocab::FenceKind;
 use crate::watchlist::{Identity, Watchlist};
+use vesselwatch_ais::decode::AisMessage;
 use vesselwatch_ais::frontend::Decoded;
 use vesselwatch_ais::time::UnixMillis;
 
@@ -187,6 +188,9 @@ pub struct Engine {
     forgotten_silent: u64,
     forgotten_cap: u64,
     recalled: u64,
+    /// While every vessel old enough to forget is still waiting for the store: the tracker size
+    /// at which to try again (not at every message).
+    room_retry_at: usize,
 }
 
 /// A boxed [`Recall`], with a `Debug` that says only whether there is one.
@@ -261,6 +265,7 @@ impl Engine {
             forgotten_silent: 0,
             forgotten_cap: 0,
             recalled: 0,
+            room_retry_at: 0,
         }
     }
 
@@ -371,12 +376,18 @@ impl Engine {
     pub fn on_message(&mut self, d: &Decoded, time: UnixMillis, out: &mut Vec<Event>) {
         self.feed_time = self.feed_time.max(Some(time));
         self.tick(time, out);
+        // Only messages the tracker keeps a vessel for: a base station or a binary message would
+        // otherwise ask the store about the same absent MMSI every time.
+        let vessel = !matches!(
+            d.message,
+            AisMessage::BaseStation(_) | AisMessage::AidToNavigation(_) | AisMessage::Other(_)
+        );
         let heard = d.message.header().mmsi;
-        if self.tracker.vessel(heard).is_none() {
+        if vessel && self.tracker.vessel(heard).is_none() {
             self.recall(heard);
         }
         let (mmsi, obs) = self.tracker.observe(d, time);
-        if self.tracker.len() > self.settings.max_vessels {
+        if self.tracker.len() > self.settings.max_vessels.max(self.room_retry_at) {
             self.forget_for_room(mmsi);
         }
         let (fix, previous) = match obs {
