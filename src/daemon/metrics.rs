@@ -89,6 +89,7 @@ struct SourceReading {
     bytes: u64,
     drops: u64,
     rejected: u64,
+    full: u64,
     last_data_ms: i64,
 }
 
@@ -141,6 +142,7 @@ impl Reading {
                 bytes: st.bytes.load(Ordering::Relaxed),
                 drops: st.drops.load(Ordering::Relaxed),
                 rejected: st.rejected.load(Ordering::Relaxed),
+                full: st.full.load(Ordering::Relaxed),
                 last_data_ms: st.last_data_ms.load(Ordering::Relaxed),
             })
             .collect();
@@ -358,6 +360,13 @@ impl Collector for Reading {
              holds values out of range; NMEA lines are counted by outcome instead), and \
              connections a listener failed to accept (out of descriptors).",
             sources().map(|s| ([("source", s.name.as_str())], s.rejected)),
+        )?;
+        counter(
+            &mut e,
+            "vesselwatch_source_full",
+            "Times a listener (tcp_listen) reached its max_connections: new receivers then wait in \
+             the kernel's backlog until a connection ends or falls idle.",
+            sources().map(|s| ([("source", s.name.as_str())], s.full)),
         )?;
         gauge(
             &mut e,

@@ -210,6 +210,9 @@ pub struct SourceStats {
     pub last_data_ms: AtomicI64,
     /// 1 while connected (or bound, or open).
     pub up: AtomicU64,
+    /// Times a listener reached its `max_connections`: the next connections then wait in the
+    /// kernel's backlog until one ends (a sign of too low a cap, or of idle clients holding it).
+    pub full: AtomicU64,
 }
 
 impl SourceStats {

@@ -76,10 +76,25 @@ pub async fn run(config: TcpListenConfig, mut ctx: Context) -> Result<(), Source
     ctx.set_up(true);
     let slots = Arc::new(Semaphore::new(max_connections));
     let mut pause = Duration::from_millis(100);
+    let mut full_said: Option<std::time::Instant> = None;
     loop {
-        let permit = tokio::select! {
-            p = Arc::clone(&slots).acquire_owned() => p.expect("the semaphore is never closed"),
-            _ = ctx.shutdown.recv() => return Ok(()),
+        let permit = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                // At the cap: counted, and said at most once a minute.
+                ctx.stats.full.fetch_add(1, Ordering::Relaxed);
+                if full_said
+                    .is_none_or(|t: std::time::Instant| t.elapsed() >= Duration::from_secs(60))
+                {
+                    full_said = Some(std::time::Instant::now());
+                    tracing::warn!(source = %name, max_connections, idle_timeout = ?idle_timeout.0,
+                        "At max_connections: new receivers wait until a connection ends or falls idle.");
+                }
+                tokio::select! {
+                    p = Arc::clone(&slots).acquire_owned() => p.expect("the semaphore is never closed"),
+                    _ = ctx.shutdown.recv() => return Ok(()),
+                }
+            }
         };
         let accepted = tokio::select! {
             a = listener.accept() => a,
