@@ -240,11 +240,22 @@ fn main() -> ExitCode {
     };
     match run(cli, loaded) {
         Ok(code) => code,
+        // The reader went away (`| head -1`): the output is no longer wanted, which is not a
+        // failure; end quietly, as other Unix tools do.
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vesselwatch: {e:#}");
             ExitCode::from(2)
         }
     }
+}
+
+/// Whether `e` was caused by writing to a pipe whose reader has closed it.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(cli: Cli, loaded: Option<Loaded>) -> anyhow::Result<ExitCode> {

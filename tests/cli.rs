@@ -205,3 +205,36 @@ fn check_config_names_the_key_the_value_and_what_is_allowed() {
         "{stderr}"
     );
 }
+
+/// Issue 12: `track SPARTA | head -1` exited 2 with "Broken pipe". A reader that has seen enough
+/// and closes the pipe is not a failure: the command ends quietly with status 0.
+#[test]
+fn a_reader_closing_the_pipe_ends_the_output_quietly() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pipe.db");
+    util::run_ok(
+        util::bin()
+            .args(["replay", "--config"])
+            .arg(util::root().join("config/vesselwatch.toml"))
+            .arg("--db")
+            .arg(&db)
+            .arg(util::fixture("tartus-2025-01/feed.nmea")),
+    );
+    // Far more than a pipe holds (64 KiB), so the writer meets the closed pipe.
+    let mut child = util::bin()
+        .args(["track", "SPARTA", "--format", "jsonl", "--db"])
+        .arg(&db)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("\"mmsi\":273000201"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
