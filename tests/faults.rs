@@ -462,6 +462,12 @@ fn database_files_deleted_mid_run_lose_no_event() {
     assert!(status.success(), "{status:?}: {stderr}");
     assert!(stderr.contains("database file was deleted"), "{stderr}");
     assert_eq!(util::stored_events(&db), want);
+    // Every event was also a log line (issue 12: the journal tells the story), each once.
+    let logged = stderr
+        .lines()
+        .filter(|l| l.contains("INFO") && l.contains("kind=") && l.contains("fence="))
+        .count();
+    assert_eq!(logged, want.len(), "{stderr}");
 }
 
 /// Issue 11, item 3: a store that cannot write for longer than `[store] give_up_after` (here a

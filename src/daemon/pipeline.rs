@@ -171,6 +171,13 @@ impl Pipeline {
                 };
                 engine.tick(clock, &mut events);
             }
+            // Each event is a log line, so that `journalctl -u vesselwatch` tells the story.
+            for e in &events {
+                let who = e.label.as_deref().or(e.name.as_deref()).unwrap_or("");
+                tracing::info!(kind = e.kind.as_str(), mmsi = e.mmsi, vessel = who, fence = %e.fence,
+                    time = %e.time, inferred = e.inferred,
+                    "{}: {who} ({}) at {}, {}", e.kind.as_str(), e.mmsi, e.fence, e.time);
+            }
             unsaved.append(&mut events);
             let urgent = !unsaved.is_empty() || reloaded_fences.is_some();
             if urgent || last_flush.elapsed() >= FLUSH_EVERY || closed {
