@@ -178,7 +178,7 @@ struct QueryArgs {
     /// Only this fence.
     #[arg(long)]
     fence: Option<String>,
-    /// From this time: RFC 3339, or a duration back from now such as `7d`.
+    /// From this time: a date (2025-01-20, UTC), RFC 3339, or a duration back from now (`7d`).
     #[arg(long)]
     since: Option<TimeArg>,
     /// Until this time (same forms).
@@ -381,6 +381,13 @@ fn run(cli: Cli, loaded: Option<Loaded>) -> anyhow::Result<ExitCode> {
         Command::Visits { q } => query(What::Visits, q.options(None)),
         Command::Vessels { q } => query(What::Vessels, q.options(None)),
         Command::Track { target, q } => {
+            if q.vessel.is_some() {
+                return Err(vesselwatch::commands::CommandError::Filter(
+                    "`track` takes its vessel as the argument; --vessel is for the other queries"
+                        .into(),
+                )
+                .into());
+            }
             let mut opts = q.options(None);
             opts.vessel = Some(target);
             query(What::Track, opts)

@@ -238,3 +238,97 @@ fn a_reader_closing_the_pipe_ends_the_output_quietly() {
     assert!(out.status.success(), "{:?}", out.status);
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+/// Issue 12, rough edges: every filter works or is refused, and a name the database does not know
+/// is an error that lists what it knows, never empty output and exit 0.
+#[test]
+fn filters_work_or_are_refused_and_unknown_names_say_what_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("f.db");
+    util::run_ok(
+        bin()
+            .args(["replay", "--config"])
+            .arg(util::root().join("config/vesselwatch.toml"))
+            .arg("--db")
+            .arg(&db)
+            .arg(fixture("tartus-2025-01/feed.nmea")),
+    );
+    let vw = |args: &[&str]| -> Output { bin().args(args).arg("--db").arg(&db).output().unwrap() };
+    // Refused, exit 2, each saying why.
+    for (args, says) in [
+        (
+            &["events", "--kind", "arival"][..],
+            "no event kind named \"arival\" (known: present, arrival, departure",
+        ),
+        (
+            &["events", "--fence", "nowhere"],
+            "no fence named \"nowhere\" (known: baltiysk, baniyas",
+        ),
+        (
+            &["events", "--vessel", "TITANIC"],
+            "no vessel \"TITANIC\" in this database",
+        ),
+        (
+            &["events", "--vessel", "999999999"],
+            "no vessel \"999999999\"",
+        ),
+        (
+            &["track", "SPARTA", "--fence", "tartus-port"],
+            "--fence does not apply to `track`",
+        ),
+        (
+            &["track", "SPARTA", "--vessel", "SPARTA II"],
+            "`track` takes its vessel as the argument",
+        ),
+        (
+            &["visits", "--kind", "arrival"],
+            "unexpected argument '--kind'",
+        ),
+        (
+            &["events", "--since", "2025-01-21", "--until", "2025-01-20"],
+            "the period is empty",
+        ),
+    ] {
+        let out = vw(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    // `vessels --fence` keeps the vessels with events at the fence: the expected events say which.
+    let expected: Vec<serde_json::Value> =
+        std::fs::read_to_string(fixture("tartus-2025-01/expected-events.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    for fence in ["tartus-port", "gibraltar", "baniyas"] {
+        let mut want: Vec<u64> = expected
+            .iter()
+            .filter(|e| e["fence"] == fence)
+            .map(|e| e["mmsi"].as_u64().unwrap())
+            .collect();
+        want.sort_unstable();
+        want.dedup();
+        let out = vw(&["vessels", "--fence", fence, "--format", "json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        let got: Vec<u64> = got.iter().map(|v| v["mmsi"].as_u64().unwrap()).collect();
+        assert_eq!(got, want, "{fence}");
+    }
+    // A plain date is the start of that day, UTC: the same events as its RFC 3339 spelling.
+    let date = vw(&["events", "--since", "2025-01-20", "--format", "jsonl"]);
+    let full = vw(&[
+        "events",
+        "--since",
+        "2025-01-20T00:00:00Z",
+        "--format",
+        "jsonl",
+    ]);
+    assert!(date.status.success() && !date.stdout.is_empty());
+    assert_eq!(date.stdout, full.stdout);
+}

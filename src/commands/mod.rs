@@ -37,6 +37,22 @@ pub enum CommandError {
     /// GeoJSON was asked of something that is not a track.
     #[error("--format geojson is only for `track`")]
     NotATrack,
+    /// A name the database does not know: a fence, an event kind. Says what there is instead.
+    #[error("no {what} named {given:?} (known: {})", known.join(", "))]
+    Unknown {
+        /// What was looked for ("fence", "event kind").
+        what: &'static str,
+        /// What was given.
+        given: String,
+        /// What exists.
+        known: Vec<String>,
+    },
+    /// A vessel the database has never heard.
+    #[error("no vessel {0:?} in this database (by name, former name, MMSI or IMO)")]
+    UnknownVessel(String),
+    /// A filter this command cannot apply: refused rather than ignored.
+    #[error("{0}")]
+    Filter(String),
     /// No such webhook in the configuration.
     #[error("no webhook named {0:?} in the configuration")]
     NoWebhook(String),

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::table::{self, Field, Fit, Layout, Table};
 use crate::config::Loaded;
+use crate::store::SqliteError;
 use crate::store::query::{self, Filter};
 use crate::store::{self};
 use vesselwatch_ais::time::UnixMillis;
@@ -50,6 +51,75 @@ impl std::str::FromStr for OutputFormat {
     }
 }
 
+/// The MMSIs `text` names; an error when the database has never heard of it (a name, or a number
+/// no vessel reported), instead of empty output and exit 0.
+fn known_vessel(conn: &rusqlite::Connection, text: &str) -> Result<Vec<u32>, CommandError> {
+    let mmsis =
+        query::resolve_vessel(conn, text).map_err(|e| CommandError::Query(SqliteError(e)))?;
+    let mut known = Vec::with_capacity(mmsis.len());
+    for m in mmsis {
+        if query::vessel_exists(conn, m).map_err(|e| CommandError::Query(SqliteError(e)))? {
+            known.push(m);
+        }
+    }
+    if known.is_empty() {
+        return Err(CommandError::UnknownVessel(text.to_string()));
+    }
+    Ok(known)
+}
+
+/// Refuses a filter that names nothing in the database, that this command cannot apply, or a
+/// period that ends before it starts: each filter either works or is refused, never ignored.
+fn check_filters(conn: &rusqlite::Connection, what: What, f: &Filter) -> Result<(), CommandError> {
+    let sql = |e| CommandError::Query(SqliteError(e));
+    if let (Some(s), Some(u)) = (f.since, f.until)
+        && s >= u
+    {
+        return Err(CommandError::Filter(format!(
+            "--since {s} is not before --until {u}: the period is empty"
+        )));
+    }
+    if let Some(fence) = &f.fence {
+        let known = query::fence_names(conn).map_err(sql)?;
+        if !known.contains(fence) {
+            return Err(CommandError::Unknown {
+                what: "fence",
+                given: fence.clone(),
+                known,
+            });
+        }
+        if what == What::Track {
+            return Err(CommandError::Filter(
+                "--fence does not apply to `track` (positions are not kept by fence); use `visits --fence` for the times".into(),
+            ));
+        }
+    }
+    if let Some(kind) = &f.kind {
+        let known: Vec<String> = vesselwatch_engine::EventKind::ALL
+            .iter()
+            .map(|k| k.as_str().to_string())
+            .collect();
+        if !known.contains(kind) {
+            return Err(CommandError::Unknown {
+                what: "event kind",
+                given: kind.clone(),
+                known,
+            });
+        }
+        if matches!(what, What::Track | What::Visits) {
+            return Err(CommandError::Filter(format!(
+                "--kind applies to `events` and `vessels`, not `{}`",
+                if what == What::Track {
+                    "track"
+                } else {
+                    "visits"
+                }
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A point in time given on the command line: RFC 3339, or a duration back from now (`7d`, `12h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeArg {
@@ -65,10 +135,16 @@ impl std::str::FromStr for TimeArg {
         if let Some(t) = UnixMillis::parse_rfc3339_strict(s) {
             return Ok(TimeArg::At(t));
         }
+        // A plain date (what people type): its start, UTC.
+        if s.len() == 10
+            && let Some(t) = UnixMillis::parse_rfc3339_strict(&format!("{s}T00:00:00Z"))
+        {
+            return Ok(TimeArg::At(t));
+        }
         let d = humantime::parse_duration(s).map_err(|_| {
             format!(
-                "`{s}` is neither an RFC 3339 time with its offset (2025-01-25T00:00:00Z, \
-                 2025-01-25T03:00:00+03:00) nor a duration (7d)"
+                "`{s}` is neither a date (2025-01-25, UTC), an RFC 3339 time with its offset \
+                 (2025-01-25T00:00:00Z, 2025-01-25T03:00:00+03:00) nor a duration (7d)"
             )
         })?;
         // Back from now, not before 1970: a duration such as 300000000y is refused, not wrapped.
@@ -147,7 +223,7 @@ pub fn run(
     let conn = store::open_read_only(&db)?;
     let filter = Filter {
         mmsis: match &opts.vessel {
-            Some(v) => Some(query::resolve_vessel(&conn, v)?),
+            Some(v) => Some(known_vessel(&conn, v)?),
             None => None,
         },
         fence: opts.fence.clone(),
@@ -155,6 +231,7 @@ pub fn run(
         since: opts.since.map(|t| t.resolve(now)),
         until: opts.until.map(|t| t.resolve(now)),
     };
+    check_filters(&conn, what, &filter)?;
     let json: Vec<Value> = match what {
         What::Events => {
             let records = query::events(&conn, &filter)?;

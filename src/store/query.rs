@@ -263,6 +263,21 @@ pub fn vessels_page(
         w.args.push(Box::new(u.0));
         w.clauses.push(format!("first_seen < ?{}", w.args.len()));
     }
+    // A vessel is "at" a fence, or "of" a kind, by its events there.
+    if let Some(fence) = &f.fence {
+        w.args.push(Box::new(fence.clone()));
+        w.clauses.push(format!(
+            "mmsi IN (SELECT mmsi FROM events WHERE fence = ?{})",
+            w.args.len()
+        ));
+    }
+    if let Some(kind) = &f.kind {
+        w.args.push(Box::new(kind.clone()));
+        w.clauses.push(format!(
+            "mmsi IN (SELECT mmsi FROM events WHERE kind = ?{})",
+            w.args.len()
+        ));
+    }
     if let Some(a) = after {
         w.args.push(Box::new(a));
         w.clauses.push(format!("mmsi > ?{}", w.args.len()));
@@ -398,4 +413,20 @@ pub fn event_exists(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
             rusqlite::Error::QueryReturnedNoRows => Ok(false),
             e => Err(e),
         })
+}
+
+/// Whether the store knows a vessel with this MMSI.
+pub fn vessel_exists(conn: &Connection, mmsi: u32) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT 1 FROM vessels WHERE mmsi = ?1", [mmsi], |_| Ok(()))
+        .map(|()| true)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(false),
+            e => Err(e),
+        })
+}
+
+/// The names of the fences the store has recorded, sorted.
+pub fn fence_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM fences ORDER BY name")?;
+    stmt.query_map([], |r| r.get(0))?.collect()
 }
