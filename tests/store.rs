@@ -771,3 +771,43 @@ fn count(path: &std::path::Path, table: &str) -> i64 {
         .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
         .unwrap()
 }
+
+/// Issue 12: `--db` pointed at another application's SQLite file silently added vesselwatch's
+/// tables to it. Now it is refused, and the file is left as it was.
+#[test]
+fn another_applications_database_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.db");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+        .unwrap();
+    let out = util::bin()
+        .args(["replay", "--config"])
+        .arg(root().join("config/vesselwatch.toml"))
+        .arg("--db")
+        .arg(&path)
+        .arg(util::fixture("tartus-2025-01/feed.nmea"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("is not a vesselwatch database (it holds 1 table(s)"),
+        "{stderr}"
+    );
+    let tables: Vec<String> = Connection::open(&path)
+        .unwrap()
+        .prepare("SELECT name FROM sqlite_master ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(tables, ["invoices"]);
+    let mode: String = Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete", "not switched to WAL");
+}

@@ -60,6 +60,16 @@ pub enum StoreError {
         /// The newest this binary knows.
         known: u32,
     },
+    /// The file is a SQLite database of another application.
+    #[error(
+        "{path} is not a vesselwatch database (it holds {tables} table(s) of something else); pass --db with a new or vesselwatch file"
+    )]
+    NotOurs {
+        /// The database file.
+        path: PathBuf,
+        /// How many tables it holds.
+        tables: i64,
+    },
     /// The writer stopped with batches it could not write.
     #[error("not written to {path}: {unwritten}")]
     Unwritten {
@@ -138,6 +148,29 @@ fn schema_version(conn: &Connection, path: &Path) -> Result<u32, StoreError> {
     Ok(found)
 }
 
+/// Refuses a database at version 0 that already holds tables: another application's, not to be
+/// filled with vesselwatch's tables beside its own (nor switched to WAL). Checked before anything
+/// is written to the file.
+fn refuse_foreign(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let err = sql_err(path);
+    if schema_version(conn, path)? == 0 {
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&err)?;
+        if tables > 0 {
+            return Err(StoreError::NotOurs {
+                path: path.to_path_buf(),
+                tables,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Applies the migrations after the database's version up to `target`, each in its own transaction.
 fn migrate(conn: &mut Connection, path: &Path, target: u32) -> Result<(), StoreError> {
     let err = sql_err(path);
@@ -168,6 +201,7 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
 pub fn open_to_version(path: &Path, version: u32) -> Result<Connection, StoreError> {
     let err = sql_err(path);
     let mut conn = Connection::open(path).map_err(&err)?;
+    refuse_foreign(&conn, path)?;
     conn.pragma_update(None, "journal_mode", "wal")
         .map_err(&err)?;
     conn.pragma_update(None, "synchronous", "normal")
