@@ -16,7 +16,14 @@ use vesselwatch::simulate::Scenario;
 
 /// Watches AIS feeds for vessel movements at ports and straits.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(
+    version,
+    about,
+    after_help = "Exit status, the same for every command: 0 success; 1 a failure while running (an \
+                  unreadable input, a bad or foreign database, a store that cannot write, an \
+                  address in use); 2 a usage or configuration error (an unknown option, fence, \
+                  event kind or vessel, an invalid config)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -245,9 +252,34 @@ fn main() -> ExitCode {
         Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vesselwatch: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(exit_status(&e))
         }
     }
+}
+
+/// 2 for what the user asked wrongly (usage, configuration, names the database does not know), 1
+/// for what failed while running: the same in every command (`--help` says so).
+fn exit_status(e: &anyhow::Error) -> u8 {
+    use vesselwatch::commands::CommandError as C;
+    use vesselwatch::config::ConfigError;
+    use vesselwatch::daemon::DaemonError;
+    let usage = e.chain().any(|c| {
+        c.downcast_ref::<ConfigError>().is_some()
+            || c.downcast_ref::<C>().is_some_and(|c| {
+                matches!(
+                    c,
+                    C::Config(_)
+                        | C::Unknown { .. }
+                        | C::UnknownVessel(_)
+                        | C::Filter(_)
+                        | C::NotATrack
+                        | C::NoWebhook(_)
+                )
+            })
+            || c.downcast_ref::<DaemonError>()
+                .is_some_and(|d| matches!(d, DaemonError::Config(_)))
+    });
+    if usage { 2 } else { 1 }
 }
 
 /// Whether `e` was caused by writing to a pipe whose reader has closed it.

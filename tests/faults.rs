@@ -105,7 +105,7 @@ fn a_source_that_cannot_bind_stops_the_daemon_non_zero_naming_it() {
         ),
     );
     let (code, stderr) = run_until_exit(&cfg, &dir.path().join("a.db"), Duration::from_secs(20));
-    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains(&format!(
             "source push failed: cannot bind {addr}: Address already in use"
@@ -123,7 +123,7 @@ fn an_http_address_in_use_stops_the_daemon_non_zero() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &format!("[http]\nlisten = \"{addr}\"\n"));
     let (code, stderr) = run_until_exit(&cfg, &dir.path().join("h.db"), Duration::from_secs(20));
-    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains(&format!(
             "HTTP endpoint failed: cannot serve HTTP on {addr}: Address already in use"
@@ -516,7 +516,7 @@ fn a_store_locked_past_give_up_after_stops_the_daemon_saying_what_was_not_writte
     let status = child.wait().unwrap();
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(waited >= Duration::from_secs(8), "{waited:?}");
     assert!(
         stderr.contains(&format!("not written to {}", db.display())),
@@ -536,7 +536,7 @@ fn a_store_locked_past_give_up_after_stops_the_daemon_saying_what_was_not_writte
 
 /// Regression (issue 11, item 3): a corrupt page in the positions table killed the writer with one
 /// ERROR line while `/readyz` said ready and 2,020 events were dropped. Now a write that fails
-/// for a reason waiting cannot fix stops the daemon at once, exit 2, naming what it could not
+/// for a reason waiting cannot fix stops the daemon at once, exit 1, naming what it could not
 /// write; the page is made corrupt the way a disk does it, bytes overwritten in place.
 #[test]
 fn a_corrupt_page_stops_the_daemon_saying_what_was_not_written() {
@@ -603,7 +603,7 @@ fn a_corrupt_page_stops_the_daemon_saying_what_was_not_written() {
     let status = child.wait().unwrap();
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert_eq!(status.code(), Some(1), "{stderr}");
     let last = stderr.lines().last().unwrap_or_default();
     assert!(
         last.contains(&format!("not written to {}", db.display())),

@@ -791,7 +791,7 @@ fn another_applications_database_is_refused_and_left_alone() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("is not a vesselwatch database (it holds 1 table(s)"),
         "{stderr}"
