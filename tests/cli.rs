@@ -332,3 +332,48 @@ fn filters_work_or_are_refused_and_unknown_names_say_what_exists() {
     assert!(date.status.success() && !date.stdout.is_empty());
     assert_eq!(date.stdout, full.stdout);
 }
+
+/// Issue 12: a one-fix track was an invalid GeoJSON LineString (RFC 7946 3.1.4 wants two
+/// positions); it is a Point. And speeds print as AIS gives them, in tenths of a knot, not as the
+/// f32 they were stored from (`0.20000000298023224`).
+#[test]
+fn a_one_fix_track_is_a_point_and_speeds_have_no_float_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.db");
+    util::run_ok(
+        bin()
+            .args(["replay", "--config"])
+            .arg(util::root().join("config/vesselwatch.toml"))
+            .arg("--db")
+            .arg(&db)
+            .arg(fixture("tartus-2025-01/feed.nmea")),
+    );
+    let q = |args: &[&str]| -> String {
+        String::from_utf8(util::run_ok(bin().args(args).arg("--db").arg(&db)).stdout).unwrap()
+    };
+    let last = "2025-02-04T23:50:00Z";
+    let points: Vec<serde_json::Value> =
+        q(&["track", "SPARTA", "--since", last, "--format", "jsonl"])
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    assert_eq!(points.len(), 1);
+    let gj: serde_json::Value = serde_json::from_str(&q(&[
+        "track", "SPARTA", "--since", last, "--format", "geojson",
+    ]))
+    .unwrap();
+    let geometry = &gj["features"][0]["geometry"];
+    assert_eq!(geometry["type"], "Point");
+    assert_eq!(
+        geometry["coordinates"],
+        serde_json::json!([points[0]["lon"], points[0]["lat"]])
+    );
+    for line in q(&["track", "SPARTA", "--format", "jsonl"]).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let sog = v["sog"].to_string();
+        assert!(
+            sog == "null" || sog.split('.').nth(1).is_none_or(|d| d.len() <= 1),
+            "{line}"
+        );
+    }
+}

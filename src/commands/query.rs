@@ -656,9 +656,13 @@ fn geojson(points: &[query::TrackPoint]) -> Value {
                     "mmsi": mmsi,
                     "times": pts.iter().map(|p| p.time.to_string()).collect::<Vec<_>>(),
                 },
-                "geometry": {
-                    "type": "LineString",
-                    "coordinates": pts.iter().map(|p| [p.lon, p.lat]).collect::<Vec<_>>(),
+                // A LineString needs two positions (RFC 7946 3.1.4): one fix is a Point.
+                "geometry": match pts.as_slice() {
+                    [p] => serde_json::json!({ "type": "Point", "coordinates": [p.lon, p.lat] }),
+                    _ => serde_json::json!({
+                        "type": "LineString",
+                        "coordinates": pts.iter().map(|p| [p.lon, p.lat]).collect::<Vec<_>>(),
+                    }),
                 },
             })
         })

@@ -399,7 +399,11 @@ pub fn track(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<TrackPoint>>
             time: UnixMillis(r.get(1)?),
             lat: r.get(2)?,
             lon: r.get(3)?,
-            sog: r.get(4)?,
+            // Stored from an f32 (0.2 became 0.20000000298023224); AIS gives it in tenths of a
+            // knot, so that is what is shown.
+            sog: r
+                .get::<_, Option<f64>>(4)?
+                .map(|s| (s * 10.0).round() / 10.0),
         })
     })?
     .collect()
