@@ -288,6 +288,10 @@ fn filters_work_or_are_refused_and_unknown_names_say_what_exists() {
             &["events", "--since", "2025-01-21", "--until", "2025-01-20"],
             "the period is empty",
         ),
+        (
+            &["alerts", "--status", "bogus"],
+            "no alert status named \"bogus\" (known: pending, failed, dead, delivered)",
+        ),
     ] {
         let out = vw(args);
         let stderr = String::from_utf8_lossy(&out.stderr);

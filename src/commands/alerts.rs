@@ -27,6 +27,16 @@ pub fn list(
     status: Option<&str>,
     out: &mut dyn Write,
 ) -> Result<usize, CommandError> {
+    const STATUSES: [&str; 4] = ["pending", "failed", "dead", "delivered"];
+    if let Some(s) = status
+        && !STATUSES.contains(&s)
+    {
+        return Err(CommandError::Unknown {
+            what: "alert status",
+            given: s.to_string(),
+            known: STATUSES.map(String::from).to_vec(),
+        });
+    }
     const FIELDS: &[Field] = &[
         Field {
             name: "id",
