@@ -110,6 +110,12 @@ enum Command {
     Visits {
         #[command(flatten)]
         q: QueryArgs,
+        /// Only visits not yet ended: who is inside now (`visits --open --fence tartus-port`).
+        #[arg(long)]
+        open: bool,
+        /// At most this many visits (the first in time order).
+        #[arg(long)]
+        limit: Option<usize>,
     },
     /// List vessels seen.
     Vessels {
@@ -207,6 +213,8 @@ impl QueryArgs {
             since: self.since,
             until: self.until,
             format: self.format,
+            open: false,
+            limit: None,
         }
     }
 }
@@ -410,7 +418,12 @@ fn run(cli: Cli, loaded: Option<Loaded>) -> anyhow::Result<ExitCode> {
             println!("{}", alerts::test(config.as_deref(), &name)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Visits { q } => query(What::Visits, q.options(None)),
+        Command::Visits { q, open, limit } => {
+            let mut opts = q.options(None);
+            opts.open = open;
+            opts.limit = limit;
+            query(What::Visits, opts)
+        }
         Command::Vessels { q } => query(What::Vessels, q.options(None)),
         Command::Track { target, q } => {
             if q.vessel.is_some() {

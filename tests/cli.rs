@@ -381,3 +381,76 @@ fn a_one_fix_track_is_a_point_and_speeds_have_no_float_noise() {
         );
     }
 }
+
+/// Issue 12: "who is in Tartus now". The feed cut on 22 January, when the expected events have
+/// both ships arrived (20 January) and not yet left (25 and 26 January), gives both as open
+/// visits; the whole feed gives none; `--limit` keeps the first.
+#[test]
+fn open_visits_say_who_is_inside_now() {
+    let feed = std::fs::read_to_string(fixture("tartus-2025-01/feed.nmea")).unwrap();
+    let cut = 1_737_504_000; // 2025-01-22T00:00:00Z
+    let early: String = feed
+        .lines()
+        .filter(|l| {
+            let c = l
+                .split("c:")
+                .nth(1)
+                .and_then(|r| r.split(['*', ',']).next());
+            c.and_then(|t| t.parse::<i64>().ok())
+                .is_some_and(|t| t < cut)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let expected: Vec<serde_json::Value> =
+        std::fs::read_to_string(fixture("tartus-2025-01/expected-events.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    let mut inside: Vec<u64> = expected
+        .iter()
+        .filter(|e| e["kind"] == "arrival" && e["time"].as_str().unwrap() < "2025-01-22")
+        .map(|e| e["mmsi"].as_u64().unwrap())
+        .collect();
+    inside.sort_unstable();
+    assert_eq!(inside.len(), 2, "the story: two ships in port on the 22nd");
+    let dir = tempfile::tempdir().unwrap();
+    let open_visits = |input: &Path, db: &str, extra: &[&str]| -> Vec<u64> {
+        let db = dir.path().join(db);
+        util::run_ok(
+            bin()
+                .args(["replay", "--config"])
+                .arg(util::root().join("config/vesselwatch.toml"))
+                .arg("--db")
+                .arg(&db)
+                .arg(input),
+        );
+        let out = util::run_ok(
+            bin()
+                .args([
+                    "visits",
+                    "--open",
+                    "--fence",
+                    "tartus-port",
+                    "--format",
+                    "json",
+                ])
+                .args(extra)
+                .arg("--db")
+                .arg(&db),
+        );
+        let v: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        v.iter().map(|x| x["mmsi"].as_u64().unwrap()).collect()
+    };
+    let cut_feed = dir.path().join("early.nmea");
+    std::fs::write(&cut_feed, early).unwrap();
+    assert_eq!(open_visits(&cut_feed, "early.db", &[]), inside);
+    assert_eq!(
+        open_visits(&cut_feed, "early2.db", &["--limit", "1"]),
+        inside[..1]
+    );
+    assert_eq!(
+        open_visits(&fixture("tartus-2025-01/feed.nmea"), "all.db", &[]),
+        Vec::<u64>::new()
+    );
+}

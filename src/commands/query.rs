@@ -197,6 +197,10 @@ pub struct QueryOptions {
     pub until: Option<TimeArg>,
     /// Output format.
     pub format: OutputFormat,
+    /// Visits only: those not ended (who is inside now).
+    pub open: bool,
+    /// Visits only: at most this many.
+    pub limit: Option<usize>,
 }
 
 /// Runs a query, writing to `out`; returns how many rows it wrote.
@@ -230,6 +234,8 @@ pub fn run(
         kind: opts.kind.clone(),
         since: opts.since.map(|t| t.resolve(now)),
         until: opts.until.map(|t| t.resolve(now)),
+        open: opts.open,
+        limit: opts.limit,
     };
     check_filters(&conn, what, &filter)?;
     let json: Vec<Value> = match what {

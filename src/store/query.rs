@@ -22,6 +22,10 @@ pub struct Filter {
     pub since: Option<UnixMillis>,
     /// Until this time (exclusive).
     pub until: Option<UnixMillis>,
+    /// Visits only: those not yet ended (the vessel is inside now, as far as the store knows).
+    pub open: bool,
+    /// At most this many rows.
+    pub limit: Option<usize>,
 }
 
 /// Resolves `NAME|MMSI|IMO` to MMSIs: nine digits are an MMSI, seven an IMO number (every MMSI that
@@ -174,10 +178,14 @@ pub fn visits(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Visit>> {
         w.clauses
             .push(format!("coalesce(v.arrival, 0) < ?{}", w.args.len()));
     }
+    if f.open {
+        w.clauses.push("v.departure IS NULL".into());
+    }
+    let limit = f.limit.map_or(String::new(), |n| format!(" LIMIT {n}"));
     let sql = format!(
         "SELECT v.mmsi, s.name, v.fence, v.arrival, v.departure, v.present_at_start, v.inferred
          FROM visits v LEFT JOIN vessels s ON s.mmsi = v.mmsi{}
-         ORDER BY coalesce(v.arrival, v.departure), v.mmsi, v.fence",
+         ORDER BY coalesce(v.arrival, v.departure), v.mmsi, v.fence{limit}",
         w.sql()
     );
     let mut stmt = conn.prepare(&sql)?;
