@@ -117,6 +117,18 @@ enum Command {
         #[arg(long)]
         limit: Option<usize>,
     },
+    /// List the fences with their kind and size, and the vessels inside each now.
+    Fences {
+        /// Configuration file [default: as for `replay`].
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Database file [default: as for `replay`].
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// table or json.
+        #[arg(long, default_value = "table")]
+        format: FencesFormat,
+    },
     /// List vessels seen.
     Vessels {
         #[command(flatten)]
@@ -149,6 +161,15 @@ enum Command {
         #[command(flatten)]
         q: QueryArgs,
     },
+}
+
+/// Output of `fences`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum FencesFormat {
+    /// A table for people.
+    Table,
+    /// A JSON array.
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -425,6 +446,16 @@ fn run(cli: Cli, loaded: Option<Loaded>) -> anyhow::Result<ExitCode> {
             query(What::Visits, opts)
         }
         Command::Vessels { q } => query(What::Vessels, q.options(None)),
+        Command::Fences { config, db, format } => {
+            let stdout = std::io::stdout();
+            vesselwatch::commands::fences::list(
+                config.as_deref(),
+                db,
+                format == FencesFormat::Json,
+                &mut stdout.lock(),
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Track { target, q } => {
             if q.vessel.is_some() {
                 return Err(vesselwatch::commands::CommandError::Filter(

@@ -445,6 +445,47 @@ fn open_visits_say_who_is_inside_now() {
     let cut_feed = dir.path().join("early.nmea");
     std::fs::write(&cut_feed, early).unwrap();
     assert_eq!(open_visits(&cut_feed, "early.db", &[]), inside);
+    // `fences`: every configured fence, the same two inside tartus-port and nobody elsewhere.
+    let out = util::run_ok(
+        bin()
+            .args(["fences", "--format", "json", "--config"])
+            .arg(util::root().join("config/vesselwatch.toml"))
+            .arg("--db")
+            .arg(dir.path().join("early.db")),
+    );
+    let fences: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let config: toml::Table = toml::from_str(
+        &std::fs::read_to_string(util::root().join("config/vesselwatch.toml")).unwrap(),
+    )
+    .unwrap();
+    let names: Vec<&str> = config["fences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fences
+            .iter()
+            .map(|f| f["name"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        names
+    );
+    for f in &fences {
+        let mut got: Vec<u64> = f["inside"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["mmsi"].as_u64().unwrap())
+            .collect();
+        got.sort_unstable();
+        let want = if f["name"] == "tartus-port" {
+            inside.clone()
+        } else {
+            vec![]
+        };
+        assert_eq!(got, want, "{}", f["name"]);
+    }
     assert_eq!(
         open_visits(&cut_feed, "early2.db", &["--limit", "1"]),
         inside[..1]

@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod decode;
+pub mod fences;
 pub mod query;
 pub mod replay;
 pub(crate) mod table;
