@@ -339,3 +339,68 @@ fn deliberate_length_differences_hold() {
         assert_eq!(decoded.is_some(), *decodes, "{sentence}: {reason}");
     }
 }
+
+/// Ship types in words against gpsd's own (`shiptype_text` in its expected decodes): every code
+/// gpsd's fixtures name, from 0 to 99, falls in the same kind of ship (ITU-R M.1371 Table 53).
+#[test]
+fn ship_type_words_agree_with_gpsd() {
+    use vesselwatch_ais::decode::ship_type_words;
+    let mut seen = std::collections::BTreeMap::new();
+    for entry in
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/conformance"))
+            .unwrap()
+    {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "chk") {
+            continue;
+        }
+        for line in std::fs::read_to_string(&path).unwrap_or_default().lines() {
+            let Ok(v) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            if let (Some(code), Some(text)) = (v["shiptype"].as_u64(), v["shiptype_text"].as_str())
+                && code < 100
+            {
+                seen.insert(code as u8, text.to_string());
+            }
+        }
+    }
+    // gpsd's wording, reduced to the kind it names; ours must name the same kind.
+    let kinds = [
+        ("Not available", "not available"),
+        ("Cargo", "cargo"),
+        ("Tanker", "tanker"),
+        ("Passenger", "passenger"),
+        ("Other Type", "other"),
+        ("High speed craft", "high-speed craft"),
+        ("Pleasure Craft", "pleasure craft"),
+        ("Sailing", "sailing"),
+        ("Tug", "tug"),
+        ("Towing", "towing"),
+        ("Law Enforcement", "law enforcement"),
+        ("Dredging", "dredging"),
+        ("Reserved", "reserved"),
+    ];
+    assert_eq!(
+        seen.len(),
+        17,
+        "the codes below 100 in gpsd's fixtures: {seen:?}"
+    );
+    for (code, text) in &seen {
+        let (_, ours) = kinds
+            .iter()
+            .find(|(g, _)| text.starts_with(g))
+            .unwrap_or_else(|| panic!("gpsd's {code} {text:?} is not in the list"));
+        let words = ship_type_words(*code);
+        assert!(
+            words.starts_with(ours),
+            "{code}: gpsd {text:?}, ours {words:?}"
+        );
+        // gpsd's "No additional information" is ours too.
+        assert_eq!(
+            text.to_lowercase().contains("no additional information"),
+            words.contains("no additional information"),
+            "{code}: gpsd {text:?}, ours {words:?}"
+        );
+    }
+}

@@ -219,6 +219,8 @@ pub struct VesselRow {
     pub callsign: Option<String>,
     /// Ship type code.
     pub shiptype: Option<u8>,
+    /// The ship type in words (ITU-R M.1371 Table 53): what people read.
+    pub shiptype_text: Option<String>,
     /// First message time.
     #[serde(serialize_with = "ms")]
     pub first_seen: UnixMillis,
@@ -304,6 +306,9 @@ pub fn vessels_page(
                 name: r.get(2)?,
                 callsign: r.get(3)?,
                 shiptype: r.get(4)?,
+                shiptype_text: r
+                    .get::<_, Option<u8>>(4)?
+                    .map(vesselwatch_ais::decode::ship_type_words),
                 first_seen: UnixMillis(r.get(5)?),
                 last_seen: UnixMillis(r.get(6)?),
                 lat: r.get(7)?,

@@ -22,8 +22,10 @@
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 pub mod bits;
+pub mod shiptype;
 
 pub use bits::{AisText, BitBuf};
+pub use shiptype::ship_type_words;
 
 use crate::time::UnixMillis;
 
