@@ -199,3 +199,100 @@ fn events_and_vessels_come_in_bounded_pages_that_add_up_to_every_row_once() {
         .status();
     assert!(child.wait().unwrap().success());
 }
+
+/// Issue 12: the API says what the CLI says. On the January story's database, each endpoint with
+/// the CLI's filters gives the CLI's records (the CLI's output is the reference here, and the
+/// scenario's expected events that of both), and refuses what the CLI refuses.
+#[test]
+fn the_api_takes_the_clis_filters_and_gives_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("story.db");
+    util::run_ok(
+        util::bin()
+            .args(["replay", "--config"])
+            .arg(util::root().join("config/vesselwatch.toml"))
+            .arg("--db")
+            .arg(&db)
+            .arg(util::fixture("tartus-2025-01/feed.nmea")),
+    );
+    let cli = |args: &[&str]| -> String {
+        String::from_utf8(util::run_ok(util::bin().args(args).arg("--db").arg(&db)).stdout).unwrap()
+    };
+    let http = free_port();
+    let mut child = start(dir.path(), &db, http);
+    let json = |path: &str| -> serde_json::Value {
+        let (status, _, body) = get(http, path);
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    // Events: the departures from Tartus, as the expected events have them.
+    let want: Vec<serde_json::Value> =
+        std::fs::read_to_string(util::fixture("tartus-2025-01/expected-events.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|e| e["kind"] == "departure" && e["fence"] == "tartus-port")
+            .collect();
+    let got = json("/api/events?kind=departure&fence=tartus-port");
+    assert_eq!(got.as_array().unwrap(), &want);
+    // A date, and the cursor keeps the filters: one holding event a page.
+    let from_date = json("/api/events?since=2025-01-20");
+    let from_time = json("/api/events?since=2025-01-20T00:00:00Z");
+    assert_eq!(from_date, from_time);
+    let (_, headers, _) = get(http, "/api/events?kind=holding&limit=1");
+    let link = headers
+        .iter()
+        .find(|(k, _)| k == "link")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert!(
+        link.contains("kind=holding") && link.contains("limit=1"),
+        "{link}"
+    );
+    // Visits and the track: the CLI's JSON and GeoJSON.
+    let visits: serde_json::Value = serde_json::from_str(&cli(&[
+        "visits",
+        "--fence",
+        "tartus-port",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(json("/api/visits?fence=tartus-port"), visits);
+    assert_eq!(
+        json("/api/visits?fence=tartus-port&open=true"),
+        serde_json::json!([])
+    );
+    let track: serde_json::Value = serde_json::from_str(&cli(&[
+        "track",
+        "SPARTA",
+        "--since",
+        "2025-02-04T22:00:00Z",
+        "--format",
+        "geojson",
+    ]))
+    .unwrap();
+    assert_eq!(
+        json("/api/vessels/SPARTA/track?since=2025-02-04T22:00:00Z"),
+        track
+    );
+    // Refused as the CLI refuses them.
+    for (path, says) in [
+        ("/api/events?kind=arival", "no event kind named"),
+        ("/api/events?fence=nowhere", "no fence named"),
+        ("/api/vessels/TITANIC/track", "no vessel \"TITANIC\""),
+        (
+            "/api/events?since=2025-01-21&until=2025-01-20",
+            "the period is empty",
+        ),
+        ("/api/visits?since=soon", "since:"),
+    ] {
+        let (status, _, body) = get(http, path);
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.contains(says), "{path}: {body}");
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+}

@@ -51,6 +51,30 @@ impl std::str::FromStr for OutputFormat {
     }
 }
 
+/// The store's filter for `opts`, checked: vessels resolved, unknown names and filters that do
+/// not apply refused. The CLI and the HTTP API both come here, so they accept and refuse alike.
+pub fn filter(
+    conn: &rusqlite::Connection,
+    what: What,
+    opts: &QueryOptions,
+    now: UnixMillis,
+) -> Result<Filter, CommandError> {
+    let filter = Filter {
+        mmsis: match &opts.vessel {
+            Some(v) => Some(known_vessel(conn, v)?),
+            None => None,
+        },
+        fence: opts.fence.clone(),
+        kind: opts.kind.clone(),
+        since: opts.since.map(|t| t.resolve(now)),
+        until: opts.until.map(|t| t.resolve(now)),
+        open: opts.open,
+        limit: opts.limit,
+    };
+    check_filters(conn, what, &filter)?;
+    Ok(filter)
+}
+
 /// The MMSIs `text` names; an error when the database has never heard of it (a name, or a number
 /// no vessel reported), instead of empty output and exit 0.
 fn known_vessel(conn: &rusqlite::Connection, text: &str) -> Result<Vec<u32>, CommandError> {
@@ -225,19 +249,7 @@ pub fn run(
         return Err(CommandError::NotATrack);
     }
     let conn = store::open_read_only(&db)?;
-    let filter = Filter {
-        mmsis: match &opts.vessel {
-            Some(v) => Some(known_vessel(&conn, v)?),
-            None => None,
-        },
-        fence: opts.fence.clone(),
-        kind: opts.kind.clone(),
-        since: opts.since.map(|t| t.resolve(now)),
-        until: opts.until.map(|t| t.resolve(now)),
-        open: opts.open,
-        limit: opts.limit,
-    };
-    check_filters(&conn, what, &filter)?;
+    let filter = filter(&conn, what, opts, now)?;
     let json: Vec<Value> = match what {
         What::Events => {
             let records = query::events(&conn, &filter)?;
@@ -648,7 +660,8 @@ fn duration(s: i64) -> String {
     }
 }
 
-fn geojson(points: &[query::TrackPoint]) -> Value {
+/// A track as GeoJSON: a LineString per vessel (a Point for one fix), with the times.
+pub fn geojson(points: &[query::TrackPoint]) -> Value {
     let mut by_vessel: std::collections::BTreeMap<u32, Vec<&query::TrackPoint>> =
         Default::default();
     for p in points {

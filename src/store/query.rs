@@ -402,8 +402,9 @@ pub struct TrackPoint {
 pub fn track(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<TrackPoint>> {
     let w = Where::new(f, "mmsi", None, None, "time");
     let sql = format!(
-        "SELECT mmsi, time, lat, lon, sog FROM positions{} ORDER BY time, mmsi",
-        w.sql()
+        "SELECT mmsi, time, lat, lon, sog FROM positions{} ORDER BY time, mmsi{}",
+        w.sql(),
+        f.limit.map_or(String::new(), |n| format!(" LIMIT {n}"))
     );
     let mut stmt = conn.prepare(&sql)?;
     stmt.query_map(w.params().as_slice(), |r| {
