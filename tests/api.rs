@@ -276,6 +276,46 @@ fn the_api_takes_the_clis_filters_and_gives_its_records() {
         json("/api/vessels/SPARTA/track?since=2025-02-04T22:00:00Z"),
         track
     );
+    // Fences: the configured ones, each polygon as its GeoJSON file has it, gates as lines.
+    let fc = json("/api/fences");
+    let features = fc["features"].as_array().unwrap();
+    let mut names: Vec<&str> = features
+        .iter()
+        .map(|f| f["properties"]["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    let config: toml::Table = toml::from_str(
+        &std::fs::read_to_string(util::root().join("config/vesselwatch.toml")).unwrap(),
+    )
+    .unwrap();
+    let mut configured: Vec<&str> = config["fences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    configured.sort_unstable();
+    assert_eq!(names, configured);
+    let port = features
+        .iter()
+        .find(|f| f["properties"]["name"] == "tartus-port")
+        .unwrap();
+    let file: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(util::root().join("config/fences/tartus-port.geojson")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(port["geometry"], file["geometry"]);
+    let gate = features
+        .iter()
+        .find(|f| f["properties"]["name"] == "gibraltar")
+        .unwrap();
+    assert_eq!(gate["geometry"]["type"], "LineString");
+    // The config's line, lon/lat: Punta Oliveros to Punta Cires.
+    assert_eq!(
+        gate["geometry"]["coordinates"],
+        serde_json::json!([[-5.58, 36.0], [-5.48, 35.91]])
+    );
+    assert_eq!(gate["properties"]["kind"], "gate");
     // Refused as the CLI refuses them.
     for (path, says) in [
         ("/api/events?kind=arival", "no event kind named"),

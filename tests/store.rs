@@ -811,3 +811,33 @@ fn another_applications_database_is_refused_and_left_alone() {
         .unwrap();
     assert_eq!(mode, "delete", "not switched to WAL");
 }
+
+/// Issue 12: a circle fence reaches a map as a polygon whose every vertex is the radius from its
+/// centre (haversine, computed here), closed.
+#[test]
+fn a_circle_fence_is_a_closed_polygon_at_its_radius() {
+    let loaded = vesselwatch::config::Loaded::from_str(
+        "[[fences]]\nname = \"c\"\nkind = \"port\"\ncenter = { lat = 34.9, lon = 35.87 }\nradius_km = 2.5\n",
+        vesselwatch::config::Origin::Embedded,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let mut conn = store::open(&path).unwrap();
+    store::sync_fences(&mut conn, &path, &loaded.fence_records()).unwrap();
+    let fc = store::query::fences_geojson(&conn).unwrap();
+    let ring = fc["features"][0]["geometry"]["coordinates"][0]
+        .as_array()
+        .unwrap();
+    assert_eq!(fc["features"][0]["geometry"]["type"], "Polygon");
+    assert_eq!(ring.len(), 65);
+    assert_eq!(ring[0], ring[64]);
+    for p in ring {
+        let (lon, lat) = (p[0].as_f64().unwrap(), p[1].as_f64().unwrap());
+        let (p1, p2) = (34.9f64.to_radians(), lat.to_radians());
+        let (dp, dl) = ((lat - 34.9).to_radians(), (lon - 35.87).to_radians());
+        let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+        let km = 2.0 * 6_371.008_8 * a.sqrt().asin();
+        assert!((km - 2.5).abs() < 0.001, "{km}");
+    }
+}

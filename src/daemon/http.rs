@@ -100,6 +100,7 @@ fn router(shared: Arc<Shared>) -> axum::Router {
         .route("/api/vessels/{id}/track", get(track))
         .route("/api/events", get(events))
         .route("/api/visits", get(visits))
+        .route("/api/fences", get(fences))
         .with_state(shared)
 }
 
@@ -516,6 +517,14 @@ async fn visits(State(s): State<Arc<Shared>>, Query(q): Query<ApiQuery>) -> Resp
     })
     .await;
     answer(r, |v| axum::Json(v).into_response())
+}
+
+/// `/api/fences`: the fences as a GeoJSON FeatureCollection (what a map draws).
+async fn fences(State(s): State<Arc<Shared>>) -> Response {
+    match read(&s, query::fences_geojson).await {
+        Ok(v) => ([("content-type", "application/geo+json")], v.to_string()).into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
+    }
 }
 
 /// `/api/vessels/{id}/track`: a vessel's positions (`id` = NAME, MMSI or IMO, as the CLI takes)

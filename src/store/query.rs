@@ -448,3 +448,78 @@ pub fn fence_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare("SELECT name FROM fences ORDER BY name")?;
     stmt.query_map([], |r| r.get(0))?.collect()
 }
+
+/// The fences the store has recorded, as a GeoJSON FeatureCollection for a map: polygons as
+/// configured, a circle as a 64-sided polygon, a gate as its line; `name`, `kind` and the
+/// margins as properties. From the database, so that any database (a replayed history, a copy)
+/// shows its own fences.
+pub fn fences_geojson(conn: &Connection) -> rusqlite::Result<serde_json::Value> {
+    use geo::{Destination, Haversine, Point};
+    use serde_json::json;
+    let mut stmt = conn.prepare("SELECT name, kind, definition FROM fences ORDER BY name")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut features = Vec::new();
+    for row in rows {
+        let (name, kind, definition) = row?;
+        let Ok(d) = serde_json::from_str::<serde_json::Value>(&definition) else {
+            continue;
+        };
+        let geometries: Vec<serde_json::Value> = if let Some(text) = d["geojson"].as_str() {
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(g) if g["type"] == "FeatureCollection" => g["features"]
+                    .as_array()
+                    .map(|f| f.iter().map(|f| f["geometry"].clone()).collect())
+                    .unwrap_or_default(),
+                Ok(g) if g["type"] == "Feature" => vec![g["geometry"].clone()],
+                Ok(g) => vec![g],
+                Err(_) => vec![],
+            }
+        } else if let (Some((lat, lon)), Some(r)) = (lat_lon(&d["center"]), d["radius_km"].as_f64())
+        {
+            let c = Point::new(lon, lat);
+            let ring: Vec<[f64; 2]> = (0..=64)
+                .map(|i| {
+                    let p = Haversine.destination(c, f64::from(i) * 360.0 / 64.0, r * 1000.0);
+                    [p.x(), p.y()]
+                })
+                .collect();
+            vec![json!({ "type": "Polygon", "coordinates": [ring] })]
+        } else if let Some(line) = d["line"].as_array() {
+            let coords: Vec<[f64; 2]> = line
+                .iter()
+                .filter_map(|p| lat_lon(p).map(|(lat, lon)| [lon, lat]))
+                .collect();
+            vec![json!({ "type": "LineString", "coordinates": coords })]
+        } else {
+            vec![]
+        };
+        for geometry in geometries {
+            features.push(json!({
+                "type": "Feature",
+                "properties": {
+                    "name": name,
+                    "kind": kind,
+                    "exit_margin_km": d["exit_margin_km"],
+                    "approach_km": d["approach_km"],
+                },
+                "geometry": geometry,
+            }));
+        }
+    }
+    Ok(json!({ "type": "FeatureCollection", "features": features }))
+}
+
+/// A point of a stored fence definition: `[lat, lon]` as the store writes it, or
+/// `{ "lat": .., "lon": .. }` as the config spells it.
+fn lat_lon(v: &serde_json::Value) -> Option<(f64, f64)> {
+    match v {
+        serde_json::Value::Array(a) => Some((a.first()?.as_f64()?, a.get(1)?.as_f64()?)),
+        _ => Some((v["lat"].as_f64()?, v["lon"].as_f64()?)),
+    }
+}
