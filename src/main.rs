@@ -117,6 +117,18 @@ enum Command {
         #[arg(long)]
         limit: Option<usize>,
     },
+    /// Serve the HTTP API (read-only) over a database: a replayed history, a copy of production.
+    Serve {
+        /// Database file [default: as for `replay`].
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Configuration naming the database.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Address to serve on (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:9110")]
+        listen: String,
+    },
     /// List the fences with their kind and size, and the vessels inside each now.
     Fences {
         /// Configuration file [default: as for `replay`].
@@ -311,6 +323,17 @@ fn exit_status(e: &anyhow::Error) -> u8 {
     if usage { 2 } else { 1 }
 }
 
+/// Completes at SIGTERM or SIGINT: how `run` and `serve` are told to stop.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("install a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("install a SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
 /// Whether `e` was caused by writing to a pipe whose reader has closed it.
 fn broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
@@ -345,15 +368,7 @@ fn run(cli: Cli, loaded: Option<Loaded>) -> anyhow::Result<ExitCode> {
         }
         Command::Run { config, db } => {
             let opts = vesselwatch::daemon::RunOptions { config, db, loaded };
-            vesselwatch::daemon::run(&opts, async {
-                use tokio::signal::unix::{SignalKind, signal};
-                let mut term = signal(SignalKind::terminate()).expect("install a SIGTERM handler");
-                let mut int = signal(SignalKind::interrupt()).expect("install a SIGINT handler");
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
-            })?;
+            vesselwatch::daemon::run(&opts, stop_signal())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay {
@@ -446,6 +461,14 @@ fn run(cli: Cli, loaded: Option<Loaded>) -> anyhow::Result<ExitCode> {
             query(What::Visits, opts)
         }
         Command::Vessels { q } => query(What::Vessels, q.options(None)),
+        Command::Serve { db, config, listen } => {
+            let db = match db {
+                Some(d) => d,
+                None => Loaded::load(config.as_deref())?.db_path(),
+            };
+            vesselwatch::daemon::serve_database(db, listen, stop_signal())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Fences { config, db, format } => {
             let stdout = std::io::stdout();
             vesselwatch::commands::fences::list(

@@ -336,3 +336,54 @@ fn the_api_takes_the_clis_filters_and_gives_its_records() {
         .status();
     assert!(child.wait().unwrap().success());
 }
+
+/// Issue 12: `vesselwatch serve --db FILE` serves the API over any database, read-only, without
+/// a daemon's sources: a replayed history answers with the scenario's events and fences, and a
+/// database that is not there is refused (exit 1).
+#[test]
+fn serve_answers_for_a_replayed_database_and_refuses_a_missing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    util::run_ok(
+        util::bin()
+            .args(["replay", "--config"])
+            .arg(util::root().join("config/vesselwatch.toml"))
+            .arg("--db")
+            .arg(&db)
+            .arg(util::fixture("tartus-2025-01/feed.nmea")),
+    );
+    let expected = std::fs::read_to_string(util::fixture("tartus-2025-01/expected-events.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    let http = free_port();
+    let mut child = util::bin()
+        .args(["serve", "--listen", &format!("127.0.0.1:{http}"), "--db"])
+        .arg(&db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(util::wait_until(Duration::from_secs(20), || util::get(
+        http, "/healthz"
+    )
+    .is_some()));
+    let (status, _, body) = get(http, "/api/events");
+    assert_eq!(status, 200, "{body}");
+    let events: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(events.len(), expected);
+    let (status, _, body) = get(http, "/api/fences");
+    assert_eq!(status, 200, "{body}");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+    let out = util::bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(dir.path().join("nothing.db"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such database"));
+    assert!(!dir.path().join("nothing.db").exists());
+}

@@ -425,3 +425,63 @@ async fn serve(
         None => drained,
     }
 }
+
+/// `vesselwatch serve`: the HTTP endpoint alone, read-only, over any database (a replayed
+/// history, a copy of a production database): the API and, later, the map, without sources, a
+/// pipeline or a writer. Runs until `shutdown` completes.
+pub fn serve_database(
+    db: PathBuf,
+    listen: String,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), DaemonError> {
+    // Refuses what the queries would: no such file, a newer schema, another application's file.
+    if !db.exists() {
+        return Err(DaemonError::Store(StoreError::Io {
+            path: db,
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such database"),
+        }));
+    }
+    drop(store::open_read_only(&db)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("vesselwatch")
+        .enable_all()
+        .build()
+        .map_err(DaemonError::Runtime)?;
+    let shared = Arc::new(Shared {
+        source_names: Vec::new(),
+        source_stats: Vec::new(),
+        snapshot: Mutex::new(Snapshot::default()),
+        heartbeat: AtomicI64::new(crate::clock::now().0),
+        waiting_on_store: Default::default(),
+        db,
+        store: Default::default(),
+        http: Default::default(),
+        readers: Arc::new(tokio::sync::Semaphore::new(http::READERS)),
+        deliveries: Mutex::new(Vec::new()),
+    });
+    let config = http::HttpConfig {
+        listen,
+        ..Default::default()
+    };
+    config.validate().map_err(ConfigError::from)?;
+    let served = runtime.block_on(async move {
+        let coordinator = Coordinator::default();
+        let serving = http::serve(config, shared, coordinator.token());
+        tokio::pin!(serving);
+        tokio::pin!(shutdown);
+        let result = tokio::select! {
+            r = &mut serving => r,
+            _ = &mut shutdown => {
+                coordinator.begin();
+                serving.await
+            }
+        };
+        result.map_err(|e| DaemonError::Task {
+            task: "HTTP endpoint".into(),
+            source: Box::new(e),
+        })
+    });
+    runtime.shutdown_timeout(TASKS_GRACE);
+    served
+}
