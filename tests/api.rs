@@ -374,6 +374,25 @@ fn serve_answers_for_a_replayed_database_and_refuses_a_missing_one() {
     assert_eq!(events.len(), expected);
     let (status, _, body) = get(http, "/api/fences");
     assert_eq!(status, 200, "{body}");
+    // The OpenAPI document names every route the router has, and each path it names answers.
+    let (status, _, body) = get(http, "/api/openapi.json");
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    let source = std::fs::read_to_string(util::root().join("src/daemon/http.rs")).unwrap();
+    let mut routes: Vec<&str> = source
+        .split(".route(")
+        .skip(1)
+        .filter_map(|r| r.trim_start().strip_prefix('"')?.split('"').next())
+        .collect();
+    routes.sort_unstable();
+    let mut documented: Vec<&str> = paths.iter().map(|p| p.as_str()).collect();
+    documented.sort_unstable();
+    assert_eq!(documented, routes);
+    for p in paths {
+        let (status, _, body) = get(http, &p.replace("{id}", "SPARTA"));
+        assert_eq!(status, 200, "{p}: {body}");
+    }
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

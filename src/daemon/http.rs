@@ -101,6 +101,10 @@ fn router(shared: Arc<Shared>) -> axum::Router {
         .route("/api/events", get(events))
         .route("/api/visits", get(visits))
         .route("/api/fences", get(fences))
+        .route(
+            "/api/openapi.json",
+            get(|| async { ([("content-type", "application/json")], OPENAPI) }),
+        )
         .with_state(shared)
 }
 
@@ -245,7 +249,10 @@ pub enum HttpError {
 }
 
 async fn readyz(State(s): State<Arc<Shared>>) -> Response {
-    let fresh = crate::clock::now().0 - s.heartbeat.load(Ordering::Relaxed) < 5_000;
+    let fresh = crate::clock::now()
+        .0
+        .saturating_sub(s.heartbeat.load(Ordering::Relaxed))
+        < 5_000;
     let store_stalled = s.waiting_on_store.load(Ordering::Relaxed) && !fresh;
     let failing_since = s.store.failing_since_ms.load(Ordering::Relaxed);
     let down: Vec<&str> = s
@@ -518,6 +525,10 @@ async fn visits(State(s): State<Arc<Shared>>, Query(q): Query<ApiQuery>) -> Resp
     .await;
     answer(r, |v| axum::Json(v).into_response())
 }
+
+/// The API's description (OpenAPI 3.1), written by hand beside the handlers; a test checks that
+/// every path it names answers and that every route is in it.
+const OPENAPI: &str = include_str!("openapi.json");
 
 /// `/api/fences`: the fences as a GeoJSON FeatureCollection (what a map draws).
 async fn fences(State(s): State<Arc<Shared>>) -> Response {

@@ -143,7 +143,8 @@ pub struct Shared {
     pub source_stats: Vec<Arc<SourceStats>>,
     /// The latest pipeline snapshot.
     pub snapshot: Mutex<Snapshot>,
-    /// Wall-clock ms of the pipeline loop's last turn: the watchdog.
+    /// Wall-clock ms of the pipeline loop's last turn: the watchdog. `i64::MAX` where there is no
+    /// pipeline (`serve`), which is then never stale.
     pub heartbeat: AtomicI64,
     /// True while the pipeline waits for the store (a full queue, a commit it must see): alive,
     /// but the store is stalled.
@@ -452,7 +453,7 @@ pub fn serve_database(
         source_names: Vec::new(),
         source_stats: Vec::new(),
         snapshot: Mutex::new(Snapshot::default()),
-        heartbeat: AtomicI64::new(crate::clock::now().0),
+        heartbeat: AtomicI64::new(i64::MAX),
         waiting_on_store: Default::default(),
         db,
         store: Default::default(),
