@@ -462,11 +462,9 @@ fn run(cli: Cli, loaded: Option<Loaded>) -> anyhow::Result<ExitCode> {
         }
         Command::Vessels { q } => query(What::Vessels, q.options(None)),
         Command::Serve { db, config, listen } => {
-            let db = match db {
-                Some(d) => d,
-                None => Loaded::load(config.as_deref())?.db_path(),
-            };
-            vesselwatch::daemon::serve_database(db, listen, stop_signal())?;
+            let loaded = Loaded::load(config.as_deref())?;
+            let db = db.unwrap_or_else(|| loaded.db_path());
+            vesselwatch::daemon::serve_database(&loaded, db, listen, stop_signal())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Fences { config, db, format } => {

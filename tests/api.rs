@@ -406,3 +406,69 @@ fn serve_answers_for_a_replayed_database_and_refuses_a_missing_one() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such database"));
     assert!(!dir.path().join("nothing.db").exists());
 }
+
+/// Issue 12: beyond loopback the API needs a bearer token from the config. Without one the
+/// config is refused (exit 2); with one, a request without it or with a wrong one is a 401, the
+/// right one is served, and `/healthz` stays open for liveness probes.
+#[test]
+fn beyond_loopback_a_bearer_token_is_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    drop(vesselwatch::store::open(&db).unwrap());
+    let http = free_port();
+    let cfg = dir.path().join("open.toml");
+    std::fs::write(&cfg, format!("[http]\nlisten = \"0.0.0.0:{http}\"\n")).unwrap();
+    let out = util::bin()
+        .args(["check-config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("http.token_file or http.token_env"));
+    let token = "s3cret-token-of-some-length";
+    std::fs::write(dir.path().join("token"), format!("{token}\n")).unwrap();
+    std::fs::write(
+        &cfg,
+        format!("[http]\nlisten = \"0.0.0.0:{http}\"\ntoken_file = \"token\"\n"),
+    )
+    .unwrap();
+    let mut child = util::bin()
+        .args(["serve", "--listen", &format!("0.0.0.0:{http}"), "--config"])
+        .arg(&cfg)
+        .arg("--db")
+        .arg(&db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(util::wait_until(Duration::from_secs(20), || util::get(
+        http, "/healthz"
+    )
+    .is_some_and(|(s, _)| s == 200)));
+    let status_with = |auth: Option<&str>, path: &str| -> u16 {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", http)).unwrap();
+        let header = auth
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\n{header}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        raw.split(' ').nth(1).unwrap().parse().unwrap()
+    };
+    assert_eq!(status_with(None, "/api/events"), 401);
+    assert_eq!(status_with(Some("Bearer wrong"), "/api/events"), 401);
+    assert_eq!(status_with(None, "/metrics"), 401);
+    assert_eq!(
+        status_with(Some(&format!("Bearer {token}")), "/api/events"),
+        200
+    );
+    assert_eq!(status_with(None, "/healthz"), 200);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+}

@@ -255,6 +255,33 @@ impl Loaded {
         self.config.webhooks[index].resolve_secret(index, |p| self.read_relative(p))
     }
 
+    /// The HTTP endpoint's bearer token, when `[http] token_file` or `token_env` names one.
+    pub fn http_token(&self) -> Result<Option<secrecy::SecretString>, ConfigError> {
+        let http = &self.config.http;
+        let raw = if let Some(f) = &http.token_file {
+            self.read_relative(f)?.trim().to_string()
+        } else if let Some(var) = &http.token_env {
+            std::env::var(var).map_err(|_| {
+                ConfigError::from(vesselwatch_engine::settings::invalid(
+                    "http.token_env",
+                    var,
+                    "names an environment variable that is not set",
+                ))
+            })?
+        } else {
+            return Ok(None);
+        };
+        if raw.len() < 16 {
+            return Err(vesselwatch_engine::settings::invalid(
+                "http.token",
+                "<redacted>",
+                "must be at least 16 characters",
+            )
+            .into());
+        }
+        Ok(Some(raw.into()))
+    }
+
     /// The fences as the store records them, with the GeoJSON text read at load.
     pub fn fence_records(&self) -> Vec<crate::store::FenceRecord> {
         self.config

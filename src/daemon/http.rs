@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 
 use crate::shutdown::Shutdown;
@@ -34,6 +35,12 @@ pub struct HttpConfig {
     /// Connections served at once; one more is closed as soon as it is accepted (and counted).
     /// Without a cap, 1,100 half-sent requests held every descriptor and `/metrics` timed out.
     pub max_connections: usize,
+    /// A file holding the bearer token every request but `/healthz` must carry. Required when
+    /// `listen` is not a loopback address: the API and the map are then reachable from other
+    /// hosts.
+    pub token_file: Option<std::path::PathBuf>,
+    /// An environment variable holding the token, instead of a file.
+    pub token_env: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -41,6 +48,8 @@ impl Default for HttpConfig {
         Self {
             listen: "127.0.0.1:9110".into(),
             max_connections: 512,
+            token_file: None,
+            token_env: None,
         }
     }
 }
@@ -53,6 +62,25 @@ impl HttpConfig {
                 "http.listen",
                 format!("{:?}", self.listen),
                 "must be address:port, or empty to turn it off",
+            ));
+        }
+        if self.token_file.is_some() && self.token_env.is_some() {
+            return Err(vesselwatch_engine::settings::invalid(
+                "http.token_file|token_env",
+                "both",
+                "give the token one way",
+            ));
+        }
+        let remote = self
+            .listen
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| !a.ip().is_loopback());
+        if remote && self.token_file.is_none() && self.token_env.is_none() {
+            return Err(vesselwatch_engine::settings::invalid(
+                "http.listen",
+                format!("{:?}", self.listen),
+                "is reachable from other hosts: set http.token_file or http.token_env (a bearer \
+                 token every request must carry), or listen on 127.0.0.1",
             ));
         }
         if !(1..=65_536).contains(&self.max_connections) {
@@ -91,7 +119,39 @@ pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
 /// response in progress before it is dropped (a client that does not read its response).
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
-fn router(shared: Arc<Shared>) -> axum::Router {
+/// Lets a request through when no token is configured, for `/healthz` (a liveness probe), or when
+/// it carries `Authorization: Bearer <token>` (compared in constant time); otherwise 401.
+async fn authorise(
+    State(token): State<Option<Arc<SecretString>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(token) = token else {
+        return next.run(request).await;
+    };
+    if request.uri().path() == "/healthz" {
+        return next.run(request).await;
+    }
+    let given = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let expected = token.expose_secret().as_bytes();
+    if bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected)) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            "a bearer token is required\n",
+        )
+            .into_response()
+    }
+}
+
+fn router(shared: Arc<Shared>, token: Option<SecretString>) -> axum::Router {
     axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -106,6 +166,10 @@ fn router(shared: Arc<Shared>) -> axum::Router {
             get(|| async { ([("content-type", "application/json")], OPENAPI) }),
         )
         .with_state(shared)
+        .layer(axum::middleware::from_fn_with_state(
+            token.map(Arc::new),
+            authorise,
+        ))
 }
 
 /// Serves until shutdown. Written on hyper's connection API rather than `axum::serve`, which
@@ -113,11 +177,12 @@ fn router(shared: Arc<Shared>) -> axum::Router {
 /// things that let 1,100 idle clients starve the endpoint.
 pub async fn serve(
     config: HttpConfig,
+    token: Option<SecretString>,
     shared: Arc<Shared>,
     mut shutdown: Shutdown,
 ) -> Result<(), HttpError> {
     let addr = config.listen.clone();
-    let app = router(Arc::clone(&shared));
+    let app = router(Arc::clone(&shared), token);
     let stats = Arc::clone(&shared.http);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await

@@ -340,7 +340,8 @@ async fn serve(
     });
     if !loaded.config.http.listen.is_empty() {
         let http = loaded.config.http.clone();
-        let serving = http::serve(http, Arc::clone(&shared), coordinator.token());
+        let token = loaded.http_token()?;
+        let serving = http::serve(http, token, Arc::clone(&shared), coordinator.token());
         spawn_task(&mut tasks, "HTTP endpoint".into(), serving);
     }
     let wake = {
@@ -431,6 +432,7 @@ async fn serve(
 /// history, a copy of a production database): the API and, later, the map, without sources, a
 /// pipeline or a writer. Runs until `shutdown` completes.
 pub fn serve_database(
+    loaded: &Loaded,
     db: PathBuf,
     listen: String,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -461,14 +463,16 @@ pub fn serve_database(
         readers: Arc::new(tokio::sync::Semaphore::new(http::READERS)),
         deliveries: Mutex::new(Vec::new()),
     });
+    // The config's token settings apply to `--listen` as to `[http] listen`.
     let config = http::HttpConfig {
         listen,
-        ..Default::default()
+        ..loaded.config.http.clone()
     };
     config.validate().map_err(ConfigError::from)?;
+    let token = loaded.http_token()?;
     let served = runtime.block_on(async move {
         let coordinator = Coordinator::default();
-        let serving = http::serve(config, shared, coordinator.token());
+        let serving = http::serve(config, token, shared, coordinator.token());
         tokio::pin!(serving);
         tokio::pin!(shutdown);
         let result = tokio::select! {
