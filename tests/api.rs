@@ -207,14 +207,7 @@ fn events_and_vessels_come_in_bounded_pages_that_add_up_to_every_row_once() {
 fn the_api_takes_the_clis_filters_and_gives_its_records() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("story.db");
-    util::run_ok(
-        util::bin()
-            .args(["replay", "--config"])
-            .arg(util::root().join("config/vesselwatch.toml"))
-            .arg("--db")
-            .arg(&db)
-            .arg(util::fixture("tartus-2025-01/feed.nmea")),
-    );
+    util::replay_story(&db);
     let cli = |args: &[&str]| -> String {
         String::from_utf8(util::run_ok(util::bin().args(args).arg("--db").arg(&db)).stdout).unwrap()
     };
@@ -344,14 +337,7 @@ fn the_api_takes_the_clis_filters_and_gives_its_records() {
 fn serve_answers_for_a_replayed_database_and_refuses_a_missing_one() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("history.db");
-    util::run_ok(
-        util::bin()
-            .args(["replay", "--config"])
-            .arg(util::root().join("config/vesselwatch.toml"))
-            .arg("--db")
-            .arg(&db)
-            .arg(util::fixture("tartus-2025-01/feed.nmea")),
-    );
+    util::replay_story(&db);
     let expected = std::fs::read_to_string(util::fixture("tartus-2025-01/expected-events.jsonl"))
         .unwrap()
         .lines()

@@ -213,14 +213,7 @@ fn a_reader_closing_the_pipe_ends_the_output_quietly() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("pipe.db");
-    util::run_ok(
-        util::bin()
-            .args(["replay", "--config"])
-            .arg(util::root().join("config/vesselwatch.toml"))
-            .arg("--db")
-            .arg(&db)
-            .arg(util::fixture("tartus-2025-01/feed.nmea")),
-    );
+    util::replay_story(&db);
     // Far more than a pipe holds (64 KiB), so the writer meets the closed pipe.
     let mut child = util::bin()
         .args(["track", "SPARTA", "--format", "jsonl", "--db"])
@@ -245,14 +238,7 @@ fn a_reader_closing_the_pipe_ends_the_output_quietly() {
 fn filters_work_or_are_refused_and_unknown_names_say_what_exists() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("f.db");
-    util::run_ok(
-        bin()
-            .args(["replay", "--config"])
-            .arg(util::root().join("config/vesselwatch.toml"))
-            .arg("--db")
-            .arg(&db)
-            .arg(fixture("tartus-2025-01/feed.nmea")),
-    );
+    util::replay_story(&db);
     let vw = |args: &[&str]| -> Output { bin().args(args).arg("--db").arg(&db).output().unwrap() };
     // Refused, exit 2, each saying why.
     for (args, says) in [
@@ -344,14 +330,7 @@ fn filters_work_or_are_refused_and_unknown_names_say_what_exists() {
 fn a_one_fix_track_is_a_point_and_speeds_have_no_float_noise() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("g.db");
-    util::run_ok(
-        bin()
-            .args(["replay", "--config"])
-            .arg(util::root().join("config/vesselwatch.toml"))
-            .arg("--db")
-            .arg(&db)
-            .arg(fixture("tartus-2025-01/feed.nmea")),
-    );
+    util::replay_story(&db);
     let q = |args: &[&str]| -> String {
         String::from_utf8(util::run_ok(bin().args(args).arg("--db").arg(&db)).stdout).unwrap()
     };

@@ -213,12 +213,7 @@ pub fn run(
     let mut engine = loaded.engine();
     let writer = Arc::new(loaded.start_store(db.clone(), &mut engine)?);
     let checkpoints = store::load_checkpoints(&store::open_read_only(&db)?, &db)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("vesselwatch")
-        .enable_all()
-        .build()
-        .map_err(DaemonError::Runtime)?;
+    let runtime = runtime()?;
     let served = runtime.block_on(serve(
         loaded,
         opts.config.clone(),
@@ -445,12 +440,7 @@ pub fn serve_database(
         }));
     }
     drop(store::open_read_only(&db)?);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("vesselwatch")
-        .enable_all()
-        .build()
-        .map_err(DaemonError::Runtime)?;
+    let runtime = runtime()?;
     let shared = Arc::new(Shared {
         source_names: Vec::new(),
         source_stats: Vec::new(),
@@ -489,4 +479,15 @@ pub fn serve_database(
     });
     runtime.shutdown_timeout(TASKS_GRACE);
     served
+}
+
+/// The one runtime of `run` and `serve`: two workers (the machine's cores; the pipeline and the
+/// database reads run on blocking threads beside them).
+fn runtime() -> Result<tokio::runtime::Runtime, DaemonError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("vesselwatch")
+        .enable_all()
+        .build()
+        .map_err(DaemonError::Runtime)
 }

@@ -123,3 +123,16 @@ pub fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     Some((status, body.to_string()))
 }
+
+/// Replays the January 2025 story (`fixtures/tartus-2025-01`) into the database `db` with the
+/// shipped config: the database most query and API tests read.
+pub fn replay_story(db: &Path) {
+    run_ok(
+        bin()
+            .args(["replay", "--config"])
+            .arg(root().join("config/vesselwatch.toml"))
+            .arg("--db")
+            .arg(db)
+            .arg(fixture("tartus-2025-01/feed.nmea")),
+    );
+}
