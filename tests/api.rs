@@ -194,10 +194,7 @@ fn events_and_vessels_come_in_bounded_pages_that_add_up_to_every_row_once() {
     ] {
         assert_eq!(get(http, bad).0, 400, "{bad}");
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(child.wait().unwrap().success());
+    assert!(util::sigterm(&mut child).success());
 }
 
 /// Issue 12: the API says what the CLI says. On the January story's database, each endpoint with
@@ -324,10 +321,7 @@ fn the_api_takes_the_clis_filters_and_gives_its_records() {
         assert_eq!(status, 400, "{path}: {body}");
         assert!(body.contains(says), "{path}: {body}");
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(child.wait().unwrap().success());
+    assert!(util::sigterm(&mut child).success());
 }
 
 /// Issue 12: `vesselwatch serve --db FILE` serves the API over any database, read-only, without
@@ -379,10 +373,7 @@ fn serve_answers_for_a_replayed_database_and_refuses_a_missing_one() {
         let (status, _, body) = get(http, &p.replace("{id}", "SPARTA"));
         assert_eq!(status, 200, "{p}: {body}");
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(child.wait().unwrap().success());
+    assert!(util::sigterm(&mut child).success());
     let out = util::bin()
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
         .arg(dir.path().join("nothing.db"))
@@ -453,8 +444,5 @@ fn beyond_loopback_a_bearer_token_is_required() {
         200
     );
     assert_eq!(status_with(None, "/healthz"), 200);
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(child.wait().unwrap().success());
+    assert!(util::sigterm(&mut child).success());
 }

@@ -205,14 +205,7 @@ fn idle_connections_are_capped_and_closed_and_a_feed_behind_them_gets_through() 
     // accepts, so only that it was counted is known.
     assert!(util::metric(http, "vesselwatch_source_full_total").is_some_and(|n| n > 0));
     drop(idle);
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(util::wait_until(Duration::from_secs(20), || child
-        .try_wait()
-        .unwrap()
-        .is_some()));
-    assert!(child.wait().unwrap().success());
+    assert!(util::sigterm(&mut child).success());
 }
 
 /// Regression (issue 11, item 4): the watchdog pings came from the pipeline loop, so while the
@@ -719,12 +712,5 @@ fn idle_feeds_and_slow_http_clients_under_ulimit_1024_leave_ingest_and_metrics_w
     stop_idle.send(()).unwrap();
     let made = idle.join().unwrap();
     assert!(made > 255, "only {made} idle connections made");
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(util::wait_until(Duration::from_secs(20), || child
-        .try_wait()
-        .unwrap()
-        .is_some()));
-    assert!(child.wait().unwrap().success());
+    assert!(util::sigterm(&mut child).success());
 }

@@ -136,3 +136,18 @@ pub fn replay_story(db: &Path) {
             .arg(fixture("tartus-2025-01/feed.nmea")),
     );
 }
+
+/// Sends SIGTERM to a daemon and waits (at most 30 s) for it to exit; its status.
+pub fn sigterm(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(
+        wait_until(Duration::from_secs(30), || child
+            .try_wait()
+            .unwrap()
+            .is_some()),
+        "no exit 30 s after SIGTERM"
+    );
+    child.wait().unwrap()
+}
