@@ -171,8 +171,29 @@ enum Command {
         #[arg(value_name = "VESSEL")]
         target: String,
         #[command(flatten)]
-        q: QueryArgs,
+        q: TrackArgs,
     },
+}
+
+/// The options of `track`: those of the other queries but the vessel (its argument) and the
+/// fence (positions are not kept by fence), so that `--help` offers only what works.
+#[derive(clap::Args)]
+struct TrackArgs {
+    /// Database file [default: as for `replay`].
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Configuration naming the database.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// From this time: a date (2025-01-20, UTC), RFC 3339, or a duration back from now (`7d`).
+    #[arg(long)]
+    since: Option<TimeArg>,
+    /// Until this time (same forms).
+    #[arg(long)]
+    until: Option<TimeArg>,
+    /// table, json, jsonl, csv or geojson.
+    #[arg(long, default_value = "table")]
+    format: OutputFormat,
 }
 
 /// Output of `fences`.
@@ -230,7 +251,7 @@ struct QueryArgs {
     /// Until this time (same forms).
     #[arg(long)]
     until: Option<TimeArg>,
-    /// table, json, jsonl or csv (and geojson for `track`).
+    /// table, json, jsonl or csv.
     #[arg(long, default_value = "table")]
     format: OutputFormat,
 }
@@ -477,17 +498,17 @@ fn run(cli: Cli, loaded: Option<Loaded>) -> anyhow::Result<ExitCode> {
             )?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Track { target, q } => {
-            if q.vessel.is_some() {
-                return Err(vesselwatch::commands::CommandError::Filter(
-                    "`track` takes its vessel as the argument; --vessel is for the other queries"
-                        .into(),
-                )
-                .into());
-            }
-            let mut opts = q.options(None);
-            opts.vessel = Some(target);
-            query(What::Track, opts)
-        }
+        Command::Track { target, q } => query(
+            What::Track,
+            QueryOptions {
+                db: q.db,
+                config: q.config,
+                vessel: Some(target),
+                since: q.since,
+                until: q.until,
+                format: q.format,
+                ..QueryOptions::default()
+            },
+        ),
     }
 }

@@ -260,11 +260,11 @@ fn filters_work_or_are_refused_and_unknown_names_say_what_exists() {
         ),
         (
             &["track", "SPARTA", "--fence", "tartus-port"],
-            "--fence does not apply to `track`",
+            "unexpected argument '--fence'",
         ),
         (
             &["track", "SPARTA", "--vessel", "SPARTA II"],
-            "`track` takes its vessel as the argument",
+            "unexpected argument '--vessel'",
         ),
         (
             &["visits", "--kind", "arrival"],
