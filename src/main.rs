@@ -251,7 +251,7 @@ struct QueryArgs {
     /// Until this time (same forms).
     #[arg(long)]
     until: Option<TimeArg>,
-    /// table, json, jsonl or csv.
+    /// table, json, jsonl, csv, or geojson (events and vessels).
     #[arg(long, default_value = "table")]
     format: OutputFormat,
 }

@@ -474,3 +474,43 @@ fn open_visits_say_who_is_inside_now() {
         Vec::<u64>::new()
     );
 }
+
+/// Issue 12: events and vessels export as GeoJSON too: a Point per record that has a position,
+/// at that position, with the record (as `--format json` prints it) as its properties.
+#[test]
+fn events_and_vessels_export_as_geojson_points_with_their_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("gj.db");
+    util::replay_story(&db);
+    let q = |args: &[&str]| -> serde_json::Value {
+        serde_json::from_slice(&util::run_ok(bin().args(args).arg("--db").arg(&db)).stdout).unwrap()
+    };
+    for what in ["events", "vessels"] {
+        let records = q(&[what, "--format", "json"]);
+        let placed: Vec<&serde_json::Value> = records
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["lat"].is_number() && r["lon"].is_number())
+            .collect();
+        assert!(!placed.is_empty(), "{what}");
+        let gj = q(&[what, "--format", "geojson"]);
+        assert_eq!(gj["type"], "FeatureCollection");
+        let features = gj["features"].as_array().unwrap();
+        assert_eq!(features.len(), placed.len(), "{what}");
+        for (f, r) in features.iter().zip(placed) {
+            assert_eq!(&f["properties"], r, "{what}");
+            assert_eq!(f["geometry"]["type"], "Point");
+            assert_eq!(
+                f["geometry"]["coordinates"],
+                serde_json::json!([r["lon"], r["lat"]])
+            );
+        }
+    }
+    let out = bin()
+        .args(["visits", "--format", "geojson", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -245,7 +245,7 @@ pub fn run(
     if !db.exists() {
         return Err(CommandError::NoDatabase(db));
     }
-    if opts.format == OutputFormat::Geojson && what != What::Track {
+    if opts.format == OutputFormat::Geojson && what == What::Visits {
         return Err(CommandError::NotATrack);
     }
     let conn = store::open_read_only(&db)?;
@@ -305,9 +305,27 @@ pub fn run(
                 writeln!(out, "{v}")?;
             }
         }
-        OutputFormat::Geojson => unreachable!("refused above for everything but tracks"),
+        // Events at their fix, vessels at their last position; the record is the properties.
+        OutputFormat::Geojson => writeln!(out, "{}", points_geojson(&json))?,
     }
     Ok(json.len())
+}
+
+/// Records with a position (`lat`, `lon`) as a FeatureCollection of Points, each record whole as
+/// its properties; records without one are left out (a vessel never placed).
+fn points_geojson(records: &[Value]) -> Value {
+    let features: Vec<Value> = records
+        .iter()
+        .filter_map(|r| {
+            let (lat, lon) = (r["lat"].as_f64()?, r["lon"].as_f64()?);
+            Some(serde_json::json!({
+                "type": "Feature",
+                "geometry": { "type": "Point", "coordinates": [lon, lat] },
+                "properties": r,
+            }))
+        })
+        .collect();
+    serde_json::json!({ "type": "FeatureCollection", "features": features })
 }
 
 /// Rows as JSON values, for the json and jsonl formats.
