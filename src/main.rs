@@ -179,18 +179,8 @@ enum Command {
 /// fence (positions are not kept by fence), so that `--help` offers only what works.
 #[derive(clap::Args)]
 struct TrackArgs {
-    /// Database file [default: as for `replay`].
-    #[arg(long)]
-    db: Option<PathBuf>,
-    /// Configuration naming the database.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// From this time: a date (2025-01-20, UTC), RFC 3339, or a duration back from now (`7d`).
-    #[arg(long)]
-    since: Option<TimeArg>,
-    /// Until this time (same forms).
-    #[arg(long)]
-    until: Option<TimeArg>,
+    #[command(flatten)]
+    base: QueryBase,
     /// table, json, jsonl, csv or geojson.
     #[arg(long, default_value = "table")]
     format: OutputFormat,
@@ -230,27 +220,48 @@ enum WebhookAction {
     },
 }
 
-/// Options of the query commands.
+/// Where to read and which period: the options every query command has.
 #[derive(clap::Args)]
-struct QueryArgs {
+struct QueryBase {
     /// Database file [default: as for `replay`].
     #[arg(long)]
     db: Option<PathBuf>,
     /// Configuration naming the database.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Only this vessel: NAME, MMSI or IMO.
-    #[arg(long)]
-    vessel: Option<String>,
-    /// Only this fence.
-    #[arg(long)]
-    fence: Option<String>,
     /// From this time: a date (2025-01-20, UTC), RFC 3339, or a duration back from now (`7d`).
     #[arg(long)]
     since: Option<TimeArg>,
     /// Until this time (same forms).
     #[arg(long)]
     until: Option<TimeArg>,
+}
+
+impl QueryBase {
+    /// The query options with these, and `format`; the filters are for the caller to add.
+    fn options(self, format: OutputFormat) -> QueryOptions {
+        QueryOptions {
+            db: self.db,
+            config: self.config,
+            since: self.since,
+            until: self.until,
+            format,
+            ..QueryOptions::default()
+        }
+    }
+}
+
+/// Options of `events`, `visits` and `vessels`.
+#[derive(clap::Args)]
+struct QueryArgs {
+    #[command(flatten)]
+    base: QueryBase,
+    /// Only this vessel: NAME, MMSI or IMO.
+    #[arg(long)]
+    vessel: Option<String>,
+    /// Only this fence.
+    #[arg(long)]
+    fence: Option<String>,
     /// table, json, jsonl, csv, or geojson (events and vessels).
     #[arg(long, default_value = "table")]
     format: OutputFormat,
@@ -259,16 +270,10 @@ struct QueryArgs {
 impl QueryArgs {
     fn options(self, kind: Option<String>) -> QueryOptions {
         QueryOptions {
-            db: self.db,
-            config: self.config,
             vessel: self.vessel,
             fence: self.fence,
             kind,
-            since: self.since,
-            until: self.until,
-            format: self.format,
-            open: false,
-            limit: None,
+            ..self.base.options(self.format)
         }
     }
 }
@@ -334,7 +339,7 @@ fn exit_status(e: &anyhow::Error) -> u8 {
                         | C::Unknown { .. }
                         | C::UnknownVessel(_)
                         | C::Filter(_)
-                        | C::NotATrack
+                        | C::NoPosition
                         | C::NoWebhook(_)
                 )
             })
@@ -501,13 +506,8 @@ fn run(cli: Cli, loaded: Option<Loaded>) -> anyhow::Result<ExitCode> {
         Command::Track { target, q } => query(
             What::Track,
             QueryOptions {
-                db: q.db,
-                config: q.config,
                 vessel: Some(target),
-                since: q.since,
-                until: q.until,
-                format: q.format,
-                ..QueryOptions::default()
+                ..q.base.options(q.format)
             },
         ),
     }

@@ -216,13 +216,10 @@ fn the_api_takes_the_clis_filters_and_gives_its_records() {
         serde_json::from_str(&body).unwrap()
     };
     // Events: the departures from Tartus, as the expected events have them.
-    let want: Vec<serde_json::Value> =
-        std::fs::read_to_string(util::fixture("tartus-2025-01/expected-events.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .filter(|e| e["kind"] == "departure" && e["fence"] == "tartus-port")
-            .collect();
+    let want: Vec<serde_json::Value> = util::story_events()
+        .into_iter()
+        .filter(|e| e["kind"] == "departure" && e["fence"] == "tartus-port")
+        .collect();
     let got = json("/api/events?kind=departure&fence=tartus-port");
     assert_eq!(got.as_array().unwrap(), &want);
     // A date, and the cursor keeps the filters: one holding event a page.
@@ -332,10 +329,7 @@ fn serve_answers_for_a_replayed_database_and_refuses_a_missing_one() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("history.db");
     util::replay_story(&db);
-    let expected = std::fs::read_to_string(util::fixture("tartus-2025-01/expected-events.jsonl"))
-        .unwrap()
-        .lines()
-        .count();
+    let expected = util::story_events().len();
     let http = free_port();
     let mut child = util::bin()
         .args(["serve", "--listen", &format!("127.0.0.1:{http}"), "--db"])
@@ -359,7 +353,9 @@ fn serve_answers_for_a_replayed_database_and_refuses_a_missing_one() {
     assert_eq!(status, 200);
     let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
-    let source = std::fs::read_to_string(util::root().join("src/daemon/http.rs")).unwrap();
+    let source = ["src/daemon/http.rs", "src/daemon/api.rs"]
+        .map(|f| std::fs::read_to_string(util::root().join(f)).unwrap())
+        .concat();
     let mut routes: Vec<&str> = source
         .split(".route(")
         .skip(1)

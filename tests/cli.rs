@@ -286,12 +286,7 @@ fn filters_work_or_are_refused_and_unknown_names_say_what_exists() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
     // `vessels --fence` keeps the vessels with events at the fence: the expected events say which.
-    let expected: Vec<serde_json::Value> =
-        std::fs::read_to_string(fixture("tartus-2025-01/expected-events.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+    let expected = util::story_events();
     for fence in ["tartus-port", "gibraltar", "baniyas"] {
         let mut want: Vec<u64> = expected
             .iter()
@@ -380,12 +375,7 @@ fn open_visits_say_who_is_inside_now() {
         })
         .map(|l| format!("{l}\n"))
         .collect();
-    let expected: Vec<serde_json::Value> =
-        std::fs::read_to_string(fixture("tartus-2025-01/expected-events.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+    let expected = util::story_events();
     let mut inside: Vec<u64> = expected
         .iter()
         .filter(|e| e["kind"] == "arrival" && e["time"].as_str().unwrap() < "2025-01-22")

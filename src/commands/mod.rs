@@ -37,7 +37,7 @@ pub enum CommandError {
     NoDatabase(PathBuf),
     /// GeoJSON was asked of visits, which have no position of their own.
     #[error("--format geojson is for `track`, `events` and `vessels` (visits have no position)")]
-    NotATrack,
+    NoPosition,
     /// A name the database does not know: a fence, an event kind. Says what there is instead.
     #[error("no {what} named {given:?} (known: {})", known.join(", "))]
     Unknown {

@@ -246,7 +246,7 @@ pub fn run(
         return Err(CommandError::NoDatabase(db));
     }
     if opts.format == OutputFormat::Geojson && what == What::Visits {
-        return Err(CommandError::NotATrack);
+        return Err(CommandError::NoPosition);
     }
     let conn = store::open_read_only(&db)?;
     let filter = filter(&conn, what, opts, now)?;

@@ -11,6 +11,7 @@
 //! bounded time, every task's [`Shutdown`](crate::shutdown::Shutdown) token is waited for, and the
 //! store is flushed.
 
+mod api;
 pub mod http;
 pub mod metrics;
 pub mod pipeline;

@@ -151,3 +151,13 @@ pub fn sigterm(child: &mut std::process::Child) -> std::process::ExitStatus {
     );
     child.wait().unwrap()
 }
+
+/// The January story's expected events (`fixtures/tartus-2025-01/expected-events.jsonl`, checked
+/// against the scenario's oracle), in file order.
+pub fn story_events() -> Vec<serde_json::Value> {
+    std::fs::read_to_string(fixture("tartus-2025-01/expected-events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}

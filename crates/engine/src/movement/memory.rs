@@ -10,10 +10,8 @@ impl Engine {
     /// Looks for `mmsi` in the store (through [`super::Recall`]) before it is treated as new: a
     /// vessel forgotten for its silence comes back with its fences, dark state and names.
     pub(super) fn recall(&mut self, mmsi: u32) {
-        let Some(r) = self.recall.as_mut() else {
-            return;
-        };
-        if let Some(s) = r.0.recall(mmsi).filter(|s| s.mmsi == mmsi) {
+        let found = self.recall.as_mut().and_then(|r| r.0.recall(mmsi));
+        if let Some(s) = found.filter(|s| s.mmsi == mmsi) {
             self.recalled = self.recalled.saturating_add(1);
             self.restore_one(s);
         }

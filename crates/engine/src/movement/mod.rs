@@ -378,13 +378,17 @@ impl Engine {
         self.tick(time, out);
         // Only messages the tracker keeps a vessel for: a base station or a binary message would
         // otherwise ask the store about the same absent MMSI every time.
-        let vessel = !matches!(
-            d.message,
-            AisMessage::BaseStation(_) | AisMessage::AidToNavigation(_) | AisMessage::Other(_)
-        );
-        let heard = d.message.header().mmsi;
-        if vessel && self.tracker.vessel(heard).is_none() {
-            self.recall(heard);
+        // With no store behind the engine (a replay without one) there is nothing to ask, and
+        // the per-message cost is the one `is_some` below.
+        if self.recall.is_some() {
+            let vessel = !matches!(
+                d.message,
+                AisMessage::BaseStation(_) | AisMessage::AidToNavigation(_) | AisMessage::Other(_)
+            );
+            let heard = d.message.header().mmsi;
+            if vessel && self.tracker.vessel(heard).is_none() {
+                self.recall(heard);
+            }
         }
         let (mmsi, obs) = self.tracker.observe(d, time);
         if self.tracker.len() > self.settings.max_vessels.max(self.room_retry_at) {
