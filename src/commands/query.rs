@@ -181,7 +181,8 @@ impl std::str::FromStr for TimeArg {
 }
 
 impl TimeArg {
-    fn resolve(self, now: UnixMillis) -> UnixMillis {
+    /// The time meant, a duration being counted back from `now`.
+    pub fn resolve(self, now: UnixMillis) -> UnixMillis {
         match self {
             TimeArg::At(t) => t,
             TimeArg::Ago(ms) => UnixMillis(now.0.saturating_sub(ms).max(0)),

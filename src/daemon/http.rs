@@ -39,6 +39,12 @@ pub struct HttpConfig {
     pub token_file: Option<std::path::PathBuf>,
     /// An environment variable holding the token, instead of a file.
     pub token_env: Option<String>,
+    /// An online tile layer for the map, as a URL template with `{z}`, `{x}` and `{y}` (for
+    /// example OpenStreetMap's `https://tile.openstreetmap.org/{z}/{x}/{y}.png`). Off by default:
+    /// the map's own basemap needs no network, and tiles tell their server what is watched.
+    pub tiles: Option<String>,
+    /// The tile layer's attribution, shown on the map (OpenStreetMap's licence requires it).
+    pub tiles_attribution: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -48,6 +54,8 @@ impl Default for HttpConfig {
             max_connections: 512,
             token_file: None,
             token_env: None,
+            tiles: None,
+            tiles_attribution: None,
         }
     }
 }
@@ -79,6 +87,16 @@ impl HttpConfig {
                 format!("{:?}", self.listen),
                 "is reachable from other hosts: set http.token_file or http.token_env (a bearer \
                  token every request must carry), or listen on 127.0.0.1",
+            ));
+        }
+        if let Some(t) = &self.tiles
+            && (!(t.starts_with("https://") || t.starts_with("http://"))
+                || !["{z}", "{x}", "{y}"].iter().all(|p| t.contains(p)))
+        {
+            return Err(vesselwatch_engine::settings::invalid(
+                "http.tiles",
+                format!("{t:?}"),
+                "must be an http(s) URL template with {z}, {x} and {y}",
             ));
         }
         if !(1..=65_536).contains(&self.max_connections) {
@@ -149,13 +167,16 @@ async fn authorise(
     }
 }
 
-fn router(shared: Arc<Shared>, token: Option<SecretString>) -> axum::Router {
+fn router(shared: Arc<Shared>, token: Option<SecretString>, stop: Shutdown) -> axum::Router {
     axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(super::api::routes())
+        .merge(super::web::routes())
         .with_state(shared)
+        // Long responses (the map's stream) end at shutdown.
+        .layer(axum::Extension(stop))
         .layer(axum::middleware::from_fn_with_state(
             token.map(Arc::new),
             authorise,
@@ -172,7 +193,7 @@ pub async fn serve(
     mut shutdown: Shutdown,
 ) -> Result<(), HttpError> {
     let addr = config.listen.clone();
-    let app = router(Arc::clone(&shared), token);
+    let app = router(Arc::clone(&shared), token, shutdown.clone());
     let stats = Arc::clone(&shared.http);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await

@@ -16,6 +16,7 @@ pub mod http;
 pub mod metrics;
 pub mod pipeline;
 pub mod reload;
+mod web;
 pub mod watchdog;
 
 use std::future::Future;
@@ -160,6 +161,10 @@ pub struct Shared {
     pub readers: Arc<tokio::sync::Semaphore>,
     /// The delivery worker's counters, per webhook.
     pub deliveries: Mutex<Vec<(String, Arc<EndpointStats>)>>,
+    /// The watchlist in force, for the map's labels: replaced on SIGHUP.
+    pub watchlist: Mutex<Arc<vesselwatch_engine::watchlist::Watchlist>>,
+    /// What the map page is told at start: live or not, the tile layer.
+    pub map: web::MapSettings,
 }
 
 /// The running delivery worker, if any webhooks are configured: behind a lock because SIGHUP may
@@ -280,6 +285,8 @@ async fn serve(
         http: Default::default(),
         readers: Arc::new(tokio::sync::Semaphore::new(http::READERS)),
         deliveries: Mutex::new(delivery_stats(&delivery)),
+        watchlist: Mutex::new(Arc::new(vesselwatch_engine::watchlist::Watchlist::new(&loaded.config.watch))),
+        map: web::MapSettings::from_config(&loaded.config.http, true),
     });
     let config_dir = match &loaded.origin {
         Origin::File(p) => p.parent().map(|d| d.to_path_buf()).unwrap_or_default(),
@@ -453,6 +460,8 @@ pub fn serve_database(
         http: Default::default(),
         readers: Arc::new(tokio::sync::Semaphore::new(http::READERS)),
         deliveries: Mutex::new(Vec::new()),
+        watchlist: Mutex::new(Arc::new(vesselwatch_engine::watchlist::Watchlist::new(&loaded.config.watch))),
+        map: web::MapSettings::from_config(&loaded.config.http, false),
     });
     // The config's token settings apply to `--listen` as to `[http] listen`.
     let config = http::HttpConfig {

@@ -77,6 +77,9 @@ pub async fn run(mut r: Reloader) {
                 });
                 *r.delivery.lock().expect("not poisoned") = next;
                 *r.shared.deliveries.lock().expect("not poisoned") = delivery_stats(&r.delivery);
+                *r.shared.watchlist.lock().expect("not poisoned") = Arc::new(
+                    vesselwatch_engine::watchlist::Watchlist::new(&new.config.watch),
+                );
                 if r.tx.send(Box::new(new)).await.is_err() {
                     return;
                 }

@@ -301,27 +301,45 @@ fn write_snapshots(
         tx.prepare_cached("INSERT INTO engine_state (mmsi, fence, state) VALUES (?1, ?2, ?3)")?;
     let mut vessel = tx.prepare_cached(if history {
         // Older than what is stored: fills gaps, never replaces newer identity or position.
-        "INSERT INTO vessels (mmsi, imo, name, callsign, shiptype, first_seen, last_seen, lat, lon)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?9, ?6, ?7, ?8)
+        "INSERT INTO vessels (mmsi, imo, name, callsign, shiptype, first_seen, last_seen, lat, lon,
+                              cog, heading, sog, status, fix_time, changed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?9, ?6, ?7, ?8, ?10, ?11, ?12, ?13, ?14, ?15)
          ON CONFLICT (mmsi) DO UPDATE SET
            imo = coalesce(imo, ?2), name = coalesce(name, ?3), callsign = coalesce(callsign, ?4),
            shiptype = coalesce(shiptype, ?5), last_seen = max(last_seen, ?6),
-           first_seen = min(first_seen, ?9), lat = coalesce(lat, ?7), lon = coalesce(lon, ?8)"
+           first_seen = min(first_seen, ?9), lat = coalesce(lat, ?7), lon = coalesce(lon, ?8),
+           cog = iif(lat IS NULL, ?10, cog), heading = iif(lat IS NULL, ?11, heading),
+           sog = iif(lat IS NULL, ?12, sog), status = coalesce(status, ?13),
+           fix_time = coalesce(fix_time, ?14), changed = ?15"
     } else {
-        "INSERT INTO vessels (mmsi, imo, name, callsign, shiptype, first_seen, last_seen, lat, lon)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?9, ?6, ?7, ?8)
+        "INSERT INTO vessels (mmsi, imo, name, callsign, shiptype, first_seen, last_seen, lat, lon,
+                              cog, heading, sog, status, fix_time, changed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?9, ?6, ?7, ?8, ?10, ?11, ?12, ?13, ?14, ?15)
          ON CONFLICT (mmsi) DO UPDATE SET
            imo = coalesce(?2, imo), name = coalesce(?3, name), callsign = coalesce(?4, callsign),
            shiptype = coalesce(?5, shiptype), last_seen = max(last_seen, ?6),
-           first_seen = min(first_seen, ?9), lat = coalesce(?7, lat), lon = coalesce(?8, lon)"
+           first_seen = min(first_seen, ?9), lat = coalesce(?7, lat), lon = coalesce(?8, lon),
+           cog = ?10, heading = ?11, sog = ?12, status = coalesce(?13, status),
+           fix_time = coalesce(?14, fix_time), changed = ?15"
     })?;
     let mut name = tx.prepare_cached(
         "INSERT INTO vessel_names (mmsi, name, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
          ON CONFLICT (mmsi, name) DO UPDATE SET last_seen = max(last_seen, ?3)",
     )?;
+    // The map's change counter: one number per batch, above every stored one (the writer is the
+    // only one writing, so batches number in commit order).
+    let changed: i64 = if snapshots.is_empty() {
+        0
+    } else {
+        tx.query_row(
+            "SELECT coalesce(max(changed), 0) + 1 FROM vessels",
+            [],
+            |r| r.get(0),
+        )?
+    };
     for s in snapshots {
         if history {
-            write_vessel(&mut vessel, &mut name, s)?;
+            write_vessel(&mut vessel, &mut name, s, changed)?;
             continue;
         }
         del.execute([s.mmsi])?;
@@ -342,9 +360,15 @@ fn write_snapshots(
                 serde_json::to_string(&state).expect("serialisable")
             ])?;
         }
-        write_vessel(&mut vessel, &mut name, s)?;
+        write_vessel(&mut vessel, &mut name, s, changed)?;
     }
     Ok(())
+}
+
+/// A course or speed as AIS carries it, in tenths: an `f32` widened to `f64` would store float
+/// noise (0.2 kn as 0.20000000298).
+fn tenths(x: f32) -> f64 {
+    (f64::from(x) * 10.0).round() / 10.0
 }
 
 /// The vessel's row and its name history.
@@ -352,6 +376,7 @@ fn write_vessel(
     vessel: &mut rusqlite::CachedStatement<'_>,
     name: &mut rusqlite::CachedStatement<'_>,
     s: &VesselSnapshot,
+    changed: i64,
 ) -> rusqlite::Result<()> {
     let seen = s.last_seen.or(s.fix.map(|f| f.time)).map_or(0, |t| t.0);
     vessel.execute(params![
@@ -363,7 +388,13 @@ fn write_vessel(
         seen,
         s.fix.map(|f| f.lat),
         s.fix.map(|f| f.lon),
-        s.first_seen.map_or(seen, |t| t.0)
+        s.first_seen.map_or(seen, |t| t.0),
+        s.cog.map(tenths),
+        s.heading,
+        s.fix.and_then(|f| f.sog).map(tenths),
+        s.status,
+        s.fix.map(|f| f.time.0),
+        changed
     ])?;
     if let Some(n) = &s.statics.name {
         name.execute(params![s.mmsi, n, seen])?;

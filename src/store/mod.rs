@@ -14,6 +14,7 @@
 mod batch;
 pub mod config;
 mod fences;
+pub mod map;
 pub mod outbox;
 pub mod query;
 mod state;
@@ -32,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_positions.sql"),
     include_str!("../../migrations/0003_outbox.sql"),
     include_str!("../../migrations/0004_checkpoint_file.sql"),
+    include_str!("../../migrations/0005_map.sql"),
 ];
 
 /// The schema version this binary writes.

@@ -1,0 +1,442 @@
+// vesselwatch's map: fences, every vessel's latest report, the events as they happen, a vessel's
+// identity, visits and track, and a time slider over what the database holds.
+//
+// Plain JavaScript, no framework and no build step: the page is this file, index.html and
+// style.css, served from the binary with the vendored MapLibre GL JS. Vessels are features of
+// one GeoJSON source drawn by WebGL layers (not one DOM element per ship), updated by diffs from
+// the server's stream: 50,000 ships stay smooth and each second carries only what changed.
+import * as maplibregl from './maplibre-gl.mjs';
+
+const $ = (id) => document.getElementById(id);
+const EVENTS_SHOWN = 200;
+
+// The page's state, on `window.vw` for the end-to-end test and for people poking at it.
+const vw = {
+  map: null,
+  live: new Map(),        // mmsi -> dot: the fleet as the stream says it is now
+  shown: 'live',          // 'live', or the time (ms) the slider shows
+  events: [],             // newest first, as listed
+  liveEvents: [],         // the live list, kept while the slider shows the past
+  selected: null,         // mmsi of the vessel whose panel is open
+  trackPoints: 0,         // positions in the drawn track
+  updates: 0,             // stream updates applied
+  windowMs: 86400000,
+  span: null,             // [from, to] ms: what the database holds
+  ready: false,           // the first fleet has been drawn
+};
+window.vw = vw;
+
+const fmtTime = (iso) => (iso ? iso.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, 'Z') : '—');
+const name = (d) => d.label || d.name || String(d.mmsi);
+
+async function json(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+// --- the basemap: Natural Earth countries, 1:50m at once, 1:10m when the map is idle ---------
+
+function basemap(topo) {
+  const countries = topo.objects.countries;
+  return {
+    land: topojson.feature(topo, topo.objects.land || countries),
+    borders: topojson.mesh(topo, countries, (a, b) => a !== b),
+  };
+}
+
+async function loadBasemap(map, file) {
+  const topo = await json(`static/${file}`);
+  const { land, borders } = basemap(topo);
+  map.getSource('land').setData(land);
+  map.getSource('borders').setData(borders);
+}
+
+// --- vessels ----------------------------------------------------------------------------------
+
+// Colour by the tens of the ship type (ITU-R M.1371): what a watcher tells apart first.
+const TYPE_COLOUR = ['match', ['get', 'kind'],
+  3, '#7d5ba6', 5, '#7d5ba6', 6, '#1f6feb', 7, '#2e8b57', 8, '#c0392b', '#6c7a89'];
+
+function feature(d) {
+  return {
+    type: 'Feature',
+    id: d.mmsi,
+    geometry: { type: 'Point', coordinates: [d.lon, d.lat] },
+    properties: {
+      mmsi: d.mmsi,
+      course: d.course ?? -1,
+      kind: d.shiptype ? Math.floor(d.shiptype / 10) : 0,
+      watched: d.label ? 1 : 0,
+    },
+  };
+}
+
+function arrowImage() {
+  const s = 32;
+  const c = document.createElement('canvas');
+  c.width = c.height = s;
+  const g = c.getContext('2d');
+  g.fillStyle = '#000';
+  g.beginPath();
+  g.moveTo(s / 2, 2);
+  g.lineTo(s - 7, s - 4);
+  g.lineTo(s / 2, s - 11);
+  g.lineTo(7, s - 4);
+  g.closePath();
+  g.fill();
+  return g.getImageData(0, 0, s, s);
+}
+
+const labels = new Map(); // mmsi -> Marker: the watched vessels' names
+
+function label(d) {
+  let m = labels.get(d.mmsi);
+  if (!d.label) {
+    if (m) { m.remove(); labels.delete(d.mmsi); }
+    return;
+  }
+  if (!m) {
+    const el = document.createElement('div');
+    el.className = 'vessel-label';
+    el.textContent = d.label;
+    el.dataset.mmsi = d.mmsi;
+    m = new maplibregl.Marker({ element: el, anchor: 'left' });
+    labels.set(d.mmsi, m);
+    m.setLngLat([d.lon, d.lat]).addTo(vw.map);
+  } else {
+    m.setLngLat([d.lon, d.lat]);
+  }
+}
+
+function showFleet(dots) {
+  for (const m of labels.values()) m.remove();
+  labels.clear();
+  const list = [...dots];
+  vw.map.getSource('vessels').setData({ type: 'FeatureCollection', features: list.map(feature) });
+  list.forEach(label);
+  $('count').textContent = `${list.length.toLocaleString()} vessels`;
+}
+
+// The fleet's newest report time: vessels a window older are dropped, as the server would.
+function newest() {
+  let t = 0;
+  for (const d of vw.live.values()) t = Math.max(t, Date.parse(d.time));
+  return t;
+}
+
+function expire() {
+  if (vw.shown !== 'live') return;
+  const limit = newest() - vw.windowMs;
+  const gone = [];
+  for (const [mmsi, d] of vw.live) if (Date.parse(d.time) < limit) gone.push(mmsi);
+  if (!gone.length) return;
+  gone.forEach((m) => { vw.live.delete(m); label({ mmsi: m }); });
+  vw.map.getSource('vessels').updateData({ remove: gone });
+  $('count').textContent = `${vw.live.size.toLocaleString()} vessels`;
+}
+
+// --- events -----------------------------------------------------------------------------------
+
+function eventItem(e) {
+  const li = document.createElement('li');
+  li.className = e.kind;
+  li.dataset.id = e.id;
+  const k = document.createElement('span');
+  k.className = 'kind';
+  k.textContent = e.kind;
+  const who = document.createElement('span');
+  who.className = 'who';
+  who.textContent = `${e.label || e.name || e.mmsi} · ${e.fence}`;
+  const t = document.createElement('time');
+  t.dateTime = e.time;
+  t.textContent = fmtTime(e.time);
+  li.append(k, who, t);
+  li.addEventListener('click', () => {
+    document.querySelectorAll('#events li.selected').forEach((x) => x.classList.remove('selected'));
+    li.classList.add('selected');
+    if (e.lat != null && e.lon != null) {
+      vw.map.flyTo({ center: [e.lon, e.lat], zoom: Math.max(vw.map.getZoom(), 11) });
+      new maplibregl.Popup({ closeButton: true })
+        .setLngLat([e.lon, e.lat])
+        .setText(`${e.kind}: ${e.label || e.name || e.mmsi} at ${e.fence}, ${fmtTime(e.time)}`)
+        .addTo(vw.map);
+    }
+    select(e.mmsi);
+  });
+  return li;
+}
+
+function showEvents(list) {
+  vw.events = list.slice(0, EVENTS_SHOWN);
+  $('events').replaceChildren(...vw.events.map(eventItem));
+}
+
+// New events, oldest first, onto the top of the list.
+function addEvents(records) {
+  if (!records.length) return;
+  const known = new Set(vw.liveEvents.map((e) => e.id));
+  const fresh = records.filter((e) => !known.has(e.id)).reverse();
+  vw.liveEvents = fresh.concat(vw.liveEvents).slice(0, EVENTS_SHOWN);
+  if (vw.shown === 'live') showEvents(vw.liveEvents);
+}
+
+// --- a vessel's panel: identity, visits, track ------------------------------------------------
+
+function identityRow(dl, k, v) {
+  if (v == null || v === '') return;
+  const dt = document.createElement('dt');
+  dt.textContent = k;
+  const dd = document.createElement('dd');
+  dd.textContent = v;
+  dl.append(dt, dd);
+}
+
+async function select(mmsi) {
+  vw.selected = mmsi;
+  vw.map.setFilter('selected', ['==', ['get', 'mmsi'], mmsi]);
+  $('vessel').hidden = false;
+  const [v] = await json(`api/vessels?vessel=${mmsi}&limit=1`).catch(() => []);
+  if (vw.selected !== mmsi) return;
+  const dot = vw.live.get(mmsi);
+  $('vessel-name').textContent = v ? (dot?.label ? `${dot.label} (${v.name || mmsi})` : v.name || mmsi) : mmsi;
+  const dl = $('vessel-identity');
+  dl.replaceChildren();
+  if (v) {
+    identityRow(dl, 'MMSI', v.mmsi);
+    identityRow(dl, 'IMO', v.imo);
+    identityRow(dl, 'call sign', v.callsign);
+    identityRow(dl, 'type', v.shiptype_text ?? v.shiptype);
+    identityRow(dl, 'flag', v.flag);
+    identityRow(dl, 'watch', dot?.label && (dot.group ? `${dot.label} (${dot.group})` : dot.label));
+    identityRow(dl, 'last report', fmtTime(v.last_seen));
+    if (dot) identityRow(dl, 'position', `${dot.lat.toFixed(5)}, ${dot.lon.toFixed(5)}`);
+    if (dot?.sog != null) identityRow(dl, 'speed', `${dot.sog} kn`);
+    if (dot?.course != null) identityRow(dl, 'course', `${dot.course}°`);
+    if (v.names && v.names.length > 1) identityRow(dl, 'names', v.names.join(', '));
+  }
+  const visits = await json(`api/visits?vessel=${mmsi}&limit=50`).catch(() => []);
+  if (vw.selected !== mmsi) return;
+  $('visits').tBodies[0].replaceChildren(...visits.slice().reverse().map((x) => {
+    const tr = document.createElement('tr');
+    for (const c of [x.fence, fmtTime(x.arrival), x.departure ? fmtTime(x.departure) : 'in port']) {
+      const td = document.createElement('td');
+      td.textContent = c;
+      tr.append(td);
+    }
+    return tr;
+  }));
+  await drawTrack(v ? Date.parse(v.last_seen) : Date.now());
+}
+
+async function drawTrack(lastReport) {
+  const mmsi = vw.selected;
+  if (mmsi == null) return;
+  const period = $('period').value;
+  const until = vw.shown === 'live' ? lastReport : vw.shown;
+  let q = `limit=5000&until=${new Date(until + 1).toISOString()}`;
+  if (period) q += `&since=${new Date(until - Number(period)).toISOString()}`;
+  const track = await json(`api/vessels/${mmsi}/track?${q}`).catch(() => null);
+  if (vw.selected !== mmsi) return;
+  const empty = { type: 'FeatureCollection', features: [] };
+  vw.map.getSource('track').setData(track || empty);
+  const g = track?.features?.[0]?.geometry ?? track?.geometry;
+  vw.trackPoints = !g ? 0 : g.type === 'Point' ? 1 : g.coordinates.length;
+  $('track-points').textContent = `${vw.trackPoints} positions`;
+}
+
+function closeVessel() {
+  vw.selected = null;
+  vw.trackPoints = 0;
+  $('vessel').hidden = true;
+  vw.map.setFilter('selected', ['==', ['get', 'mmsi'], -1]);
+  vw.map.getSource('track').setData({ type: 'FeatureCollection', features: [] });
+}
+
+// --- the time slider --------------------------------------------------------------------------
+
+function setSpan(from, to) {
+  vw.span = [from, to];
+  const s = $('slider');
+  s.min = from;
+  s.max = to;
+  s.step = 60000;
+  if (vw.shown === 'live') s.value = to;
+  $('time').hidden = false;
+}
+
+let sliderTimer = null;
+function onSlider() {
+  const t = Number($('slider').value);
+  $('slider-time').textContent = fmtTime(new Date(t).toISOString());
+  clearTimeout(sliderTimer);
+  sliderTimer = setTimeout(() => showAt(t), 200);
+}
+
+async function showAt(t) {
+  if (vw.span && t >= vw.span[1] && vw.shown === 'live') return;
+  const r = await json(`api/map/at?time=${new Date(t).toISOString()}`);
+  vw.shown = t;
+  $('status').textContent = `as of ${fmtTime(r.time)}`;
+  $('status').className = 'status history';
+  showFleet(r.vessels);
+  showEvents(r.events);
+  if (vw.selected != null) drawTrack(t);
+}
+
+function goLive() {
+  vw.shown = 'live';
+  if (vw.span) $('slider').value = vw.span[1];
+  $('slider-time').textContent = '';
+  showFleet(vw.live.values());
+  showEvents(vw.liveEvents);
+  status();
+}
+
+// --- the stream -------------------------------------------------------------------------------
+
+let connected = false;
+function status() {
+  if (vw.shown !== 'live') return;
+  const s = $('status');
+  s.className = `status ${connected ? 'live' : 'down'}`;
+  s.textContent = connected ? 'live' : 'reconnecting…';
+}
+
+function follow() {
+  let incoming = null;
+  const es = new EventSource('api/stream');
+  es.addEventListener('fleet', (e) => {
+    incoming ??= new Map();
+    for (const d of JSON.parse(e.data).vessels) incoming.set(d.mmsi, d);
+  });
+  es.addEventListener('ready', (e) => {
+    vw.live = incoming ?? new Map();
+    incoming = null;
+    vw.liveEvents = [];
+    addEvents(JSON.parse(e.data).events);
+    if (vw.shown === 'live') showFleet(vw.live.values());
+    connected = true;
+    vw.ready = true;
+    status();
+  });
+  es.addEventListener('update', (e) => {
+    const u = JSON.parse(e.data);
+    connected = true;
+    for (const d of u.vessels) vw.live.set(d.mmsi, d);
+    if (vw.shown === 'live' && u.vessels.length) {
+      vw.map.getSource('vessels').updateData({ add: u.vessels.map(feature) });
+      u.vessels.forEach(label);
+      $('count').textContent = `${vw.live.size.toLocaleString()} vessels`;
+    }
+    addEvents(u.events);
+    const t = newest();
+    if (vw.span && t > vw.span[1]) setSpan(vw.span[0], t);
+    vw.updates += 1;
+    status();
+  });
+  es.addEventListener('open', () => { connected = true; status(); });
+  es.addEventListener('error', () => { connected = false; status(); });
+}
+
+// --- start ------------------------------------------------------------------------------------
+
+async function start() {
+  const info = await json('api/map');
+  vw.windowMs = info.window_s * 1000;
+  const sources = {
+    land: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
+    borders: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
+    fences: { type: 'geojson', data: 'api/fences' },
+    vessels: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
+    track: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
+  };
+  const layers = [{ id: 'sea', type: 'background', paint: { 'background-color': '#cfe3ef' } }];
+  if (info.tiles) {
+    sources.tiles = {
+      type: 'raster', tiles: [info.tiles], tileSize: 256, maxzoom: 19,
+      attribution: info.tiles_attribution || '',
+    };
+    layers.push({ id: 'tiles', type: 'raster', source: 'tiles' });
+  } else {
+    layers.push(
+      { id: 'land', type: 'fill', source: 'land', paint: { 'fill-color': '#f4f1ea' } },
+      { id: 'coast', type: 'line', source: 'land', paint: { 'line-color': '#8aa6b8', 'line-width': 0.8 } },
+      { id: 'borders', type: 'line', source: 'borders', paint: { 'line-color': '#b9a9a0', 'line-width': 0.8, 'line-dasharray': [3, 2] } },
+    );
+  }
+  layers.push(
+    { id: 'fence-fill', type: 'fill', source: 'fences', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': '#1f6feb', 'fill-opacity': 0.08 } },
+    { id: 'fence-line', type: 'line', source: 'fences', paint: { 'line-color': '#1f6feb', 'line-width': ['match', ['get', 'kind'], 'gate', 3, 1.5], 'line-dasharray': ['match', ['get', 'kind'], 'gate', ['literal', [1]], ['literal', [2, 1]]] } },
+    { id: 'track', type: 'line', source: 'track', paint: { 'line-color': '#e67e22', 'line-width': 2.5 } },
+    { id: 'track-point', type: 'circle', source: 'track', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-radius': 5, 'circle-color': '#e67e22' } },
+    { id: 'vessels-still', type: 'circle', source: 'vessels', filter: ['<', ['get', 'course'], 0], paint: { 'circle-radius': ['case', ['==', ['get', 'watched'], 1], 5, 3.5], 'circle-color': ['case', ['==', ['get', 'watched'], 1], '#ff4500', TYPE_COLOUR], 'circle-stroke-color': '#fff', 'circle-stroke-width': 0.8 } },
+    { id: 'vessels', type: 'symbol', source: 'vessels', filter: ['>=', ['get', 'course'], 0], layout: { 'icon-image': 'arrow', 'icon-rotate': ['get', 'course'], 'icon-rotation-alignment': 'map', 'icon-allow-overlap': true, 'icon-ignore-placement': true, 'icon-size': ['case', ['==', ['get', 'watched'], 1], 0.75, 0.5] }, paint: { 'icon-color': ['case', ['==', ['get', 'watched'], 1], '#ff4500', TYPE_COLOUR], 'icon-halo-color': '#fff', 'icon-halo-width': 1 } },
+    { id: 'selected', type: 'circle', source: 'vessels', filter: ['==', ['get', 'mmsi'], -1], paint: { 'circle-radius': 12, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-color': '#e67e22', 'circle-stroke-width': 2.5 } },
+  );
+  const map = new maplibregl.Map({
+    container: 'map',
+    style: { version: 8, sources, layers },
+    center: [35.85, 34.9],
+    zoom: 9,
+    attributionControl: { compact: true, customAttribution: info.tiles ? undefined : 'Natural Earth' },
+  });
+  vw.map = map;
+  map.addControl(new maplibregl.NavigationControl({ showCompass: true }), 'top-left');
+  map.addControl(new maplibregl.ScaleControl({ unit: 'nautical' }));
+  map.on('styleimagemissing', (e) => {
+    if (e.id === 'arrow' && !map.hasImage('arrow')) map.addImage('arrow', arrowImage(), { sdf: true });
+  });
+  await new Promise((ok) => map.once('load', ok));
+  if (!map.hasImage('arrow')) map.addImage('arrow', arrowImage(), { sdf: true });
+  if (!info.tiles) {
+    await loadBasemap(map, 'countries-50m.json');
+    map.once('idle', () => loadBasemap(map, 'countries-10m.json').catch((e) => console.warn('basemap', e)));
+  }
+  // Fences: names on the map, and the view opens on them.
+  const fences = await json('api/fences');
+  const bounds = new maplibregl.LngLatBounds();
+  for (const f of fences.features) {
+    const ring = f.geometry.type === 'Polygon' ? f.geometry.coordinates[0]
+      : f.geometry.type === 'MultiPolygon' ? f.geometry.coordinates[0][0]
+      : f.geometry.type === 'LineString' ? f.geometry.coordinates : [];
+    if (!ring.length) continue;
+    ring.forEach((c) => bounds.extend(c));
+    const xs = ring.map((c) => c[0]);
+    const ys = ring.map((c) => c[1]);
+    const el = document.createElement('div');
+    el.className = 'fence-label';
+    el.textContent = f.properties.name;
+    new maplibregl.Marker({ element: el })
+      .setLngLat([(Math.min(...xs) + Math.max(...xs)) / 2, Math.max(...ys)])
+      .setOffset([0, -8])
+      .addTo(map);
+  }
+  if (!bounds.isEmpty()) map.fitBounds(bounds, { padding: 40, duration: 0, maxZoom: 12 });
+
+  const pick = (e) => {
+    const f = e.features?.[0];
+    if (f) select(f.properties.mmsi);
+  };
+  for (const layer of ['vessels', 'vessels-still']) {
+    map.on('click', layer, pick);
+    map.on('mouseenter', layer, () => { map.getCanvas().style.cursor = 'pointer'; });
+    map.on('mouseleave', layer, () => { map.getCanvas().style.cursor = ''; });
+  }
+  $('vessel-close').addEventListener('click', closeVessel);
+  $('period').addEventListener('change', () => {
+    const d = vw.live.get(vw.selected);
+    drawTrack(d ? Date.parse(d.time) : Date.now());
+  });
+  if (info.span) setSpan(Date.parse(info.span.from), Date.parse(info.span.to));
+  $('slider').addEventListener('input', onSlider);
+  $('live').addEventListener('click', goLive);
+  setInterval(expire, 10000);
+  follow();
+}
+
+start().catch((e) => {
+  console.error(e);
+  $('status').textContent = `failed: ${e.message}`;
+  $('status').className = 'status down';
+});
