@@ -587,6 +587,8 @@ mod tests {
                     .map(|w| (w.to_string(), Arc::new(EndpointStats::default())))
                     .collect(),
             ),
+            watchlist: Default::default(),
+            map: Default::default(),
         }
     }
 

@@ -37,11 +37,57 @@ async function json(url) {
 
 // --- the basemap: Natural Earth countries, 1:50m at once, 1:10m when the map is idle ---------
 
+// world-atlas is made for d3-geo's sphere: a ring may cross the antimeridian (Chukotka, Fiji)
+// and rings are wound clockwise. Drawn flat as they are, such a ring spans the world and fills the
+// sea with slabs of land. So each ring is unwrapped (longitudes made continuous, past ±180 where
+// it crosses: MapLibre wraps them) and wound as RFC 7946 says; latitudes are kept inside Web
+// Mercator's ±85°.
+function unwrap(line) {
+  let shift = 0;
+  return line.map(([x, y], i) => {
+    if (i > 0) {
+      const prev = line[i - 1][0];
+      if (x - prev > 180) shift -= 360;
+      else if (x - prev < -180) shift += 360;
+    }
+    return [x + shift, Math.max(-85, Math.min(85, y))];
+  });
+}
+
+function ringArea(ring) {
+  let a = 0;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    a += (ring[j][0] - ring[i][0]) * (ring[j][1] + ring[i][1]);
+  }
+  return a / 2; // positive: counter-clockwise
+}
+
+function rewindPolygon(rings) {
+  return rings.map((r, i) => {
+    const ring = unwrap(r);
+    const ccw = ringArea(ring) > 0;
+    return (i === 0) === ccw ? ring : ring.reverse();
+  });
+}
+
+function rewind(fc) {
+  for (const f of fc.features ?? [fc]) {
+    const g = f.geometry;
+    if (g?.type === 'Polygon') g.coordinates = rewindPolygon(g.coordinates);
+    if (g?.type === 'MultiPolygon') g.coordinates = g.coordinates.map(rewindPolygon);
+  }
+  return fc;
+}
+
 function basemap(topo) {
   const countries = topo.objects.countries;
   return {
-    land: topojson.feature(topo, topo.objects.land || countries),
-    borders: topojson.mesh(topo, countries, (a, b) => a !== b),
+    land: rewind(topojson.feature(topo, topo.objects.land || countries)),
+    borders: (() => {
+      const m = topojson.mesh(topo, countries, (a, b) => a !== b);
+      m.coordinates = m.coordinates.map(unwrap);
+      return m;
+    })(),
   };
 }
 
