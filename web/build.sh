@@ -24,6 +24,10 @@ cp node_modules/topojson-client/dist/topojson-client.min.js vendor/
 cp node_modules/topojson-client/LICENSE vendor/LICENSE-topojson-client.txt
 cp node_modules/world-atlas/countries-50m.json node_modules/world-atlas/countries-10m.json vendor/
 cp node_modules/world-atlas/LICENSE vendor/LICENSE-world-atlas.txt
+# Stored gzipped (-n: no name or time, so a rebuild is byte-identical): the binary carries them
+# so and serves them so to every browser; compressing 6 MB at request time held a runtime worker
+# for seconds in a debug build.
+gzip -9 -n vendor/*.mjs vendor/*.css vendor/*.json
 {
   echo "Made by web/build.sh from npm; do not edit. Versions:"
   for p in maplibre-gl topojson-client world-atlas; do

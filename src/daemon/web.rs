@@ -27,12 +27,12 @@ use vesselwatch_ais::time::UnixMillis;
 /// The map's routes, for the HTTP endpoint's router.
 pub(super) fn routes() -> axum::Router<Arc<Shared>> {
     axum::Router::new()
-        .route("/", get(|h: HeaderMap| async move { asset("index.html", &h) }))
+        .route("/", get(|h: HeaderMap| async move { asset("index.html", &h).await }))
         .route(
             "/static/{file}",
             get(
                 |axum::extract::Path(file): axum::extract::Path<String>, h: HeaderMap| async move {
-                    asset(&file, &h)
+                    asset(&file, &h).await
                 },
             ),
         )
@@ -46,61 +46,63 @@ struct Asset {
     name: &'static str,
     mime: &'static str,
     bytes: &'static [u8],
-    /// Compressed on first request (about 0.2 s for the 10m basemap, once): the page is 6.5 MB
-    /// as stored and 2 MB gzipped, and compressing at build time would need a build script for
-    /// what a `OnceLock` does.
-    gzip: OnceLock<Vec<u8>>,
+    /// `bytes` are gzipped (the vendored files, compressed by `web/build.sh`): sent as they are
+    /// to a browser, inflated once for a client that does not take gzip.
+    gzipped: bool,
+    plain: OnceLock<Vec<u8>>,
     etag: OnceLock<String>,
 }
 
 macro_rules! asset {
     ($name:literal, $mime:expr, $path:literal) => {
+        asset!($name, $mime, $path, false)
+    };
+    ($name:literal, $mime:expr, $path:literal, $gzipped:literal) => {
         Asset {
             name: $name,
             mime: $mime,
             bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/web/", $path)),
-            gzip: OnceLock::new(),
+            gzipped: $gzipped,
+            plain: OnceLock::new(),
             etag: OnceLock::new(),
         }
     };
 }
 
 const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
 const JSON: &str = "application/json";
 const TEXT: &str = "text/plain; charset=utf-8";
 
 static ASSETS: [Asset; 14] = [
     asset!("index.html", "text/html; charset=utf-8", "app/index.html"),
     asset!("app.js", JS, "app/app.js"),
-    asset!("style.css", "text/css; charset=utf-8", "app/style.css"),
-    asset!("maplibre-gl.mjs", JS, "vendor/maplibre-gl.mjs"),
-    asset!("maplibre-gl-worker.mjs", JS, "vendor/maplibre-gl-worker.mjs"),
-    asset!("maplibre-gl.css", "text/css; charset=utf-8", "vendor/maplibre-gl.css"),
+    asset!("style.css", CSS, "app/style.css"),
+    asset!("favicon.svg", "image/svg+xml", "app/favicon.svg"),
+    asset!("maplibre-gl.mjs", JS, "vendor/maplibre-gl.mjs.gz", true),
+    asset!("maplibre-gl-worker.mjs", JS, "vendor/maplibre-gl-worker.mjs.gz", true),
+    asset!("maplibre-gl.css", CSS, "vendor/maplibre-gl.css.gz", true),
     asset!("topojson-client.min.js", JS, "vendor/topojson-client.min.js"),
-    asset!("countries-50m.json", JSON, "vendor/countries-50m.json"),
-    asset!("countries-10m.json", JSON, "vendor/countries-10m.json"),
+    asset!("countries-50m.json", JSON, "vendor/countries-50m.json.gz", true),
+    asset!("countries-10m.json", JSON, "vendor/countries-10m.json.gz", true),
     asset!("LICENSE-maplibre-gl.txt", TEXT, "vendor/LICENSE-maplibre-gl.txt"),
     asset!("LICENSE-topojson-client.txt", TEXT, "vendor/LICENSE-topojson-client.txt"),
     asset!("LICENSE-world-atlas.txt", TEXT, "vendor/LICENSE-world-atlas.txt"),
     asset!("VERSIONS.txt", TEXT, "vendor/VERSIONS.txt"),
-    asset!("favicon.svg", "image/svg+xml", "app/favicon.svg"),
 ];
 
-/// Serves an asset: `304` when the browser has it (its ETag), gzipped when the browser takes it.
-fn asset(name: &str, headers: &HeaderMap) -> Response {
+/// Serves an asset: `304` when the browser has it (its ETag), gzipped when stored so and the
+/// client takes it. Inflating (for a client without gzip) runs on a blocking thread: 4 MB takes
+/// long enough in a debug build to stall the runtime's workers, and the map's stream with them.
+async fn asset(name: &str, headers: &HeaderMap) -> Response {
     let Some(a) = ASSETS.iter().find(|a| a.name == name) else {
         return (StatusCode::NOT_FOUND, "no such file\n").into_response();
     };
     let etag = a.etag.get_or_init(|| {
         use sha2::Digest;
         let d = sha2::Sha256::digest(a.bytes);
-        format!(
-            "\"{}\"",
-            d.iter()
-                .take(12)
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        )
+        let hex: String = d.iter().take(12).map(|b| format!("{b:02x}")).collect();
+        format!("\"{hex}\"")
     });
     let common = [
         (header::CACHE_CONTROL, "no-cache"),
@@ -114,23 +116,33 @@ fn asset(name: &str, headers: &HeaderMap) -> Response {
     {
         return (StatusCode::NOT_MODIFIED, common, [(header::ETAG, etag.as_str())]).into_response();
     }
-    let gzip = headers
+    let takes_gzip = headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
-    let mut r = if gzip {
-        let body = a.gzip.get_or_init(|| {
-            use std::io::Write;
-            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-            e.write_all(a.bytes).expect("writing to memory");
-            e.finish().expect("writing to memory")
-        });
-        let mut r = body.as_slice().into_response();
+    let mut r = if !a.gzipped {
+        a.bytes.into_response()
+    } else if takes_gzip {
+        let mut r = a.bytes.into_response();
         r.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r
     } else {
-        a.bytes.into_response()
+        let plain = tokio::task::spawn_blocking(move || {
+            a.plain
+                .get_or_init(|| {
+                    use std::io::Read;
+                    let mut out = Vec::new();
+                    flate2::read::GzDecoder::new(a.bytes)
+                        .read_to_end(&mut out)
+                        .expect("the build's own gzip inflates");
+                    out
+                })
+                .as_slice()
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        plain.into_response()
     };
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(a.mime));
@@ -478,15 +490,38 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_asset_is_served_with_its_type() {
+    #[tokio::test]
+    async fn every_asset_is_served_with_its_type_gzipped_or_not() {
+        let mut gzip = HeaderMap::new();
+        gzip.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, br"));
         for a in &ASSETS {
-            let r = asset(a.name, &HeaderMap::new());
-            assert_eq!(r.status(), StatusCode::OK, "{}", a.name);
-            assert_eq!(r.headers()[header::CONTENT_TYPE], a.mime, "{}", a.name);
+            let plain = asset(a.name, &HeaderMap::new()).await;
+            assert_eq!(plain.status(), StatusCode::OK, "{}", a.name);
+            assert_eq!(plain.headers()[header::CONTENT_TYPE], a.mime, "{}", a.name);
+            assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+            let zipped = asset(a.name, &gzip).await;
+            assert_eq!(
+                zipped.headers().get(header::CONTENT_ENCODING).is_some(),
+                a.gzipped,
+                "{}",
+                a.name
+            );
+            // What the client gets is the file either way: the inflated gzip is the plain body.
+            let plain = axum::body::to_bytes(plain.into_body(), usize::MAX).await.unwrap();
+            let zipped = axum::body::to_bytes(zipped.into_body(), usize::MAX).await.unwrap();
+            let mut inflated = Vec::new();
+            if a.gzipped {
+                use std::io::Read;
+                flate2::read::GzDecoder::new(&zipped[..])
+                    .read_to_end(&mut inflated)
+                    .unwrap();
+            } else {
+                inflated = zipped.to_vec();
+            }
+            assert_eq!(inflated, plain, "{}", a.name);
         }
         assert_eq!(
-            asset("../Cargo.toml", &HeaderMap::new()).status(),
+            asset("../Cargo.toml", &HeaderMap::new()).await.status(),
             StatusCode::NOT_FOUND
         );
     }

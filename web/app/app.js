@@ -23,6 +23,8 @@ const vw = {
   windowMs: 86400000,
   span: null,             // [from, to] ms: what the database holds
   ready: false,           // the first fleet has been drawn
+  messages: 0,            // stream messages received, and stream errors (reconnections)
+  streamErrors: 0,
 };
 window.vw = vw;
 
@@ -353,10 +355,12 @@ function follow() {
   let incoming = null;
   const es = new EventSource('api/stream');
   es.addEventListener('fleet', (e) => {
+    vw.messages += 1;
     incoming ??= new Map();
     for (const d of JSON.parse(e.data).vessels) incoming.set(d.mmsi, d);
   });
   es.addEventListener('ready', (e) => {
+    vw.messages += 1;
     vw.live = incoming ?? new Map();
     incoming = null;
     vw.liveEvents = [];
@@ -367,6 +371,7 @@ function follow() {
     status();
   });
   es.addEventListener('update', (e) => {
+    vw.messages += 1;
     const u = JSON.parse(e.data);
     connected = true;
     for (const d of u.vessels) vw.live.set(d.mmsi, d);
@@ -382,7 +387,7 @@ function follow() {
     status();
   });
   es.addEventListener('open', () => { connected = true; status(); });
-  es.addEventListener('error', () => { connected = false; status(); });
+  es.addEventListener('error', () => { vw.streamErrors += 1; connected = false; status(); });
 }
 
 // --- start ------------------------------------------------------------------------------------

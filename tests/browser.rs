@@ -1,0 +1,470 @@
+//! The map in a real browser (issue 12): the real daemon fed the January 2025 story over TCP, and
+//! Debian's headless Chromium driven through ChromeDriver (WebDriver, by `fantoccini`).
+//!
+//! `tests/browser-setup.sh` installs Chromium and ChromeDriver when they are missing; where it
+//! cannot, the test prints why and skips. The screenshot is written to
+//! `target/tmp/browser/map.png`, and also to `$VESSELWATCH_SCREENSHOT` when set (the README's
+//! picture: `web/screenshot.sh`).
+
+mod util;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use util::{fixture, free_port, root, story_events, wait_until};
+
+/// A child process killed when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Chromium and ChromeDriver, installed by the project's script; `Err` is why they cannot be.
+fn browser_installed() -> Result<(), String> {
+    let out = Command::new("bash")
+        .arg(root().join("tests/browser-setup.sh"))
+        .output()
+        .map_err(|e| format!("cannot run tests/browser-setup.sh: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// The browser's console log (ChromeDriver's `se/log`, which W3C WebDriver has no command for).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
+    }
+}
+
+/// The story's lines with their tag-block time (`c:`, Unix seconds).
+fn story() -> Vec<(i64, String)> {
+    std::fs::read_to_string(fixture("tartus-2025-01/feed.nmea"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let c = l.split("c:").nth(1).unwrap();
+            let end = c.find(|ch: char| !ch.is_ascii_digit()).unwrap();
+            (c[..end].parse().unwrap(), l.to_string())
+        })
+        .collect()
+}
+
+/// What nmea-parser (the independent decoder) says of these lines: each MMSI's last position
+/// (time ms, lat, lon).
+fn last_positions(lines: &[(i64, String)]) -> BTreeMap<u32, (i64, f64, f64)> {
+    use nmea_parser::{NmeaParser, ParsedMessage};
+    let mut parser = NmeaParser::new();
+    let mut last = BTreeMap::new();
+    for (t, line) in lines {
+        let sentence = &line[line.rfind('\\').unwrap() + 1..];
+        if let Ok(ParsedMessage::VesselDynamicData(v)) = parser.parse_sentence(sentence)
+            && let (Some(lat), Some(lon)) = (v.latitude, v.longitude)
+        {
+            last.insert(v.mmsi, (t * 1000, lat, lon));
+        }
+    }
+    last
+}
+
+fn start_daemon(dir: &Path, http: u16, feed: u16) -> (Killed, PathBuf) {
+    let shipped = std::fs::read_to_string(root().join("config/vesselwatch.toml")).unwrap();
+    let fences_and_watch = shipped[shipped.find("[[fences]]").unwrap()..].replace(
+        "geojson = \"fences/",
+        &format!("geojson = \"{}/config/fences/", root().display()),
+    );
+    let cfg = dir.join("vesselwatch.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[http]\nlisten = \"127.0.0.1:{http}\"\n\
+             [[sources]]\nname = \"push\"\ntype = \"tcp_listen\"\nlisten = \"127.0.0.1:{feed}\"\n\n\
+             {fences_and_watch}"
+        ),
+    )
+    .unwrap();
+    let db = dir.join("map.db");
+    let child = Command::new(env!("CARGO_BIN_EXE_vesselwatch"))
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .arg("--db")
+        .arg(&db)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("daemon.log")).unwrap())
+        .spawn()
+        .unwrap();
+    (Killed(child), db)
+}
+
+fn start_chromedriver() -> (Killed, u16) {
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || std::net::TcpStream::connect((
+            "127.0.0.1",
+            port
+        ))
+        .is_ok()),
+        "chromedriver did not listen"
+    );
+    (Killed(child), port)
+}
+
+async fn browser(driver: u16, profile: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu",
+                // WebGL on the CPU (SwiftShader): MapLibre draws with WebGL, and a test machine
+                // has no GPU.
+                "--enable-unsafe-swiftshader", "--use-angle=swiftshader",
+                // Without these, Chromium calls Google's hosts, which a closed network refuses.
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                "--window-size=1400,900",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }),
+    );
+    caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{driver}"))
+        .await
+        .expect("a ChromeDriver session")
+}
+
+/// Evaluates `expr` in the page until it is truthy, for at most `limit`; the last value.
+async fn until(c: &Client, limit: Duration, expr: &str) -> (bool, Value) {
+    let start = Instant::now();
+    loop {
+        let v = c
+            .execute(&format!("return {expr};"), vec![])
+            .await
+            .unwrap_or(Value::Null);
+        let truthy = !matches!(&v, Value::Null | Value::Bool(false))
+            && v != json!(0)
+            && v != json!("");
+        if truthy || start.elapsed() > limit {
+            return (truthy, v);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
+    if let Err(why) = browser_installed() {
+        println!("skipped: the browser test needs Chromium and ChromeDriver: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (http, feed_port) = (free_port(), free_port());
+    let (_daemon, db) = start_daemon(dir.path(), http, feed_port);
+    let mut feed = None;
+    assert!(wait_until(Duration::from_secs(20), || {
+        feed = std::net::TcpStream::connect(("127.0.0.1", feed_port)).ok();
+        feed.is_some()
+    }));
+    let mut feed = feed.unwrap();
+
+    // The story up to Sparta's arrival at Tartus (its first `arrival` event): the fleet before.
+    let lines = story();
+    let events = story_events();
+    let arrival = events.iter().find(|e| e["kind"] == "arrival").unwrap();
+    let arrival_ms = vesselwatch_ais::time::UnixMillis::parse_rfc3339(
+        arrival["time"].as_str().unwrap().as_bytes(),
+    )
+    .unwrap()
+    .0;
+    let split = lines
+        .iter()
+        .position(|(t, _)| t * 1000 >= arrival_ms)
+        .unwrap();
+    let before = &lines[..split];
+    let body: String = before.iter().map(|(_, l)| format!("{l}\n")).collect();
+    feed.write_all(body.as_bytes()).unwrap();
+    let earlier = events
+        .iter()
+        .filter(|e| e["time"].as_str() < arrival["time"].as_str())
+        .count();
+    assert!(
+        wait_until(Duration::from_secs(30), || util::stored_events(&db).len()
+            == earlier),
+        "the daemon did not store the {earlier} events before the arrival"
+    );
+    // Give the last positions their batch (a second at most without events).
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // The fleet the map should show: every vessel with a position in the day before the newest.
+    let last = last_positions(before);
+    let newest = last.values().map(|p| p.0).max().unwrap();
+    let expected: BTreeSet<u32> = last
+        .iter()
+        .filter(|(_, p)| p.0 >= newest - 86_400_000)
+        .map(|(m, _)| *m)
+        .collect();
+    let labels: BTreeMap<u64, String> = events
+        .iter()
+        .map(|e| {
+            (
+                e["mmsi"].as_u64().unwrap(),
+                e["label"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+
+    let (_driver, driver_port) = start_chromedriver();
+    let c = browser(driver_port, &dir.path().join("profile")).await;
+    c.goto(&format!("http://127.0.0.1:{http}/")).await.unwrap();
+    let (ready, _) = until(&c, Duration::from_secs(30), "window.vw && vw.ready").await;
+    assert!(ready, "the page never drew its first fleet");
+
+    // The fixture's vessels are on the map: in the page's fleet and in the drawn source.
+    let shown: BTreeSet<u32> = serde_json::from_value(
+        c.execute("return [...vw.live.keys()];", vec![])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(shown, expected);
+    let drawn = c
+        .execute_async(
+            "const done = arguments[0];
+             vw.map.getSource('vessels').getData().then(d => done(d.features.map(f => f.id).sort((a, b) => a - b)));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::from_value::<BTreeSet<u32>>(drawn).unwrap(),
+        expected
+    );
+    // Watched vessels carry their watchlist label on the map.
+    let shown_labels: BTreeSet<String> = serde_json::from_value(
+        c.execute(
+            "return [...document.querySelectorAll('.vessel-label')].map(e => e.textContent);",
+            vec![],
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let expected_labels: BTreeSet<String> = expected
+        .iter()
+        .filter_map(|m| labels.get(&u64::from(*m)).cloned())
+        .collect();
+    assert_eq!(shown_labels, expected_labels);
+    // The events so far, newest first.
+    let listed: Vec<String> = serde_json::from_value(
+        c.execute(
+            "return [...document.querySelectorAll('#events li')].map(e => e.dataset.id);",
+            vec![],
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let mut earlier_ids: Vec<String> = events[..earlier]
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    earlier_ids.reverse();
+    assert_eq!(listed, earlier_ids);
+
+    // The next two hours of the feed: the arrival is in the list within 2 s of being sent.
+    let after: String = lines[split..]
+        .iter()
+        .take_while(|(t, _)| t * 1000 < arrival_ms + 2 * 3_600_000)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    let id = arrival["id"].as_str().unwrap();
+    let sent = Instant::now();
+    feed.write_all(after.as_bytes()).unwrap();
+    let (appeared, _) = until(
+        &c,
+        Duration::from_secs(5),
+        &format!("document.querySelector('#events li[data-id=\"{id}\"]')"),
+    )
+    .await;
+    let took = sent.elapsed();
+    if !appeared {
+        let state = c
+            .execute("return [vw.updates, vw.messages, vw.streamErrors, vw.liveEvents.length, vw.events.length, document.getElementById('status').textContent];", vec![])
+            .await
+            .unwrap();
+        let log = c.issue_cmd(BrowserLog).await.unwrap();
+        panic!(
+            "the arrival {id} never appeared in the list: page {state}, stored {:?}, console {log:#}, daemon {}",
+            util::stored_events(&db).len(),
+            std::fs::read_to_string(dir.path().join("daemon.log")).unwrap_or_default()
+        );
+    }
+    assert!(
+        took < Duration::from_secs(2),
+        "the arrival took {took:?} to appear"
+    );
+    let first: String = serde_json::from_value(
+        c.execute(
+            "return document.querySelector('#events li').dataset.id;",
+            vec![],
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first, id, "the newest event is listed first");
+
+    // Click the arriving vessel where the map draws it: its panel and its track.
+    let mmsi = arrival["mmsi"].as_u64().unwrap();
+    c.execute(
+        &format!(
+            "const d = vw.live.get({mmsi}); vw.map.jumpTo({{ center: [d.lon, d.lat], zoom: 13 }});"
+        ),
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.execute_async(
+        "const done = arguments[0]; vw.map.once('idle', () => done(true)); vw.map.triggerRepaint();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let at: Vec<f64> = serde_json::from_value(
+        c.execute(
+            &format!(
+                "const d = vw.live.get({mmsi}); const p = vw.map.project([d.lon, d.lat]);
+                 const r = document.getElementById('map').getBoundingClientRect();
+                 return [p.x - r.width / 2, p.y - r.height / 2];"
+            ),
+            vec![],
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let map = c.find(Locator::Id("map")).await.unwrap();
+    let click = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: map,
+            duration: None,
+            x: at[0].round(),
+            y: at[1].round(),
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    c.perform_actions(click).await.unwrap();
+    let (tracked, points) = until(
+        &c,
+        Duration::from_secs(10),
+        &format!("vw.selected === {mmsi} && vw.trackPoints"),
+    )
+    .await;
+    if !tracked {
+        let state = c
+            .execute("return [vw.selected, vw.trackPoints, document.getElementById('track-points').textContent];", vec![])
+            .await
+            .unwrap();
+        let log = c.issue_cmd(BrowserLog).await.unwrap();
+        panic!("clicking the vessel drew no track: {state}, console {log:#}");
+    }
+    let name = c
+        .find(Locator::Id("vessel-name"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        name.starts_with(arrival["label"].as_str().unwrap()),
+        "panel says {name:?}"
+    );
+    // The track drawn is the API's for the same day: the positions of the last 24 hours.
+    let last_report = c
+        .execute(
+            &format!("return new Date(Date.parse(vw.live.get({mmsi}).time)).toISOString();"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    let last_ms = vesselwatch_ais::time::UnixMillis::parse_rfc3339(
+        last_report.as_str().unwrap().as_bytes(),
+    )
+    .unwrap()
+    .0;
+    let iso = |ms: i64| vesselwatch_ais::time::UnixMillis(ms).to_string();
+    let (status, track) = util::get(
+        http,
+        &format!(
+            "/api/vessels/{mmsi}/track?limit=5000&since={}&until={}",
+            iso(last_ms - 86_400_000),
+            iso(last_ms + 1)
+        ),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{track}");
+    let track: Value = serde_json::from_str(&track).unwrap();
+    let api_points = track["geometry"]["coordinates"]
+        .as_array()
+        .or(track["features"][0]["geometry"]["coordinates"].as_array())
+        .map_or(0, Vec::len);
+    assert!(api_points > 1, "{track}");
+    assert_eq!(points, json!(api_points));
+
+    // No errors in the console from start to here.
+    let log = c.issue_cmd(BrowserLog).await.unwrap();
+    let severe: Vec<&Value> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["level"] == "SEVERE")
+        .collect();
+    assert!(severe.is_empty(), "console errors: {severe:#?}");
+
+    let png = c.screenshot().await.unwrap();
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("map.png"), &png).unwrap();
+    if let Some(path) = std::env::var_os("VESSELWATCH_SCREENSHOT") {
+        std::fs::write(path, &png).unwrap();
+    }
+    println!("screenshot: {}", out.join("map.png").display());
+    c.close().await.unwrap();
+}
