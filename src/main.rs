@@ -181,7 +181,7 @@ enum Command {
 struct TrackArgs {
     #[command(flatten)]
     base: QueryBase,
-    /// table, json, jsonl, csv or geojson.
+    /// table, json, jsonl, csv, geojson or kml.
     #[arg(long, default_value = "table")]
     format: OutputFormat,
 }
@@ -262,7 +262,7 @@ struct QueryArgs {
     /// Only this fence.
     #[arg(long)]
     fence: Option<String>,
-    /// table, json, jsonl, csv, or geojson (events and vessels).
+    /// table, json, jsonl, csv, or geojson and kml (events and vessels).
     #[arg(long, default_value = "table")]
     format: OutputFormat,
 }

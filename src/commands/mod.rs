@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod decode;
 pub mod fences;
+pub mod kml;
 pub mod query;
 pub mod replay;
 pub(crate) mod table;
