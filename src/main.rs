@@ -76,8 +76,8 @@ enum Command {
         /// `max`, or a factor of real time such as `60`.
         #[arg(long, default_value = "max")]
         speed: Speed,
-        /// `text` or `jsonl`.
-        #[arg(long, default_value = "text")]
+        /// `table` (one line per event) or `jsonl`.
+        #[arg(long, default_value = "table")]
         format: Format,
         /// Recorded feeds.
         #[arg(required = true)]

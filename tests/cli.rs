@@ -698,3 +698,32 @@ fn track_help_names_the_vessel_once_and_offers_kml() {
     assert!(!help.contains("--fence"), "{help}");
     assert!(help.contains("kml"), "{help}");
 }
+
+/// Issue item 3: `replay` calls its one-line-per-event format `table`, as the queries do; `text`,
+/// its old name, still works (scripts) but is not offered.
+#[test]
+fn replay_format_is_table_and_text_still_works() {
+    let feed = fixture("tartus-2025-01/feed.nmea");
+    let config = util::root().join("config/vesselwatch.toml");
+    let replay = |extra: &[&str]| -> Vec<u8> {
+        util::run_ok(
+            bin()
+                .args(["replay", "--no-store", "--config"])
+                .arg(&config)
+                .args(extra)
+                .arg(&feed),
+        )
+        .stdout
+    };
+    let table = replay(&["--format", "table"]);
+    // One line per expected event (the oracle-checked expected-events.jsonl).
+    assert_eq!(
+        String::from_utf8_lossy(&table).lines().count(),
+        util::story_events().len()
+    );
+    assert_eq!(replay(&["--format", "text"]), table);
+    assert_eq!(replay(&[]), table);
+    let help = String::from_utf8(util::run_ok(bin().args(["replay", "--help"])).stdout).unwrap();
+    assert!(help.contains("`table`"), "{help}");
+    assert!(!help.contains("text"), "{help}");
+}

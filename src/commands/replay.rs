@@ -49,9 +49,10 @@ impl std::str::FromStr for Speed {
 /// How to print events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
-    /// One readable line per event.
+    /// One readable line per event: what the query commands call `table`, the name used here too
+    /// (`text`, its old name, is still accepted so that scripts keep working, but not offered).
     #[default]
-    Text,
+    Table,
     /// One JSON object per line: the event record.
     Jsonl,
 }
@@ -60,9 +61,10 @@ impl std::str::FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
-            "text" => Ok(Format::Text),
+            // `text`: the name before the query commands' `table` was used here too.
+            "table" | "text" => Ok(Format::Table),
             "jsonl" => Ok(Format::Jsonl),
-            _ => Err(format!("`{s}` is not a format: use `text` or `jsonl`")),
+            _ => Err(format!("`{s}` is not a format: use `table` or `jsonl`")),
         }
     }
 }
@@ -112,7 +114,7 @@ pub struct ReplayReport {
 
 fn write_event(out: &mut dyn Write, format: Format, e: &Event) -> io::Result<()> {
     match format {
-        Format::Text => writeln!(out, "{}", e.to_text()),
+        Format::Table => writeln!(out, "{}", e.to_text()),
         Format::Jsonl => writeln!(out, "{}", e.to_json()),
     }
 }
