@@ -79,6 +79,9 @@ enum Command {
         /// `table` (one line per event) or `jsonl`.
         #[arg(long, default_value = "table")]
         format: Format,
+        /// No progress bar (one is drawn on standard error only when it is a terminal).
+        #[arg(long)]
+        no_progress: bool,
         /// Recorded feeds.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -405,6 +408,7 @@ fn run(cli: Cli, loaded: Option<Loaded>) -> anyhow::Result<ExitCode> {
             wait,
             speed,
             format,
+            no_progress,
             files,
         } => {
             let opts = ReplayOptions {
@@ -416,6 +420,7 @@ fn run(cli: Cli, loaded: Option<Loaded>) -> anyhow::Result<ExitCode> {
                 speed,
                 format,
                 inputs: files,
+                progress: !no_progress,
             };
             let stdout = std::io::stdout();
             let report = replay::run(&opts, &mut std::io::BufWriter::new(stdout.lock()))?;

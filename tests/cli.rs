@@ -727,3 +727,49 @@ fn replay_format_is_table_and_text_still_works() {
     assert!(help.contains("`table`"), "{help}");
     assert!(!help.contains("text"), "{help}");
 }
+
+/// Issue item 2: the progress bar is drawn only on a terminal. With standard error a pipe (as
+/// here), standard error is the summary and nothing else, byte for byte. Its figures come from
+/// the feed itself: every single-fragment sentence is a position report (a fix), every
+/// two-fragment message a static report whose first fragment waits for its second; all are
+/// timed by their tag blocks; the events are those of the oracle-checked expected events.
+#[test]
+fn replay_prints_no_progress_when_stderr_is_not_a_terminal() {
+    let feed = fixture("tartus-2025-01/feed.nmea");
+    let text = std::fs::read_to_string(&feed).unwrap();
+    let fixes = text.lines().filter(|l| l.contains("!AIVDM,1,1,")).count();
+    let firsts = text.lines().filter(|l| l.contains("!AIVDM,2,1,")).count();
+    let seconds = text.lines().filter(|l| l.contains("!AIVDM,2,2,")).count();
+    assert_eq!(fixes + firsts + seconds, text.lines().count());
+    let decoded = fixes + seconds;
+    let events = util::story_events();
+    let mut mmsis: Vec<u64> = events.iter().map(|e| e["mmsi"].as_u64().unwrap()).collect();
+    mmsis.sort_unstable();
+    mmsis.dedup();
+    let count = |kind: &str| events.iter().filter(|e| e["kind"] == kind).count();
+    let kinds = [
+        "present",
+        "arrival",
+        "departure",
+        "dark",
+        "reappeared",
+        "holding",
+        "transit",
+    ]
+    .map(|k| format!(" {k} {}", count(k)))
+    .concat();
+    let want = format!(
+        "decoded {decoded}  vessels {}  fixes {fixes}  duplicates 0  stale 0  quarantined 0\n\
+         lines: fragment_buffered {firsts}\n\
+         clock: stated {decoded}  held 0  rejected ahead 0 behind 0  jumps 0  base-station times ignored 0\n\
+         events:{kinds}\n",
+        mmsis.len()
+    );
+    let out = util::run_ok(
+        bin()
+            .args(["replay", "--no-store", "--config"])
+            .arg(util::root().join("config/vesselwatch.toml"))
+            .arg(&feed),
+    );
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), want);
+}
