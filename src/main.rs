@@ -76,9 +76,12 @@ enum Command {
         /// `max`, or a factor of real time such as `60`.
         #[arg(long, default_value = "max")]
         speed: Speed,
-        /// `text` or `jsonl`.
-        #[arg(long, default_value = "text")]
+        /// `table` (one line per event) or `jsonl`.
+        #[arg(long, default_value = "table")]
         format: Format,
+        /// No progress bar (one is drawn on standard error only when it is a terminal).
+        #[arg(long)]
+        no_progress: bool,
         /// Recorded feeds.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -181,7 +184,7 @@ enum Command {
 struct TrackArgs {
     #[command(flatten)]
     base: QueryBase,
-    /// table, json, jsonl, csv or geojson.
+    /// table, json, jsonl, csv, geojson or kml.
     #[arg(long, default_value = "table")]
     format: OutputFormat,
 }
@@ -262,7 +265,7 @@ struct QueryArgs {
     /// Only this fence.
     #[arg(long)]
     fence: Option<String>,
-    /// table, json, jsonl, csv, or geojson (events and vessels).
+    /// table, json, jsonl, csv, or geojson and kml (events and vessels).
     #[arg(long, default_value = "table")]
     format: OutputFormat,
 }
@@ -405,6 +408,7 @@ fn run(cli: Cli, loaded: Option<Loaded>) -> anyhow::Result<ExitCode> {
             wait,
             speed,
             format,
+            no_progress,
             files,
         } => {
             let opts = ReplayOptions {
@@ -416,6 +420,7 @@ fn run(cli: Cli, loaded: Option<Loaded>) -> anyhow::Result<ExitCode> {
                 speed,
                 format,
                 inputs: files,
+                progress: !no_progress,
             };
             let stdout = std::io::stdout();
             let report = replay::run(&opts, &mut std::io::BufWriter::new(stdout.lock()))?;

@@ -504,3 +504,272 @@ fn events_and_vessels_export_as_geojson_points_with_their_records() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The KML namespace (OGC 07-147r2 §6.1).
+const KML: &str = "http://www.opengis.net/kml/2.2";
+
+/// The text of the first descendant of `node` named `tag` in the KML namespace.
+fn kml_text<'a>(node: roxmltree::Node<'a, 'a>, tag: &str) -> Option<&'a str> {
+    node.descendants()
+        .find(|n| n.has_tag_name((KML, tag)))
+        .and_then(|n| n.text())
+}
+
+/// `lon,lat` tuples of a `<coordinates>` as numbers.
+fn kml_coordinates(text: &str) -> Vec<(f64, f64)> {
+    text.split_whitespace()
+        .map(|t| {
+            let (lon, lat) = t.split_once(',').expect("lon,lat");
+            (lon.parse().unwrap(), lat.parse().unwrap())
+        })
+        .collect()
+}
+
+/// The JSON lines of a committed query fixture (oracle-checked: tests/oracle.rs).
+fn fixture_lines(name: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(fixture(&format!("queries/{name}")))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Issue item 1: KML for Google Earth. Read by roxmltree (not the writer), a track is one
+/// LineString through the positions of the committed `track.jsonl` (lon,lat, exactly) over the
+/// TimeSpan of its first and last fix; one fix is a Point; each event with a position is a Point
+/// at its fix with its time, kind, fence and MMSI, as the committed `events.jsonl` has them; and
+/// visits, which have no position, are refused with exit 2.
+#[test]
+fn kml_tracks_and_events_hold_the_fixture_positions_and_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kml.db");
+    util::replay_story(&db);
+    let q = |args: &[&str]| -> String {
+        String::from_utf8(util::run_ok(bin().args(args).arg("--db").arg(&db)).stdout).unwrap()
+    };
+    // The track: track.jsonl is `track 273000202 --since 2025-02-04T23:00:00Z`.
+    let points = fixture_lines("track.jsonl");
+    assert_eq!(points.len(), 6);
+    let text = q(&[
+        "track",
+        "273000202",
+        "--since",
+        "2025-02-04T23:00:00Z",
+        "--format",
+        "kml",
+    ]);
+    let doc = roxmltree::Document::parse(&text).expect("well-formed XML");
+    assert!(doc.root_element().has_tag_name((KML, "kml")));
+    let marks: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name((KML, "Placemark")))
+        .collect();
+    assert_eq!(marks.len(), 1);
+    let line = marks[0]
+        .children()
+        .find(|n| n.has_tag_name((KML, "LineString")))
+        .expect("a LineString");
+    let want: Vec<(f64, f64)> = points
+        .iter()
+        .map(|p| (p["lon"].as_f64().unwrap(), p["lat"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(
+        kml_coordinates(kml_text(line, "coordinates").unwrap()),
+        want
+    );
+    assert_eq!(kml_text(marks[0], "begin"), points[0]["time"].as_str());
+    assert_eq!(kml_text(marks[0], "end"), points[5]["time"].as_str());
+    // One fix: a Point with a TimeStamp (a LineString needs two positions).
+    let last = points[5]["time"].as_str().unwrap();
+    let text = q(&["track", "273000202", "--since", last, "--format", "kml"]);
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let point = doc
+        .descendants()
+        .find(|n| n.has_tag_name((KML, "Point")))
+        .expect("a Point");
+    assert_eq!(
+        kml_coordinates(kml_text(point, "coordinates").unwrap()),
+        want[5..]
+    );
+    assert_eq!(kml_text(doc.root(), "when"), Some(last));
+    assert!(
+        !doc.descendants()
+            .any(|n| n.has_tag_name((KML, "LineString")))
+    );
+
+    // The events: a Placemark per event with a position, in order.
+    let events: Vec<serde_json::Value> = fixture_lines("events.jsonl")
+        .into_iter()
+        .filter(|e| e["lat"].is_number())
+        .collect();
+    // Ten events, of which the reappearance has no position (lat and lon null).
+    assert_eq!(events.len(), 9);
+    let text = q(&["events", "--format", "kml"]);
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let marks: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name((KML, "Placemark")))
+        .collect();
+    assert_eq!(marks.len(), events.len());
+    for (m, e) in marks.iter().zip(&events) {
+        let point = m
+            .children()
+            .find(|n| n.has_tag_name((KML, "Point")))
+            .unwrap();
+        assert_eq!(
+            kml_coordinates(kml_text(point, "coordinates").unwrap()),
+            [(e["lon"].as_f64().unwrap(), e["lat"].as_f64().unwrap())],
+            "{e}"
+        );
+        assert_eq!(kml_text(*m, "when"), e["time"].as_str(), "{e}");
+        let data = |name: &str| -> Option<&str> {
+            m.descendants()
+                .find(|n| n.has_tag_name((KML, "Data")) && n.attribute("name") == Some(name))
+                .and_then(|d| kml_text(d, "value"))
+        };
+        assert_eq!(data("kind"), e["kind"].as_str(), "{e}");
+        assert_eq!(data("fence"), e["fence"].as_str(), "{e}");
+        assert_eq!(data("label"), e["label"].as_str(), "{e}");
+        assert_eq!(data("mmsi"), Some(e["mmsi"].to_string().as_str()), "{e}");
+    }
+    let out = bin()
+        .args(["visits", "--format", "kml", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
+
+/// Issue item 3: every record names its vessel alike. Events, visits and vessels each carry the
+/// AIS name and the watchlist label and group, and visits the IMO: the figures of the shipped
+/// config's `[[watch]]` entries (matched by IMO) and of the story (SPARTA, SPARTA II). The flag is
+/// the ITU's for MID 273: Russian Federation, RU.
+#[test]
+fn every_record_carries_the_ais_name_the_watchlist_label_and_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("names.db");
+    util::replay_story(&db);
+    let config: toml::Table = toml::from_str(
+        &std::fs::read_to_string(util::root().join("config/vesselwatch.toml")).unwrap(),
+    )
+    .unwrap();
+    let watch = config["watch"].as_array().unwrap();
+    let story = [
+        (273_000_201, 9_268_710, "SPARTA"),
+        (273_000_202, 9_160_994, "SPARTA II"),
+    ];
+    for what in ["events", "visits", "vessels"] {
+        let out = util::run_ok(bin().args([what, "--format", "json", "--db"]).arg(&db));
+        let records: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(!records.is_empty(), "{what}");
+        for r in &records {
+            let (_, imo, name) = story
+                .iter()
+                .find(|(m, _, _)| r["mmsi"] == *m)
+                .unwrap_or_else(|| panic!("{what}: {r}"));
+            let entry = watch
+                .iter()
+                .find(|w| w.get("imo").and_then(|i| i.as_integer()) == Some(*imo))
+                .unwrap();
+            assert_eq!(r["imo"], *imo, "{what}: {r}");
+            assert_eq!(r["name"], *name, "{what}: {r}");
+            assert_eq!(r["label"].as_str(), entry["label"].as_str(), "{what}: {r}");
+            assert_eq!(r["group"].as_str(), entry["group"].as_str(), "{what}: {r}");
+            if what == "vessels" {
+                assert_eq!(r["flag"], "Russian Federation", "{r}");
+                assert_eq!(r["flag_code"], "RU", "{r}");
+            }
+        }
+    }
+}
+
+/// Issue item 3: `track --help` offers the vessel once, as its argument (in the usage line and
+/// the arguments), not also as `--vessel`, and no `--fence`; and it offers KML.
+#[test]
+fn track_help_names_the_vessel_once_and_offers_kml() {
+    let help = String::from_utf8(util::run_ok(bin().args(["track", "--help"])).stdout).unwrap();
+    assert_eq!(
+        help.matches("<VESSEL>").count(),
+        2,
+        "usage and argument: {help}"
+    );
+    assert!(!help.contains("--vessel"), "{help}");
+    assert!(!help.contains("--fence"), "{help}");
+    assert!(help.contains("kml"), "{help}");
+}
+
+/// Issue item 3: `replay` calls its one-line-per-event format `table`, as the queries do; `text`,
+/// its old name, still works (scripts) but is not offered.
+#[test]
+fn replay_format_is_table_and_text_still_works() {
+    let feed = fixture("tartus-2025-01/feed.nmea");
+    let config = util::root().join("config/vesselwatch.toml");
+    let replay = |extra: &[&str]| -> Vec<u8> {
+        util::run_ok(
+            bin()
+                .args(["replay", "--no-store", "--config"])
+                .arg(&config)
+                .args(extra)
+                .arg(&feed),
+        )
+        .stdout
+    };
+    let table = replay(&["--format", "table"]);
+    // One line per expected event (the oracle-checked expected-events.jsonl).
+    assert_eq!(
+        String::from_utf8_lossy(&table).lines().count(),
+        util::story_events().len()
+    );
+    assert_eq!(replay(&["--format", "text"]), table);
+    assert_eq!(replay(&[]), table);
+    let help = String::from_utf8(util::run_ok(bin().args(["replay", "--help"])).stdout).unwrap();
+    assert!(help.contains("`table`"), "{help}");
+    assert!(!help.contains("text"), "{help}");
+}
+
+/// Issue item 2: the progress bar is drawn only on a terminal. With standard error a pipe (as
+/// here), standard error is the summary and nothing else, byte for byte. Its figures come from
+/// the feed itself: every single-fragment sentence is a position report (a fix), every
+/// two-fragment message a static report whose first fragment waits for its second; all are
+/// timed by their tag blocks; the events are those of the oracle-checked expected events.
+#[test]
+fn replay_prints_no_progress_when_stderr_is_not_a_terminal() {
+    let feed = fixture("tartus-2025-01/feed.nmea");
+    let text = std::fs::read_to_string(&feed).unwrap();
+    let fixes = text.lines().filter(|l| l.contains("!AIVDM,1,1,")).count();
+    let firsts = text.lines().filter(|l| l.contains("!AIVDM,2,1,")).count();
+    let seconds = text.lines().filter(|l| l.contains("!AIVDM,2,2,")).count();
+    assert_eq!(fixes + firsts + seconds, text.lines().count());
+    let decoded = fixes + seconds;
+    let events = util::story_events();
+    let mut mmsis: Vec<u64> = events.iter().map(|e| e["mmsi"].as_u64().unwrap()).collect();
+    mmsis.sort_unstable();
+    mmsis.dedup();
+    let count = |kind: &str| events.iter().filter(|e| e["kind"] == kind).count();
+    let kinds = [
+        "present",
+        "arrival",
+        "departure",
+        "dark",
+        "reappeared",
+        "holding",
+        "transit",
+    ]
+    .map(|k| format!(" {k} {}", count(k)))
+    .concat();
+    let want = format!(
+        "decoded {decoded}  vessels {}  fixes {fixes}  duplicates 0  stale 0  quarantined 0\n\
+         lines: fragment_buffered {firsts}\n\
+         clock: stated {decoded}  held 0  rejected ahead 0 behind 0  jumps 0  base-station times ignored 0\n\
+         events:{kinds}\n",
+        mmsis.len()
+    );
+    let out = util::run_ok(
+        bin()
+            .args(["replay", "--no-store", "--config"])
+            .arg(util::root().join("config/vesselwatch.toml"))
+            .arg(&feed),
+    );
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), want);
+}

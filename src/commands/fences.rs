@@ -33,6 +33,8 @@ pub struct Inside {
     pub mmsi: u32,
     /// Its AIS name, when known.
     pub name: Option<String>,
+    /// Its watchlist label, when it has one (as visits carry it: `store::query::Visit::label`).
+    pub label: Option<String>,
 }
 
 fn size(shape: &Shape, vertices: usize) -> String {
@@ -83,6 +85,7 @@ pub fn list(
                 .map(|v| Inside {
                     mmsi: v.mmsi,
                     name: v.name.clone(),
+                    label: v.label.clone(),
                 })
                 .collect(),
         })
@@ -122,7 +125,8 @@ pub fn list(
         let inside: Vec<String> = r
             .inside
             .iter()
-            .map(|v| match &v.name {
+            // The label, else the AIS name: as the query tables name a vessel.
+            .map(|v| match v.label.as_ref().or(v.name.as_ref()) {
                 Some(n) => format!("{n} ({})", v.mmsi),
                 None => v.mmsi.to_string(),
             })

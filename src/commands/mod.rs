@@ -6,13 +6,17 @@
 pub mod alerts;
 pub mod decode;
 pub mod fences;
+pub mod kml;
+pub(crate) mod progress;
 pub mod query;
 pub mod replay;
 pub(crate) mod table;
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use crate::config::ConfigError;
 use crate::store::{SqliteError, StoreError};
@@ -103,10 +107,22 @@ pub(crate) fn read_some(input: &mut dyn Read, buf: &mut [u8]) -> io::Result<usiz
 
 /// Opens `path` (or stdin for `-`), unwrapping gzip when the content starts with its magic number.
 pub(crate) fn open_input(path: &Path) -> io::Result<Box<dyn Read>> {
+    open_input_counted(path, Rc::default())
+}
+
+/// [`open_input`], adding to `read` every byte read from the file itself (compressed, for gzip):
+/// what the replay's progress bar measures against the file's size.
+pub(crate) fn open_input_counted(path: &Path, read: Rc<Cell<u64>>) -> io::Result<Box<dyn Read>> {
     let raw: Box<dyn Read> = if path == Path::new("-") {
-        Box::new(io::stdin().lock())
+        Box::new(Counted {
+            inner: io::stdin().lock(),
+            read,
+        })
     } else {
-        Box::new(File::open(path)?)
+        Box::new(Counted {
+            inner: File::open(path)?,
+            read,
+        })
     };
     let mut reader = BufReader::with_capacity(CHUNK, raw);
     let gz = reader.fill_buf()?.starts_with(&[0x1f, 0x8b]);
@@ -115,6 +131,20 @@ pub(crate) fn open_input(path: &Path) -> io::Result<Box<dyn Read>> {
     } else {
         Box::new(reader)
     })
+}
+
+/// A reader that counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    read: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
 }
 
 /// Line counts of one input, taken before and after it, to say when it was mostly lost.

@@ -2,7 +2,7 @@
 //!
 //! Owns the query commands' options, relative times (`7d`), and the output formats: a table for
 //! people (`commands::table`), JSON, JSON lines, CSV with one column per field (the `csv` crate),
-//! and GeoJSON for tracks. The SQL is the store's (`store::query`); this module only presents rows.
+//! and for maps GeoJSON and KML (`commands::kml`) of tracks, events and vessels. The SQL is the store's (`store::query`); this module only presents rows.
 
 use super::CommandError;
 use std::io::Write;
@@ -29,8 +29,10 @@ pub enum OutputFormat {
     Jsonl,
     /// Comma-separated values with a header: one column per field, snake_case headers.
     Csv,
-    /// GeoJSON (tracks only).
+    /// GeoJSON: a track's line, events and vessels as points (not visits: no position).
     Geojson,
+    /// KML 2.2, for Google Earth: the same placemarks as the GeoJSON (`commands::kml`).
+    Kml,
 }
 
 impl std::str::FromStr for OutputFormat {
@@ -42,9 +44,10 @@ impl std::str::FromStr for OutputFormat {
             "jsonl" => OutputFormat::Jsonl,
             "csv" => OutputFormat::Csv,
             "geojson" => OutputFormat::Geojson,
+            "kml" => OutputFormat::Kml,
             _ => {
                 return Err(format!(
-                    "`{s}` is not a format: use table, json, jsonl, csv (or geojson for track)"
+                    "`{s}` is not a format: use table, json, jsonl, csv, geojson or kml"
                 ));
             }
         })
@@ -246,7 +249,7 @@ pub fn run(
     if !db.exists() {
         return Err(CommandError::NoDatabase(db));
     }
-    if opts.format == OutputFormat::Geojson && what == What::Visits {
+    if matches!(opts.format, OutputFormat::Geojson | OutputFormat::Kml) && what == What::Visits {
         return Err(CommandError::NoPosition);
     }
     let conn = store::open_read_only(&db)?;
@@ -270,20 +273,37 @@ pub fn run(
         What::Vessels => json_values(&query::vessels(&conn, &filter)?),
         What::Track => {
             let points = query::track(&conn, &filter)?;
-            if opts.format == OutputFormat::Geojson {
-                writeln!(out, "{}", geojson(&points))?;
-                return Ok(points.len());
+            // A track is one line per vessel on a map, not a point per row.
+            match opts.format {
+                OutputFormat::Geojson => {
+                    writeln!(out, "{}", geojson(&points))?;
+                    return Ok(points.len());
+                }
+                OutputFormat::Kml => {
+                    super::kml::track(out, &points)?;
+                    return Ok(points.len());
+                }
+                _ => json_values(&points),
             }
-            json_values(&points)
         }
     };
-    match opts.format {
+    write_rows(what, opts.format, &json, out)
+}
+
+/// Writes `json`, the rows of a `what` query, in `format`; returns how many rows it wrote.
+fn write_rows(
+    what: What,
+    format: OutputFormat,
+    json: &[Value],
+    out: &mut dyn Write,
+) -> Result<usize, CommandError> {
+    match format {
         OutputFormat::Table => {
             let table = match what {
-                What::Events => events_table(&json),
-                What::Visits => visits_table(&json),
-                What::Vessels => vessels_table(&json),
-                What::Track => track_table(&json),
+                What::Events => events_table(json),
+                What::Visits => visits_table(json),
+                What::Vessels => vessels_table(json),
+                What::Track => track_table(json),
             };
             out.write_all(table.render(table::output_width()).as_bytes())?;
         }
@@ -294,22 +314,84 @@ pub fn run(
                 What::Vessels => VESSEL_CSV,
                 What::Track => TRACK_CSV,
             };
-            write_csv(out, columns, &json).map_err(std::io::Error::from)?;
+            write_csv(out, columns, json).map_err(std::io::Error::from)?;
         }
         OutputFormat::Json => writeln!(
             out,
             "{}",
-            serde_json::to_string_pretty(&json).expect("serialisable")
+            serde_json::to_string_pretty(json).expect("serialisable")
         )?,
         OutputFormat::Jsonl => {
-            for v in &json {
+            for v in json {
                 writeln!(out, "{v}")?;
             }
         }
         // Events at their fix, vessels at their last position; the record is the properties.
-        OutputFormat::Geojson => writeln!(out, "{}", points_geojson(&json))?,
+        OutputFormat::Geojson => writeln!(out, "{}", points_geojson(json))?,
+        OutputFormat::Kml => points_kml(what, json, out)?,
     }
     Ok(json.len())
+}
+
+/// Records with a position as KML placemarks, as `points_geojson` does: events at their fix with
+/// their time, vessels at their last position when last seen; every CSV column that has a value
+/// as `ExtendedData`, so the KML holds what the CSV does.
+fn points_kml(what: What, records: &[Value], out: &mut dyn Write) -> std::io::Result<()> {
+    use super::kml::{Mark, When, cell};
+    let (title, columns, time) = match what {
+        What::Events => ("vesselwatch events", EVENT_CSV, "/time"),
+        What::Vessels => ("vesselwatch vessels", VESSEL_CSV, "/last_seen"),
+        // Refused before the query (no position), and tracks have their own.
+        What::Visits | What::Track => unreachable!("points_kml for {what:?}"),
+    };
+    let marks: Vec<Mark<'_>> = records
+        .iter()
+        .filter_map(|r| {
+            let (lat, lon) = (r["lat"].as_f64()?, r["lon"].as_f64()?);
+            let vessel = vessel_cell(r);
+            let (name, description) = match what {
+                What::Events => (
+                    format!("{} {vessel}", text(&r["kind"])),
+                    format!(
+                        "{} of {vessel} (MMSI {}) at {}, {}",
+                        text(&r["kind"]),
+                        text(&r["mmsi"]),
+                        text(&r["fence"]),
+                        text(&r["time"])
+                    ),
+                ),
+                _ => (
+                    vessel.clone(),
+                    format!(
+                        "{vessel} (MMSI {}), last seen {}",
+                        text(&r["mmsi"]),
+                        text(&r["last_seen"])
+                    ),
+                ),
+            };
+            Some(Mark {
+                name,
+                description,
+                when: r
+                    .pointer(time)
+                    .and_then(Value::as_str)
+                    .map_or(When::Unknown, When::Stamp),
+                data: columns.iter().map(|(h, at)| (*h, cell(r, at))).collect(),
+                coordinates: vec![(lon, lat)],
+            })
+        })
+        .collect();
+    super::kml::write(out, title, &marks)
+}
+
+/// Who a row is about, for people: the watchlist label, else the AIS name, else the MMSI. The
+/// same rule in every table and placemark, since events, visits and vessels all carry both.
+fn vessel_cell(r: &Value) -> String {
+    [&r["label"], &r["name"], &r["mmsi"]]
+        .into_iter()
+        .map(text)
+        .find(|x| !x.is_empty())
+        .unwrap_or_default()
 }
 
 /// Records with a position (`lat`, `lon`) as a FeatureCollection of Points, each record whole as
@@ -338,7 +420,7 @@ fn json_values<T: serde::Serialize>(rows: &[T]) -> Vec<Value> {
 
 /// A CSV column: its header (snake_case, the JSON key where there is one) and where its value is
 /// in the row's JSON form, as a JSON pointer. Nested values get a column each (`other_side_time`).
-type CsvColumn = (&'static str, &'static str);
+pub(crate) type CsvColumn = (&'static str, &'static str);
 
 /// Every field of an event (`vesselwatch_engine::event::Event`), one column each.
 const EVENT_CSV: &[CsvColumn] = &[
@@ -369,7 +451,10 @@ const EVENT_CSV: &[CsvColumn] = &[
 /// Every field of a visit (`store::query::Visit`); the duration in whole seconds.
 const VISIT_CSV: &[CsvColumn] = &[
     ("mmsi", "/mmsi"),
+    ("imo", "/imo"),
     ("name", "/name"),
+    ("label", "/label"),
+    ("group", "/group"),
     ("fence", "/fence"),
     ("arrival", "/arrival"),
     ("departure", "/departure"),
@@ -384,7 +469,11 @@ const VESSEL_CSV: &[CsvColumn] = &[
     ("mmsi", "/mmsi"),
     ("imo", "/imo"),
     ("name", "/name"),
+    ("label", "/label"),
+    ("group", "/group"),
     ("callsign", "/callsign"),
+    ("flag", "/flag"),
+    ("flag_code", "/flag_code"),
     ("shiptype", "/shiptype"),
     ("shiptype_text", "/shiptype_text"),
     ("first_seen", "/first_seen"),
@@ -417,7 +506,7 @@ fn write_csv(out: &mut dyn Write, columns: &[CsvColumn], rows: &[Value]) -> csv:
 }
 
 /// One CSV field: a missing or null value is empty, a list is joined by `|`.
-fn csv_cell(v: Option<&Value>) -> String {
+pub(crate) fn csv_cell(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
@@ -462,7 +551,7 @@ const fn free(name: &'static str) -> Field {
     }
 }
 
-/// The events table: the vessel is its watchlist label, else its AIS name; the note holds the
+/// The events table: the vessel as `vessel_cell` names it; the note holds the
 /// direction of a transit, `inferred`, and the window an event covers.
 fn events_table(values: &[Value]) -> Table {
     const FIELDS: &[Field] = &[
@@ -505,11 +594,7 @@ fn events_table(values: &[Value]) -> Table {
     ];
     let mut table = Table::new(FIELDS, LAYOUTS);
     for e in values {
-        let vessel = [&e["label"], &e["name"]]
-            .into_iter()
-            .map(text)
-            .find(|x| !x.is_empty())
-            .unwrap_or_default();
+        let vessel = vessel_cell(e);
         let mut note = Vec::new();
         if let Some(d) = e["direction"].as_str() {
             note.push(d.to_string());
@@ -535,8 +620,8 @@ fn events_table(values: &[Value]) -> Table {
     table
 }
 
-/// The visits table: a departure not yet seen is `(in port)`; the duration for people (`4d
-/// 23h58m`; the CSV has seconds).
+/// The visits table: the vessel as `vessel_cell` names it (as in the events table); a departure
+/// not yet seen is `(in port)`; the duration for people (`4d 23h58m`; the CSV has seconds).
 fn visits_table(values: &[Value]) -> Table {
     const FIELDS: &[Field] = &[
         whole("mmsi"),
@@ -577,7 +662,7 @@ fn visits_table(values: &[Value]) -> Table {
         let or = |v: &Value, missing: &str| v.as_str().unwrap_or(missing).to_string();
         table.push(vec![
             text(&v["mmsi"]),
-            text(&v["name"]),
+            vessel_cell(v),
             text(&v["fence"]),
             or(&v["arrival"], "?"),
             or(&v["departure"], "(in port)"),
@@ -588,13 +673,16 @@ fn visits_table(values: &[Value]) -> Table {
     table
 }
 
-/// The vessels table, with the last known position.
+/// The vessels table, with the watchlist label beside the AIS name, the flag, and the last known
+/// position.
 fn vessels_table(values: &[Value]) -> Table {
     const FIELDS: &[Field] = &[
         whole("mmsi"),
         whole("imo"),
         free("name"),
+        free("label"),
         whole("callsign"),
+        free("flag"),
         free("type"),
         whole("first seen"),
         whole("last seen"),
@@ -606,7 +694,9 @@ fn vessels_table(values: &[Value]) -> Table {
             &["mmsi"],
             &["imo"],
             &["name"],
+            &["label"],
             &["callsign"],
+            &["flag"],
             &["type"],
             &["first seen"],
             &["last seen"],
@@ -617,14 +707,17 @@ fn vessels_table(values: &[Value]) -> Table {
             &["mmsi"],
             &["imo"],
             &["name"],
+            &["label"],
             &["callsign"],
+            &["flag"],
             &["type"],
             &["first seen"],
             &["last seen"],
         ],
         &[
             &["mmsi", "imo"],
-            &["name", "callsign"],
+            &["name", "label"],
+            &["callsign", "flag"],
             &["type"],
             &["first seen", "last seen"],
             &["lat", "lon"],
@@ -636,7 +729,9 @@ fn vessels_table(values: &[Value]) -> Table {
             text(&v["mmsi"]),
             text(&v["imo"]),
             text(&v["name"]),
+            text(&v["label"]),
             text(&v["callsign"]),
+            text(&v["flag"]),
             text(&v["shiptype_text"]),
             text(&v["first_seen"]),
             text(&v["last_seen"]),
@@ -793,7 +888,10 @@ mod tests {
             VISIT_CSV,
             query::Visit {
                 mmsi: 1,
+                imo: Some(2),
                 name: Some("A".into()),
+                label: Some("L".into()),
+                group: Some("G".into()),
                 fence: "f".into(),
                 arrival: Some(t),
                 departure: Some(t),
@@ -808,7 +906,11 @@ mod tests {
                 mmsi: 1,
                 imo: Some(2),
                 name: Some("A".into()),
+                label: Some("L".into()),
+                group: Some("G".into()),
                 callsign: Some("C".into()),
+                flag: Some("Russian Federation"),
+                flag_code: Some("RU"),
                 shiptype: Some(70),
                 shiptype_text: Some("cargo".into()),
                 first_seen: t,

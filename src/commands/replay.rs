@@ -9,7 +9,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{CHUNK, InputTally, open_input};
+use super::progress::Progress;
+use super::{CHUNK, InputTally, open_input_counted};
 use crate::alerts::{self, delivery::Delivery};
 use crate::config::Loaded;
 use crate::store::{self, Batch, Checkpoint, outbox};
@@ -49,9 +50,10 @@ impl std::str::FromStr for Speed {
 /// How to print events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
-    /// One readable line per event.
+    /// One readable line per event: what the query commands call `table`, the name used here too
+    /// (`text`, its old name, is still accepted so that scripts keep working, but not offered).
     #[default]
-    Text,
+    Table,
     /// One JSON object per line: the event record.
     Jsonl,
 }
@@ -60,9 +62,10 @@ impl std::str::FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
-            "text" => Ok(Format::Text),
+            // `text`: the name before the query commands' `table` was used here too.
+            "table" | "text" => Ok(Format::Table),
             "jsonl" => Ok(Format::Jsonl),
-            _ => Err(format!("`{s}` is not a format: use `text` or `jsonl`")),
+            _ => Err(format!("`{s}` is not a format: use `table` or `jsonl`")),
         }
     }
 }
@@ -87,6 +90,9 @@ pub struct ReplayOptions {
     pub format: Format,
     /// Recorded feeds, in order; `-` for standard input.
     pub inputs: Vec<PathBuf>,
+    /// A progress bar on standard error, when it is a terminal (`commands::progress`): a long
+    /// replay otherwise looks hung. `--no-progress` turns it off.
+    pub progress: bool,
 }
 
 /// What a replay did.
@@ -112,7 +118,7 @@ pub struct ReplayReport {
 
 fn write_event(out: &mut dyn Write, format: Format, e: &Event) -> io::Result<()> {
     match format {
-        Format::Text => writeln!(out, "{}", e.to_text()),
+        Format::Table => writeln!(out, "{}", e.to_text()),
         Format::Jsonl => writeln!(out, "{}", e.to_json()),
     }
 }
@@ -298,14 +304,30 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Co
         }
     };
 
+    // The inputs' size when every one is a file (an ETA), else none (standard input).
+    let total = opts
+        .inputs
+        .iter()
+        .map(|p| {
+            (p != Path::new("-"))
+                .then(|| std::fs::metadata(p).ok().map(|m| m.len()))
+                .flatten()
+        })
+        .sum::<Option<u64>>();
+    let progress = Progress::on_stderr(opts.progress, total);
+    let paced = matches!(opts.speed, Speed::Factor(_));
+    let mut done_bytes = 0u64;
     for (feed, path) in opts.inputs.iter().enumerate() {
         if stopped.get() {
             break;
         }
         let feed = feed as u32;
-        let mut reader = open_input(path).map_err(|source| CommandError::Input {
-            path: path.clone(),
-            source,
+        let read = std::rc::Rc::new(std::cell::Cell::new(0u64));
+        let mut reader = open_input_counted(path, std::rc::Rc::clone(&read)).map_err(|source| {
+            CommandError::Input {
+                path: path.clone(),
+                source,
+            }
         })?;
         let mut position = 0u64;
         let before = InputTally::of(fe.counters());
@@ -332,15 +354,29 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Co
                     }
                 }
                 dec.drain(&mut unsaved, |e| {
-                    if let Err(err) = write_event(out, opts.format, e) {
+                    if let Err(err) = progress.print(|| {
+                        write_event(out, opts.format, e)?;
+                        if progress.interleaved() {
+                            out.flush()?;
+                        }
+                        Ok(())
+                    }) {
                         output_error.get_or_insert(err);
                     }
                 });
-                if matches!(opts.speed, Speed::Factor(_)) {
+                if paced {
                     let _ = out.flush();
+                    progress.reached(dec.engine.clock());
                 }
             };
             fe.push_bytes(feed, &chunk[..n], |d| clocks.push(d, now, &mut sink));
+            if progress.is_shown() {
+                progress.update(
+                    done_bytes + read.get(),
+                    fe.counters().total(),
+                    dec.engine.clock(),
+                );
+            }
             if let Some(e) = output_error.take() {
                 return Err(CommandError::Output(e));
             }
@@ -359,7 +395,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Co
         clocks.finish_feed(feed, |d, t| dec.message(&d, t));
         warnings.extend(InputTally::of(fe.counters()).warning(before, path));
         dec.drain(&mut unsaved, |e| {
-            if let Err(err) = write_event(out, opts.format, e) {
+            if let Err(err) = progress.print(|| write_event(out, opts.format, e)) {
                 output_error.get_or_insert(err);
             }
         });
@@ -367,8 +403,12 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Co
             return Err(CommandError::Output(e));
         }
         flush(&mut dec, &mut unsaved, path, position);
+        done_bytes += read.get();
     }
-    out.flush().map_err(CommandError::Output)?;
+    progress
+        .print(|| out.flush())
+        .map_err(CommandError::Output)?;
+    progress.finish();
     let mut undelivered = Vec::new();
     let mut deliveries = Vec::new();
     if let (Some((runtime, d)), Some(w), Some(db)) = (delivery, &writer, &db) {

@@ -122,13 +122,33 @@ pub fn events(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<String>> {
         .collect()
 }
 
+/// The SQL expression for the watchlist `field` (`label` or `group`) of the vessel `mmsi` names:
+/// its latest event's (one index lookup: `events_mmsi_time`).
+///
+/// The watchlist lives in the config and the store keeps what it said only in the event records,
+/// so visits and vessels read it from there, the same way over any database (a replayed history, a
+/// copy, the API): the latest event's, the watchlist in force when the vessel last did something.
+/// A vessel with no events has none.
+fn watch_field(mmsi: &str, field: &str) -> String {
+    format!(
+        "(SELECT json_extract(e.record, '$.{field}') FROM events e WHERE e.mmsi = {mmsi} \
+         ORDER BY e.time DESC LIMIT 1)"
+    )
+}
+
 /// One visit: an arrival (or presence when first seen) and its departure, if any.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Visit {
     /// MMSI.
     pub mmsi: u32,
-    /// Vessel name, when known.
+    /// IMO number, when the vessel has reported one: how registers and port calls name a ship.
+    pub imo: Option<u32>,
+    /// The AIS name the vessel reports now, when known.
     pub name: Option<String>,
+    /// The watchlist label, the name the operator gave: its latest event's (see `watch_field`).
+    pub label: Option<String>,
+    /// The watchlist group, found the same way as the label.
+    pub group: Option<String>,
     /// Fence.
     pub fence: String,
     /// Start (crossing time, or first seen when already inside).
@@ -183,10 +203,13 @@ pub fn visits(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Visit>> {
     }
     let limit = f.limit.map_or(String::new(), |n| format!(" LIMIT {n}"));
     let sql = format!(
-        "SELECT v.mmsi, s.name, v.fence, v.arrival, v.departure, v.present_at_start, v.inferred
+        "SELECT v.mmsi, s.name, v.fence, v.arrival, v.departure, v.present_at_start, v.inferred,
+                s.imo, {label}, {group}
          FROM visits v LEFT JOIN vessels s ON s.mmsi = v.mmsi{}
          ORDER BY coalesce(v.arrival, v.departure), v.mmsi, v.fence{limit}",
-        w.sql()
+        w.sql(),
+        label = watch_field("v.mmsi", "label"),
+        group = watch_field("v.mmsi", "group"),
     );
     let mut stmt = conn.prepare(&sql)?;
     stmt.query_map(w.params().as_slice(), |r| {
@@ -194,7 +217,10 @@ pub fn visits(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Visit>> {
         let departure: Option<i64> = r.get(4)?;
         Ok(Visit {
             mmsi: r.get(0)?,
+            imo: r.get(7)?,
             name: r.get(1)?,
+            label: r.get(8)?,
+            group: r.get(9)?,
             fence: r.get(2)?,
             arrival: arrival.map(UnixMillis),
             departure: departure.map(UnixMillis),
@@ -213,10 +239,19 @@ pub struct VesselRow {
     pub mmsi: u32,
     /// IMO number.
     pub imo: Option<u32>,
-    /// Current name.
+    /// The AIS name it reports now.
     pub name: Option<String>,
+    /// The watchlist label, the name the operator gave: its latest event's (see `watch_field`).
+    pub label: Option<String>,
+    /// The watchlist group, found the same way as the label.
+    pub group: Option<String>,
     /// Call sign.
     pub callsign: Option<String>,
+    /// The flag in words, from the MMSI's Maritime Identification Digits
+    /// (`vesselwatch_ais::mid`): whose ship it is, at a glance. None without an allocated MID.
+    pub flag: Option<&'static str>,
+    /// The flag's ISO 3166-1 alpha-2 code, for maps and joins with other data.
+    pub flag_code: Option<&'static str>,
     /// Ship type code.
     pub shiptype: Option<u8>,
     /// The ship type in words (ITU-R M.1371 Table 53): what people read.
@@ -294,17 +329,26 @@ pub fn vessels_page(
     }
     let limit = limit.map_or(String::new(), |n| format!(" LIMIT {n}"));
     let sql = format!(
-        "SELECT mmsi, imo, name, callsign, shiptype, first_seen, last_seen, lat, lon FROM vessels{} ORDER BY mmsi{limit}",
-        w.sql()
+        "SELECT mmsi, imo, name, callsign, shiptype, first_seen, last_seen, lat, lon, {label}, {group} \
+         FROM vessels{} ORDER BY mmsi{limit}",
+        w.sql(),
+        label = watch_field("vessels.mmsi", "label"),
+        group = watch_field("vessels.mmsi", "group"),
     );
     let mut stmt = conn.prepare(&sql)?;
     let mut rows: Vec<VesselRow> = stmt
         .query_map(w.params().as_slice(), |r| {
+            let mmsi: u32 = r.get(0)?;
+            let flag = vesselwatch_ais::mid::flag(mmsi);
             Ok(VesselRow {
-                mmsi: r.get(0)?,
+                mmsi,
                 imo: r.get(1)?,
                 name: r.get(2)?,
+                label: r.get(9)?,
+                group: r.get(10)?,
                 callsign: r.get(3)?,
+                flag: flag.map(|f| f.country),
+                flag_code: flag.map(|f| f.code),
                 shiptype: r.get(4)?,
                 shiptype_text: r
                     .get::<_, Option<u8>>(4)?

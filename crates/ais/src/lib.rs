@@ -51,6 +51,7 @@ pub mod frontend;
 #[cfg(feature = "fuzzgen")]
 pub mod fuzzgen;
 pub mod gpsd_json;
+pub mod mid;
 pub mod reassembly;
 pub mod time;
 
