@@ -9,6 +9,7 @@ use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use serde_json::Value;
 use util::free_port;
 
 const EVENTS: usize = 12_345;
@@ -353,9 +354,13 @@ fn serve_answers_for_a_replayed_database_and_refuses_a_missing_one() {
     assert_eq!(status, 200);
     let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
-    let source = ["src/daemon/http.rs", "src/daemon/api.rs"]
-        .map(|f| std::fs::read_to_string(util::root().join(f)).unwrap())
-        .concat();
+    let source = [
+        "src/daemon/http.rs",
+        "src/daemon/api.rs",
+        "src/daemon/web.rs",
+    ]
+    .map(|f| std::fs::read_to_string(util::root().join(f)).unwrap())
+    .concat();
     let mut routes: Vec<&str> = source
         .split(".route(")
         .skip(1)
@@ -366,7 +371,15 @@ fn serve_answers_for_a_replayed_database_and_refuses_a_missing_one() {
     documented.sort_unstable();
     assert_eq!(documented, routes);
     for p in paths {
-        let (status, _, body) = get(http, &p.replace("{id}", "SPARTA"));
+        // The stream does not end: `the_stream_sends_the_fleet_then_only_what_changed` reads it.
+        if p == "/api/stream" {
+            continue;
+        }
+        let path = p
+            .replace("{id}", "SPARTA")
+            .replace("{file}", "app.js")
+            .replace("/api/map/at", "/api/map/at?time=2025-01-20");
+        let (status, _, body) = get(http, &path);
         assert_eq!(status, 200, "{p}: {body}");
     }
     assert!(util::sigterm(&mut child).success());
@@ -418,11 +431,8 @@ fn beyond_loopback_a_bearer_token_is_required() {
         http, "/healthz"
     )
     .is_some_and(|(s, _)| s == 200)));
-    let status_with = |auth: Option<&str>, path: &str| -> u16 {
+    let head_with = |header: &str, path: &str| -> (u16, String) {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", http)).unwrap();
-        let header = auth
-            .map(|a| format!("Authorization: {a}\r\n"))
-            .unwrap_or_default();
         write!(
             s,
             "GET {path} HTTP/1.1\r\nHost: x\r\n{header}Connection: close\r\n\r\n"
@@ -430,7 +440,14 @@ fn beyond_loopback_a_bearer_token_is_required() {
         .unwrap();
         let mut raw = String::new();
         s.read_to_string(&mut raw).unwrap();
-        raw.split(' ').nth(1).unwrap().parse().unwrap()
+        let head = raw.split("\r\n\r\n").next().unwrap().to_string();
+        (raw.split(' ').nth(1).unwrap().parse().unwrap(), head)
+    };
+    let status_with = |auth: Option<&str>, path: &str| -> u16 {
+        let header = auth
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        head_with(&header, path).0
     };
     assert_eq!(status_with(None, "/api/events"), 401);
     assert_eq!(status_with(Some("Bearer wrong"), "/api/events"), 401);
@@ -440,5 +457,229 @@ fn beyond_loopback_a_bearer_token_is_required() {
         200
     );
     assert_eq!(status_with(None, "/healthz"), 200);
+    // A browser: the map and its stream without the token are refused; opening
+    // `/?access_token=` once gives a cookie (HttpOnly, this site only) that lets the page in.
+    assert_eq!(status_with(None, "/"), 401);
+    assert_eq!(status_with(None, "/api/stream"), 401);
+    assert_eq!(head_with("", "/?access_token=wrong").0, 401);
+    let (status, head) = head_with("", &format!("/?access_token={token}"));
+    assert_eq!(status, 303, "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .expect("a cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap();
+    assert_eq!(pair, format!("vesselwatch_token={token}"));
+    assert_eq!(head_with(&format!("Cookie: {pair}\r\n"), "/").0, 200);
+    assert_eq!(
+        head_with(&format!("Cookie: a=b; {pair}\r\n"), "/api/map").0,
+        200
+    );
+    assert_eq!(
+        head_with("Cookie: vesselwatch_token=wrong\r\n", "/api/map").0,
+        401
+    );
+    assert!(util::sigterm(&mut child).success());
+}
+
+/// One Server-Sent Events stream, read message by message (`event`, `id`, `data`).
+struct Sse {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Sse {
+    async fn open(url: &str, last_id: Option<&str>) -> Self {
+        let mut req = reqwest::Client::new().get(url);
+        if let Some(id) = last_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        let response = req.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/event-stream",
+            "an event stream"
+        );
+        Sse {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next message with an event name (keep-alive comments skipped), within `limit`.
+    async fn next(&mut self, limit: Duration) -> Option<(String, Option<String>, Value)> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let message: String = self.buffer.drain(..end + 2).collect();
+                let (mut event, mut id, mut data) = (None, None, String::new());
+                for line in message.lines() {
+                    if let Some(v) = line.strip_prefix("event: ") {
+                        event = Some(v.to_string());
+                    } else if let Some(v) = line.strip_prefix("id: ") {
+                        id = Some(v.to_string());
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data.push_str(v);
+                    }
+                }
+                if let Some(event) = event {
+                    return Some((event, id, serde_json::from_str(&data).unwrap()));
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .ok()?
+                .unwrap()?;
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+}
+
+/// Issue 12, the map's live stream: a new stream sends the fleet (every vessel with a fix in the
+/// day before the newest, where nmea-parser puts it) and the events, then `ready`; what another
+/// process stores afterwards comes as an `update` with only the new events and the vessels heard;
+/// and a stream reopened with the last id (`Last-Event-ID`) resumes with just that, no fleet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_sends_the_fleet_then_only_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("live.db");
+    let lines = util::story();
+    let events = util::story_events();
+    let arrival = events.iter().find(|e| e["kind"] == "arrival").unwrap();
+    let arrival_ms = vesselwatch_ais::time::UnixMillis::parse_rfc3339(
+        arrival["time"].as_str().unwrap().as_bytes(),
+    )
+    .unwrap()
+    .0;
+    let split = lines
+        .iter()
+        .position(|(t, _)| t * 1000 >= arrival_ms)
+        .unwrap();
+    // Up to the arrival, then the hour after it: the second part's only event is the arrival.
+    let end = split
+        + lines[split..]
+            .iter()
+            .take_while(|(t, _)| t * 1000 < arrival_ms + 3_600_000)
+            .count();
+    let replay = |part: &[(i64, String)]| {
+        let text: String = part.iter().map(|(_, l)| format!("{l}\n")).collect();
+        util::run_with_stdin(
+            util::bin()
+                .args(["replay", "--config"])
+                .arg(util::root().join("config/vesselwatch.toml"))
+                .arg("--db")
+                .arg(&db)
+                .arg("-"),
+            text.as_bytes(),
+        )
+    };
+    replay(&lines[..split]);
+    let http = free_port();
+    let mut child = util::bin()
+        .args(["serve", "--listen", &format!("127.0.0.1:{http}"), "--db"])
+        .arg(&db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(util::wait_until(Duration::from_secs(20), || util::get(
+        http, "/healthz"
+    )
+    .is_some()));
+    let url = format!("http://127.0.0.1:{http}/api/stream");
+    let mut sse = Sse::open(&url, None).await;
+    let mut fleet = BTreeMap::new();
+    let (ready_id, listed) = loop {
+        let (event, id, data) = sse.next(Duration::from_secs(10)).await.expect("a message");
+        match event.as_str() {
+            "fleet" => {
+                for v in data["vessels"].as_array().unwrap() {
+                    fleet.insert(v["mmsi"].as_u64().unwrap() as u32, v.clone());
+                }
+            }
+            "ready" => break (id.unwrap(), data["events"].as_array().unwrap().clone()),
+            other => panic!("{other} before ready"),
+        }
+    };
+    let before = util::last_positions(&lines[..split]);
+    let newest = before.values().map(|p| p.0).max().unwrap();
+    let expected: BTreeMap<u32, (i64, f64, f64)> = before
+        .into_iter()
+        .filter(|(_, p)| p.0 >= newest - 86_400_000)
+        .collect();
+    assert_eq!(
+        fleet.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    for (mmsi, (t, lat, lon)) in &expected {
+        let v = &fleet[mmsi];
+        assert!((v["lat"].as_f64().unwrap() - lat).abs() < 1e-9, "{v}");
+        assert!((v["lon"].as_f64().unwrap() - lon).abs() < 1e-9, "{v}");
+        assert_eq!(
+            v["time"].as_str().unwrap(),
+            vesselwatch_ais::time::UnixMillis(*t).to_string()
+        );
+    }
+    let ids = |list: &[Value]| -> Vec<String> {
+        list.iter()
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let earlier: Vec<String> = events
+        .iter()
+        .filter(|e| e["time"].as_str() < arrival["time"].as_str())
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids(&listed), earlier, "the events so far, oldest first");
+
+    // Another process stores the next hour: the stream sends it, and only it.
+    replay(&lines[split..end]);
+    let (mut got_events, mut got_vessels) = (Vec::new(), BTreeMap::new());
+    let mut last_id = ready_id.clone();
+    while let Some((event, id, data)) = sse.next(Duration::from_secs(3)).await {
+        assert_eq!(event, "update");
+        last_id = id.unwrap();
+        got_events.extend(ids(data["events"].as_array().unwrap()));
+        for v in data["vessels"].as_array().unwrap() {
+            got_vessels.insert(v["mmsi"].as_u64().unwrap() as u32, v.clone());
+        }
+    }
+    assert_eq!(
+        got_events,
+        vec![arrival["id"].as_str().unwrap().to_string()]
+    );
+    let now = util::last_positions(&lines[..end]);
+    let heard_with_fix = util::last_positions(&lines[split..end]);
+    for mmsi in heard_with_fix.keys() {
+        assert!(
+            got_vessels.contains_key(mmsi),
+            "{mmsi} moved but was not sent"
+        );
+    }
+    for (mmsi, v) in &got_vessels {
+        let (_, lat, lon) = now[mmsi];
+        assert!((v["lat"].as_f64().unwrap() - lat).abs() < 1e-9, "{v}");
+        assert!((v["lon"].as_f64().unwrap() - lon).abs() < 1e-9, "{v}");
+    }
+    assert_ne!(last_id, ready_id);
+
+    // Reconnecting where the first stream was at `ready` resumes: the update, no fleet.
+    let mut again = Sse::open(&url, Some(&ready_id)).await;
+    let (event, id, data) = again.next(Duration::from_secs(5)).await.expect("an update");
+    assert_eq!(event, "update");
+    assert_eq!(id.unwrap(), last_id);
+    assert_eq!(
+        ids(data["events"].as_array().unwrap()),
+        vec![arrival["id"].as_str().unwrap().to_string()]
+    );
+    // And from the last id there is nothing more to send.
+    let mut caught_up = Sse::open(&url, Some(&last_id)).await;
+    assert!(caught_up.next(Duration::from_secs(3)).await.is_none());
     assert!(util::sigterm(&mut child).success());
 }

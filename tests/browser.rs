@@ -18,7 +18,7 @@ use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerA
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
-use util::{fixture, free_port, root, story_events, wait_until};
+use util::{free_port, last_positions, root, story, story_events, wait_until};
 
 /// A child process killed when the test ends, however it ends.
 struct Killed(Child);
@@ -59,36 +59,6 @@ impl WebDriverCompatibleCommand for BrowserLog {
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
     }
-}
-
-/// The story's lines with their tag-block time (`c:`, Unix seconds).
-fn story() -> Vec<(i64, String)> {
-    std::fs::read_to_string(fixture("tartus-2025-01/feed.nmea"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let c = l.split("c:").nth(1).unwrap();
-            let end = c.find(|ch: char| !ch.is_ascii_digit()).unwrap();
-            (c[..end].parse().unwrap(), l.to_string())
-        })
-        .collect()
-}
-
-/// What nmea-parser (the independent decoder) says of these lines: each MMSI's last position
-/// (time ms, lat, lon).
-fn last_positions(lines: &[(i64, String)]) -> BTreeMap<u32, (i64, f64, f64)> {
-    use nmea_parser::{NmeaParser, ParsedMessage};
-    let mut parser = NmeaParser::new();
-    let mut last = BTreeMap::new();
-    for (t, line) in lines {
-        let sentence = &line[line.rfind('\\').unwrap() + 1..];
-        if let Ok(ParsedMessage::VesselDynamicData(v)) = parser.parse_sentence(sentence)
-            && let (Some(lat), Some(lon)) = (v.latitude, v.longitude)
-        {
-            last.insert(v.mmsi, (t * 1000, lat, lon));
-        }
-    }
-    last
 }
 
 fn start_daemon(dir: &Path, http: u16, feed: u16) -> (Killed, PathBuf) {
@@ -174,9 +144,8 @@ async fn until(c: &Client, limit: Duration, expr: &str) -> (bool, Value) {
             .execute(&format!("return {expr};"), vec![])
             .await
             .unwrap_or(Value::Null);
-        let truthy = !matches!(&v, Value::Null | Value::Bool(false))
-            && v != json!(0)
-            && v != json!("");
+        let truthy =
+            !matches!(&v, Value::Null | Value::Bool(false)) && v != json!(0) && v != json!("");
         if truthy || start.elapsed() > limit {
             return (truthy, v);
         }
@@ -351,7 +320,7 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
     let mmsi = arrival["mmsi"].as_u64().unwrap();
     c.execute(
         &format!(
-            "const d = vw.live.get({mmsi}); vw.map.jumpTo({{ center: [d.lon, d.lat], zoom: 13 }});"
+            "const d = vw.live.get({mmsi}); vw.map.jumpTo({{ center: [d.lon, d.lat], zoom: 12 }});"
         ),
         vec![],
     )
@@ -424,11 +393,10 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
         )
         .await
         .unwrap();
-    let last_ms = vesselwatch_ais::time::UnixMillis::parse_rfc3339(
-        last_report.as_str().unwrap().as_bytes(),
-    )
-    .unwrap()
-    .0;
+    let last_ms =
+        vesselwatch_ais::time::UnixMillis::parse_rfc3339(last_report.as_str().unwrap().as_bytes())
+            .unwrap()
+            .0;
     let iso = |ms: i64| vesselwatch_ais::time::UnixMillis(ms).to_string();
     let (status, track) = util::get(
         http,

@@ -135,8 +135,15 @@ pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
 /// response in progress before it is dropped (a client that does not read its response).
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
+/// The cookie a browser carries the token in: a page cannot set `Authorization` on its own
+/// loads, its scripts' `<script src>` or its `EventSource`.
+const TOKEN_COOKIE: &str = "vesselwatch_token";
+
 /// Lets a request through when no token is configured, for `/healthz` (a liveness probe), or when
-/// it carries `Authorization: Bearer <token>` (compared in constant time); otherwise 401.
+/// it carries the token (compared in constant time): as `Authorization: Bearer <token>`, or as the
+/// cookie a browser got by opening `/?access_token=<token>` once (RFC 6750's query parameter,
+/// answered with the cookie and a redirect to `/`, so that the token leaves the address bar).
+/// Otherwise 401.
 async fn authorise(
     State(token): State<Option<Arc<SecretString>>>,
     request: axum::extract::Request,
@@ -148,23 +155,64 @@ async fn authorise(
     if request.uri().path() == "/healthz" {
         return next.run(request).await;
     }
-    let given = request
+    let expected = token.expose_secret().as_bytes();
+    let matches =
+        |given: &str| bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected));
+    if request.uri().path() == "/"
+        && let Some(given) = request.uri().query().and_then(|q| {
+            serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+                .ok()?
+                .into_iter()
+                .find_map(|(k, v)| (k == "access_token").then_some(v))
+        })
+    {
+        if !matches(&given) {
+            return unauthorised();
+        }
+        let value =
+            serde_urlencoded::to_string([(TOKEN_COOKIE, given.as_str())]).expect("strings encode");
+        let cookie = format!("{value}; HttpOnly; SameSite=Strict; Path=/");
+        return (
+            StatusCode::SEE_OTHER,
+            [
+                (axum::http::header::LOCATION, "./".to_string()),
+                (axum::http::header::SET_COOKIE, cookie),
+                (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+            ],
+        )
+            .into_response();
+    }
+    let bearer = request
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let expected = token.expose_secret().as_bytes();
-    if bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected)) {
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let cookie = request
+        .headers()
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            serde_urlencoded::from_str::<Vec<(String, String)>>(c.trim())
+                .ok()?
+                .into_iter()
+                .find_map(|(k, v)| (k == TOKEN_COOKIE).then_some(v))
+        });
+    if bearer.is_some_and(matches) || cookie.as_deref().is_some_and(matches) {
         next.run(request).await
     } else {
-        (
-            StatusCode::UNAUTHORIZED,
-            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
-            "a bearer token is required\n",
-        )
-            .into_response()
+        unauthorised()
     }
+}
+
+fn unauthorised() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+        "a bearer token is required (a browser: open /?access_token=TOKEN once)\n",
+    )
+        .into_response()
 }
 
 fn router(shared: Arc<Shared>, token: Option<SecretString>, stop: Shutdown) -> axum::Router {

@@ -16,8 +16,8 @@ pub mod http;
 pub mod metrics;
 pub mod pipeline;
 pub mod reload;
-mod web;
 pub mod watchdog;
+mod web;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -285,7 +285,9 @@ async fn serve(
         http: Default::default(),
         readers: Arc::new(tokio::sync::Semaphore::new(http::READERS)),
         deliveries: Mutex::new(delivery_stats(&delivery)),
-        watchlist: Mutex::new(Arc::new(vesselwatch_engine::watchlist::Watchlist::new(&loaded.config.watch))),
+        watchlist: Mutex::new(Arc::new(vesselwatch_engine::watchlist::Watchlist::new(
+            &loaded.config.watch,
+        ))),
         map: web::MapSettings::from_config(&loaded.config.http, true),
     });
     let config_dir = match &loaded.origin {
@@ -460,7 +462,9 @@ pub fn serve_database(
         http: Default::default(),
         readers: Arc::new(tokio::sync::Semaphore::new(http::READERS)),
         deliveries: Mutex::new(Vec::new()),
-        watchlist: Mutex::new(Arc::new(vesselwatch_engine::watchlist::Watchlist::new(&loaded.config.watch))),
+        watchlist: Mutex::new(Arc::new(vesselwatch_engine::watchlist::Watchlist::new(
+            &loaded.config.watch,
+        ))),
         map: web::MapSettings::from_config(&loaded.config.http, false),
     });
     // The config's token settings apply to `--listen` as to `[http] listen`.

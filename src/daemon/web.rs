@@ -27,7 +27,10 @@ use vesselwatch_ais::time::UnixMillis;
 /// The map's routes, for the HTTP endpoint's router.
 pub(super) fn routes() -> axum::Router<Arc<Shared>> {
     axum::Router::new()
-        .route("/", get(|h: HeaderMap| async move { asset("index.html", &h).await }))
+        .route(
+            "/",
+            get(|h: HeaderMap| async move { asset("index.html", &h).await }),
+        )
         .route(
             "/static/{file}",
             get(
@@ -80,14 +83,45 @@ static ASSETS: [Asset; 14] = [
     asset!("style.css", CSS, "app/style.css"),
     asset!("favicon.svg", "image/svg+xml", "app/favicon.svg"),
     asset!("maplibre-gl.mjs", JS, "vendor/maplibre-gl.mjs.gz", true),
-    asset!("maplibre-gl-worker.mjs", JS, "vendor/maplibre-gl-worker.mjs.gz", true),
+    asset!(
+        "maplibre-gl-worker.mjs",
+        JS,
+        "vendor/maplibre-gl-worker.mjs.gz",
+        true
+    ),
     asset!("maplibre-gl.css", CSS, "vendor/maplibre-gl.css.gz", true),
-    asset!("topojson-client.min.js", JS, "vendor/topojson-client.min.js"),
-    asset!("countries-50m.json", JSON, "vendor/countries-50m.json.gz", true),
-    asset!("countries-10m.json", JSON, "vendor/countries-10m.json.gz", true),
-    asset!("LICENSE-maplibre-gl.txt", TEXT, "vendor/LICENSE-maplibre-gl.txt"),
-    asset!("LICENSE-topojson-client.txt", TEXT, "vendor/LICENSE-topojson-client.txt"),
-    asset!("LICENSE-world-atlas.txt", TEXT, "vendor/LICENSE-world-atlas.txt"),
+    asset!(
+        "topojson-client.min.js",
+        JS,
+        "vendor/topojson-client.min.js"
+    ),
+    asset!(
+        "countries-50m.json",
+        JSON,
+        "vendor/countries-50m.json.gz",
+        true
+    ),
+    asset!(
+        "countries-10m.json",
+        JSON,
+        "vendor/countries-10m.json.gz",
+        true
+    ),
+    asset!(
+        "LICENSE-maplibre-gl.txt",
+        TEXT,
+        "vendor/LICENSE-maplibre-gl.txt"
+    ),
+    asset!(
+        "LICENSE-topojson-client.txt",
+        TEXT,
+        "vendor/LICENSE-topojson-client.txt"
+    ),
+    asset!(
+        "LICENSE-world-atlas.txt",
+        TEXT,
+        "vendor/LICENSE-world-atlas.txt"
+    ),
     asset!("VERSIONS.txt", TEXT, "vendor/VERSIONS.txt"),
 ];
 
@@ -114,7 +148,12 @@ async fn asset(name: &str, headers: &HeaderMap) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
     {
-        return (StatusCode::NOT_MODIFIED, common, [(header::ETAG, etag.as_str())]).into_response();
+        return (
+            StatusCode::NOT_MODIFIED,
+            common,
+            [(header::ETAG, etag.as_str())],
+        )
+            .into_response();
     }
     let takes_gzip = headers
         .get(header::ACCEPT_ENCODING)
@@ -342,10 +381,12 @@ async fn stream(
                     vessels: map::newest(c)?,
                     event: map::last_event(c)?,
                 };
-                let newest: Option<i64> =
-                    c.query_row("SELECT max(coalesce(fix_time, last_seen)) FROM vessels", [], |r| {
-                        r.get(0)
-                    })
+                let newest: Option<i64> = c
+                    .query_row(
+                        "SELECT max(coalesce(fix_time, last_seen)) FROM vessels",
+                        [],
+                        |r| r.get(0),
+                    )
                     .or_else(|_| {
                         c.query_row("SELECT max(last_seen) FROM vessels", [], |r| r.get(0))
                     })?;
@@ -377,13 +418,9 @@ async fn stream(
         loop {
             match std::mem::replace(&mut st.step, Step::End) {
                 Step::End => return None,
-                Step::Fleet {
-                    since,
-                    after,
-                    then,
-                } => {
-                    let page = read(&st.shared, move |c| map::fleet_page(c, since, after, CHUNK))
-                        .await;
+                Step::Fleet { since, after, then } => {
+                    let page =
+                        read(&st.shared, move |c| map::fleet_page(c, since, after, CHUNK)).await;
                     let Ok(mut dots) = page else {
                         // The database did not answer: end, and the browser reconnects.
                         return None;
@@ -456,10 +493,7 @@ async fn stream(
                         serde_json::to_string(&dots).expect("dots serialise"),
                         records.join(",")
                     );
-                    let e = SseEvent::default()
-                        .event("update")
-                        .id(next.id())
-                        .data(data);
+                    let e = SseEvent::default().event("update").id(next.id()).data(data);
                     return Some((Ok(e), st));
                 }
             }
@@ -493,7 +527,10 @@ mod tests {
     #[tokio::test]
     async fn every_asset_is_served_with_its_type_gzipped_or_not() {
         let mut gzip = HeaderMap::new();
-        gzip.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, br"));
+        gzip.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip, br"),
+        );
         for a in &ASSETS {
             let plain = asset(a.name, &HeaderMap::new()).await;
             assert_eq!(plain.status(), StatusCode::OK, "{}", a.name);
@@ -507,8 +544,12 @@ mod tests {
                 a.name
             );
             // What the client gets is the file either way: the inflated gzip is the plain body.
-            let plain = axum::body::to_bytes(plain.into_body(), usize::MAX).await.unwrap();
-            let zipped = axum::body::to_bytes(zipped.into_body(), usize::MAX).await.unwrap();
+            let plain = axum::body::to_bytes(plain.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let zipped = axum::body::to_bytes(zipped.into_body(), usize::MAX)
+                .await
+                .unwrap();
             let mut inflated = Vec::new();
             if a.gzipped {
                 use std::io::Read;

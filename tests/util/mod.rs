@@ -161,3 +161,33 @@ pub fn story_events() -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// The January 2025 story's lines with their tag-block time (`c:`, Unix seconds).
+pub fn story() -> Vec<(i64, String)> {
+    std::fs::read_to_string(fixture("tartus-2025-01/feed.nmea"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let c = l.split("c:").nth(1).unwrap();
+            let end = c.find(|ch: char| !ch.is_ascii_digit()).unwrap();
+            (c[..end].parse().unwrap(), l.to_string())
+        })
+        .collect()
+}
+
+/// What nmea-parser (the independent decoder) says of these tagged lines: each MMSI's last
+/// position (time ms, lat, lon).
+pub fn last_positions(lines: &[(i64, String)]) -> std::collections::BTreeMap<u32, (i64, f64, f64)> {
+    use nmea_parser::{NmeaParser, ParsedMessage};
+    let mut parser = NmeaParser::new();
+    let mut last = std::collections::BTreeMap::new();
+    for (t, line) in lines {
+        let sentence = &line[line.rfind('\\').unwrap() + 1..];
+        if let Ok(ParsedMessage::VesselDynamicData(v)) = parser.parse_sentence(sentence)
+            && let (Some(lat), Some(lon)) = (v.latitude, v.longitude)
+        {
+            last.insert(v.mmsi, (t * 1000, lat, lon));
+        }
+    }
+    last
+}
