@@ -220,6 +220,8 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
     c.goto(&format!("http://127.0.0.1:{http}/")).await.unwrap();
     let (ready, _) = until(&c, Duration::from_secs(30), "window.vw && vw.ready").await;
     assert!(ready, "the page never drew its first fleet");
+    let (_, first) = until(&c, Duration::from_secs(10), "vw.firstDrawMs").await;
+    println!("first fleet drawn {first} ms after navigation start");
 
     // The fixture's vessels are on the map: in the page's fleet and in the drawn source.
     let shown: BTreeSet<u32> = serde_json::from_value(
@@ -434,5 +436,224 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
         std::fs::write(path, &png).unwrap();
     }
     println!("screenshot: {}", out.join("map.png").display());
+    c.close().await.unwrap();
+}
+
+/// CPU seconds (user + system) used so far by the processes whose command line names `profile`:
+/// the browser's processes, which all carry its `--user-data-dir`.
+fn browser_cpu_seconds(profile: &Path) -> f64 {
+    let needle = profile.display().to_string();
+    let mut ticks = 0u64;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let dir = entry.path();
+        let Ok(cmd) = std::fs::read(dir.join("cmdline")) else {
+            continue;
+        };
+        if !String::from_utf8_lossy(&cmd).contains(&needle) {
+            continue;
+        }
+        if let Ok(stat) = std::fs::read_to_string(dir.join("stat")) {
+            // Fields after the command's closing parenthesis: utime and stime are 12th and 13th.
+            let rest = &stat[stat.rfind(')').unwrap() + 2..];
+            let f: Vec<&str> = rest.split(' ').collect();
+            ticks += f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+        }
+    }
+    ticks as f64 / 100.0
+}
+
+/// The issue's load figures, measured (not asserted): page weight, time to first render, and
+/// frame rate, CPU and stream bytes with 50,000 vessels of which 5,000 move every second. Run by
+/// hand: `cargo test --release --test browser -- --ignored --nocapture`. Headless Chromium draws
+/// WebGL on the CPU (SwiftShader), so the frame rate is a floor for a machine with a GPU.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn measure_the_map_with_50000_vessels() {
+    const VESSELS: u32 = 50_000;
+    const MOVING: u32 = 5_000;
+    if let Err(why) = browser_installed() {
+        println!("skipped: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fleet.db");
+    drop(vesselwatch::store::open(&db).unwrap());
+    let base: i64 = 1_737_370_800_000;
+    // A deterministic spread over the Mediterranean: no two runs differ.
+    let place = |i: u32, step: u32| {
+        let x = (i.wrapping_mul(2_654_435_761) >> 8) as f64 / f64::from(1u32 << 24);
+        let y = (i.wrapping_mul(40_503).wrapping_add(step * 7) % 10_007) as f64 / 10_007.0;
+        (31.0 + y * 12.0, -5.0 + x * 41.0 + f64::from(step) * 0.001)
+    };
+    {
+        let mut c = rusqlite::Connection::open(&db).unwrap();
+        let tx = c.transaction().unwrap();
+        let mut ins = tx
+            .prepare(
+                "INSERT INTO vessels (mmsi, name, shiptype, first_seen, last_seen, lat, lon, cog,
+                 heading, sog, fix_time, changed) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, NULL, ?8, ?4, 1)",
+            )
+            .unwrap();
+        for i in 0..VESSELS {
+            let (lat, lon) = place(i, 0);
+            ins.execute(rusqlite::params![
+                200_000_000 + i,
+                format!("VESSEL {i}"),
+                30 + (i % 60),
+                base,
+                lat,
+                lon,
+                f64::from(i % 360),
+                f64::from(i % 20)
+            ])
+            .unwrap();
+        }
+        drop(ins);
+        tx.commit().unwrap();
+    }
+    let http = free_port();
+    let _serve = Killed(
+        util::bin()
+            .args(["serve", "--listen", &format!("127.0.0.1:{http}"), "--db"])
+            .arg(&db)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_until(Duration::from_secs(20), || util::get(
+        http, "/healthz"
+    )
+    .is_some()));
+    let (_driver, driver_port) = start_chromedriver();
+    let profile = dir.path().join("profile");
+    let c = browser(driver_port, &profile).await;
+    c.goto(&format!("http://127.0.0.1:{http}/")).await.unwrap();
+    let (drawn, first) = until(&c, Duration::from_secs(120), "vw.firstDrawMs").await;
+    assert!(drawn, "the fleet was never drawn");
+    let count = c.execute("return vw.live.size;", vec![]).await.unwrap();
+    // Let the 1:10m basemap arrive, then weigh what was fetched.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let weight = c
+        .execute(
+            "const r = performance.getEntriesByType('resource');
+             const n = performance.getEntriesByType('navigation')[0];
+             const sum = (f) => r.filter(f).reduce((a, e) => a + e.transferSize, 0);
+             return { page: n.transferSize, assets: sum(e => e.name.includes('/static/')),
+                      basemap10m: sum(e => e.name.includes('10m')), stream: vw.streamBytes };",
+            vec![],
+        )
+        .await
+        .unwrap();
+    c.execute("vw.map.jumpTo({ center: [18, 37], zoom: 4.5 });", vec![])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Panning over the still fleet, then over a moving one.
+    let pan = "const done = arguments[0]; let n = 0; const t0 = performance.now();
+             const tick = () => { n += 1; if (performance.now() - t0 < DURATION) requestAnimationFrame(tick);
+               else done({ frames: n, ms: performance.now() - t0, updates: vw.updates }); };
+             vw.map.easeTo({ center: CENTER, zoom: ZOOM, duration: DURATION });
+             requestAnimationFrame(tick);";
+    // The same pan without the vessel layers: what the basemap and fences alone cost here.
+    let layers = |v: &str| {
+        format!(
+            "for (const l of ['vessels', 'vessels-still', 'vessels-far']) vw.map.setLayoutProperty(l, 'visibility', '{v}');"
+        )
+    };
+    c.execute(&layers("none"), vec![]).await.unwrap();
+    let bare = c
+        .execute_async(
+            &pan.replace("DURATION", "5000")
+                .replace("CENTER", "[10, 38]")
+                .replace("ZOOM", "4.8"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    println!(
+        "panning 5 s without vessels: {:.1} frames/s",
+        bare["frames"].as_f64().unwrap() / bare["ms"].as_f64().unwrap() * 1000.0
+    );
+    c.execute(&layers("visible"), vec![]).await.unwrap();
+    let cpu_before = browser_cpu_seconds(&profile);
+    let still = c
+        .execute_async(
+            &pan.replace("DURATION", "8000")
+                .replace("CENTER", "[12, 38]")
+                .replace("ZOOM", "5"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    let still_cpu = browser_cpu_seconds(&profile) - cpu_before;
+    let still_ms = still["ms"].as_f64().unwrap();
+    println!(
+        "panning 8 s over {VESSELS} still vessels: {:.1} frames/s, browser CPU {:.2} cores",
+        still["frames"].as_f64().unwrap() / still_ms * 1000.0,
+        still_cpu / (still_ms / 1000.0)
+    );
+
+    // 5,000 vessels move each second, written as the daemon's writer would (a new batch number).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (db, stop) = (db.clone(), std::sync::Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut c = rusqlite::Connection::open(&db).unwrap();
+            let mut step = 1;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let tx = c.transaction().unwrap();
+                for k in 0..MOVING {
+                    let i = (step * MOVING + k) % VESSELS;
+                    let (lat, lon) = place(i, step);
+                    tx.execute(
+                        "UPDATE vessels SET lat = ?2, lon = ?3, fix_time = ?4, last_seen = ?4,
+                         changed = ?5 WHERE mmsi = ?1",
+                        rusqlite::params![
+                            200_000_000 + i,
+                            lat,
+                            lon,
+                            base + i64::from(step) * 1000,
+                            i64::from(step) + 1
+                        ],
+                    )
+                    .unwrap();
+                }
+                tx.commit().unwrap();
+                step += 1;
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+    };
+    let bytes_before = c.execute("return vw.streamBytes;", vec![]).await.unwrap();
+    let cpu_before = browser_cpu_seconds(&profile);
+    let frames = c
+        .execute_async(
+            &pan.replace("DURATION", "10000")
+                .replace("CENTER", "[25, 35]")
+                .replace("ZOOM", "5.5"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    let cpu = browser_cpu_seconds(&profile) - cpu_before;
+    let bytes_after = c.execute("return vw.streamBytes;", vec![]).await.unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    let ms = frames["ms"].as_f64().unwrap();
+    println!("vessels on the map: {count}");
+    println!(
+        "first fleet drawn: {:.0} ms after navigation start",
+        first.as_f64().unwrap()
+    );
+    println!("transferred: {weight}");
+    println!(
+        "while panning 10 s with {MOVING} of {VESSELS} vessels moving each second: {:.1} frames/s, browser CPU {:.2} cores, {} stream updates, {:.0} kB/s of stream data",
+        frames["frames"].as_f64().unwrap() / ms * 1000.0,
+        cpu / (ms / 1000.0),
+        frames["updates"],
+        (bytes_after.as_f64().unwrap() - bytes_before.as_f64().unwrap()) / ms
+    );
     c.close().await.unwrap();
 }

@@ -15,23 +15,32 @@ use vesselwatch_ais::time::UnixMillis;
 pub struct Dot {
     /// MMSI.
     pub mmsi: u32,
-    /// Latitude of the latest accepted fix.
+    /// Latitude of the latest accepted fix (to a micro-degree, 0.1 m: finer than AIS carries,
+    /// and a third shorter on the stream than every digit of an `f64`).
+    #[serde(serialize_with = "micro")]
     pub lat: f64,
     /// Longitude of the latest accepted fix.
+    #[serde(serialize_with = "micro")]
     pub lon: f64,
     /// Where the bow points, in degrees from north: the heading when reported, else the course
     /// over ground (as of a past time: the bearing from the position before). `None` draws a
     /// vessel with no direction.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub course: Option<f64>,
     /// Speed over ground, knots.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sog: Option<f64>,
     /// Name, normalised.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// IMO number.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub imo: Option<u32>,
     /// Call sign.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub callsign: Option<String>,
     /// Ship type code (ITU-R M.1371): the map colours by its tens.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub shiptype: Option<u8>,
     /// Message time of the fix, RFC 3339.
     #[serde(serialize_with = "rfc3339")]
@@ -43,6 +52,10 @@ pub struct Dot {
     /// The watchlist's group.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+}
+
+fn micro<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((x * 1e6).round() / 1e6)
 }
 
 fn rfc3339<S: serde::Serializer>(t: &UnixMillis, s: S) -> Result<S::Ok, S::Error> {
