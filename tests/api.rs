@@ -683,3 +683,125 @@ async fn the_stream_sends_the_fleet_then_only_what_changed() {
     assert!(caught_up.next(Duration::from_secs(3)).await.is_none());
     assert!(util::sigterm(&mut child).success());
 }
+
+/// The initial bearing from `a` to `b` in degrees (the great-circle formula, written out here as
+/// the oracle for the map's direction of a vessel as of a past time).
+fn bearing((lat1, lon1): (f64, f64), (lat2, lon2): (f64, f64)) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dl = (lon2 - lon1).to_radians();
+    let y = dl.sin() * p2.cos();
+    let x = p1.cos() * p2.sin() - p1.sin() * p2.cos() * dl.cos();
+    y.atan2(x).to_degrees().rem_euclid(360.0)
+}
+
+/// Issue 12, the time slider: `/api/map/at` gives each vessel's last recorded position at or
+/// before the time (within the day before), turned along its way from the position before, and the
+/// events up to that time, newest first. The watched vessels' positions are all recorded, so
+/// theirs are exactly nmea-parser's last before the time.
+#[test]
+fn the_fleet_as_of_a_time_is_where_the_feed_had_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    util::replay_story(&db);
+    let http = free_port();
+    let mut child = util::bin()
+        .args(["serve", "--listen", &format!("127.0.0.1:{http}"), "--db"])
+        .arg(&db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(util::wait_until(Duration::from_secs(20), || util::get(
+        http, "/healthz"
+    )
+    .is_some()));
+    let events = util::story_events();
+    let lines = util::story();
+    // Two hours after Sparta's departure: Sparta under way, Sparta II in port.
+    let at = "2025-01-25T13:10:00Z";
+    let at_ms = vesselwatch_ais::time::UnixMillis::parse_rfc3339(at.as_bytes())
+        .unwrap()
+        .0;
+    let (status, _, body) = get(http, &format!("/api/map/at?time={at}"));
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["time"], at);
+    // Events: those up to the time, newest first.
+    let mut upto: Vec<&str> = events
+        .iter()
+        .filter(|e| e["time"].as_str().unwrap() <= at)
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    upto.reverse();
+    let listed: Vec<&str> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, upto);
+    // Vessels: every one shown had a position in the day before; the watched ones are exact.
+    let upto_lines: Vec<(i64, String)> = lines
+        .iter()
+        .filter(|(t, _)| t * 1000 <= at_ms)
+        .cloned()
+        .collect();
+    let day: Vec<(i64, String)> = upto_lines
+        .iter()
+        .filter(|(t, _)| t * 1000 >= at_ms - 86_400_000)
+        .cloned()
+        .collect();
+    let in_day = util::last_positions(&day);
+    let shown: BTreeMap<u64, &Value> = v["vessels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["mmsi"].as_u64().unwrap(), d))
+        .collect();
+    for mmsi in shown.keys() {
+        assert!(
+            in_day.contains_key(&(*mmsi as u32)),
+            "{mmsi} had no position in the day"
+        );
+    }
+    let watched: std::collections::BTreeSet<u64> =
+        events.iter().map(|e| e["mmsi"].as_u64().unwrap()).collect();
+    for mmsi in &watched {
+        let d = shown.get(mmsi).unwrap_or_else(|| panic!("{mmsi} missing"));
+        let (t, lat, lon) = in_day[&(*mmsi as u32)];
+        assert!((d["lat"].as_f64().unwrap() - lat).abs() < 5.1e-7, "{d}");
+        assert!((d["lon"].as_f64().unwrap() - lon).abs() < 5.1e-7, "{d}");
+        assert_eq!(
+            d["time"].as_str().unwrap(),
+            vesselwatch_ais::time::UnixMillis(t).to_string()
+        );
+        assert_eq!(
+            d["label"],
+            events.iter().find(|e| e["mmsi"] == *mmsi).unwrap()["label"]
+        );
+        // The direction: from its position before (the last one earlier than this one).
+        let earlier: Vec<(i64, String)> =
+            day.iter().filter(|(s, _)| s * 1000 < t).cloned().collect();
+        let (_, plat, plon) = util::last_positions(&earlier)[&(*mmsi as u32)];
+        let expected = bearing((plat, plon), (lat, lon));
+        match d["course"].as_f64() {
+            Some(course) => {
+                let diff = (course - expected).rem_euclid(360.0);
+                assert!(
+                    diff.min(360.0 - diff) < 0.06,
+                    "course {course} vs {expected}"
+                );
+            }
+            // Stopped (under half a knot), or less than ten metres moved: no direction.
+            None => assert!(
+                d["sog"].as_f64().is_some_and(|s| s < 0.5)
+                    || ((lat - plat).abs() * 111_195.0 < 10.0
+                        && (lon - plon).abs() * 91_000.0 < 10.0),
+                "{d}"
+            ),
+        }
+    }
+    let (status, _, _) = get(http, "/api/map/at?time=yesterday-ish");
+    assert_eq!(status, 400);
+    assert!(util::sigterm(&mut child).success());
+}

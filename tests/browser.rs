@@ -418,6 +418,116 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
     assert!(api_points > 1, "{track}");
     assert_eq!(points, json!(api_points));
 
+    // The picture: the arrival, the clicked vessel's panel and its track.
+    let png = c.screenshot().await.unwrap();
+
+    // Clicking an event shows it on the map: the view flies to where it happened.
+    let holding = &events[0];
+    c.find(Locator::Css(&format!(
+        "#events li[data-id=\"{}\"]",
+        holding["id"].as_str().unwrap()
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    c.execute_async(
+        "const done = arguments[0]; vw.map.once('moveend', () => done(true));",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let centre: Vec<f64> = serde_json::from_value(
+        c.execute(
+            "const c = vw.map.getCenter(); return [c.lat, c.lng];",
+            vec![],
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        (centre[0] - holding["lat"].as_f64().unwrap()).abs() < 1e-6,
+        "{centre:?}"
+    );
+    assert!(
+        (centre[1] - holding["lon"].as_f64().unwrap()).abs() < 1e-6,
+        "{centre:?}"
+    );
+
+    // The time slider: the page shows the fleet and events as of the time, as the API gives them;
+    // `Live` brings back the present.
+    let at = "2025-01-12T16:00:00Z";
+    let at_ms = vesselwatch_ais::time::UnixMillis::parse_rfc3339(at.as_bytes())
+        .unwrap()
+        .0;
+    c.execute(
+        &format!(
+            "const s = document.getElementById('slider'); s.value = {at_ms};
+             s.dispatchEvent(new Event('input'));"
+        ),
+        vec![],
+    )
+    .await
+    .unwrap();
+    let (past, _) = until(
+        &c,
+        Duration::from_secs(10),
+        &format!("vw.shown === {at_ms}"),
+    )
+    .await;
+    assert!(past, "the slider did not show the past");
+    let (_, body) = util::get(http, &format!("/api/map/at?time={at}")).unwrap();
+    let then: Value = serde_json::from_str(&body).unwrap();
+    let then_vessels: BTreeSet<u64> = then["vessels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["mmsi"].as_u64().unwrap())
+        .collect();
+    let drawn_then = c
+        .execute_async(
+            "const done = arguments[0];
+             vw.map.getSource('vessels').getData().then(d => done(d.features.map(f => f.id)));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::from_value::<BTreeSet<u64>>(drawn_then).unwrap(),
+        then_vessels
+    );
+    let listed_then: Vec<String> = serde_json::from_value(
+        c.execute(
+            "return [...document.querySelectorAll('#events li')].map(e => e.dataset.id);",
+            vec![],
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    // At 16:00 on the 12th, only Sparta's holding (15:40) had happened.
+    assert_eq!(
+        listed_then,
+        vec![holding["id"].as_str().unwrap().to_string()]
+    );
+    c.find(Locator::Id("live"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let (live, _) = until(
+        &c,
+        Duration::from_secs(5),
+        &format!(
+            "vw.shown === 'live' && document.querySelector('#events li').dataset.id === '{id}'"
+        ),
+    )
+    .await;
+    assert!(live, "Live did not bring back the present");
+
     // No errors in the console from start to here.
     let log = c.issue_cmd(BrowserLog).await.unwrap();
     let severe: Vec<&Value> = log
@@ -428,7 +538,6 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
         .collect();
     assert!(severe.is_empty(), "console errors: {severe:#?}");
 
-    let png = c.screenshot().await.unwrap();
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("map.png"), &png).unwrap();

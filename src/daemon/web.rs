@@ -509,6 +509,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_tile_layer_must_be_a_url_template() {
+        let with = |t: &str| super::super::http::HttpConfig {
+            tiles: Some(t.into()),
+            ..Default::default()
+        };
+        assert!(
+            with("https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+                .validate()
+                .is_ok()
+        );
+        for bad in [
+            "tile.openstreetmap.org/{z}/{x}/{y}.png",
+            "https://tile.openstreetmap.org/{z}/{x}.png",
+            "file:///etc/{z}/{x}/{y}",
+        ] {
+            let e = with(bad).validate().unwrap_err().to_string();
+            assert!(e.contains("http.tiles"), "{bad}: {e}");
+        }
+        let settings = MapSettings::from_config(
+            &with("https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+            true,
+        );
+        assert!(settings.live);
+        assert_eq!(
+            settings.tiles.as_deref(),
+            Some("https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+        );
+    }
+
+    #[test]
     fn a_stream_position_reads_back_as_written() {
         let p = Position {
             vessels: Cursor {

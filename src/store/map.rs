@@ -179,7 +179,7 @@ pub fn changed_since(
 }
 
 /// The fleet as of `at`: each vessel's last recorded position in `[at - window, at]`, pointing
-/// along its way from the position before. Only recorded positions count, so vessels whose
+/// along its way from the position before (unless it was stopped). Only recorded positions count, so vessels whose
 /// positions `[store]` does not keep (unwatched, unsampled) are not there.
 pub fn fleet_at(conn: &Connection, at: UnixMillis, window_ms: i64) -> rusqlite::Result<Vec<Dot>> {
     let from = at.0.saturating_sub(window_ms);
@@ -218,7 +218,11 @@ pub fn fleet_at(conn: &Connection, at: UnixMillis, window_ms: i64) -> rusqlite::
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?;
-        d.course = prev.and_then(|(lat, lon)| bearing((lat, lon), (d.lat, d.lon)));
+        // Stopped (under half a knot), two fixes differ by GPS noise: no way to point.
+        let stopped = d.sog.is_some_and(|s| s < 0.5);
+        d.course = prev
+            .filter(|_| !stopped)
+            .and_then(|(lat, lon)| bearing((lat, lon), (d.lat, d.lon)));
         d.sog = d.sog.map(|s| (s * 10.0).round() / 10.0);
         out.push(d);
     }
