@@ -454,9 +454,13 @@ async function start() {
   });
   await new Promise((ok) => map.once('load', ok));
   if (!map.hasImage('arrow')) map.addImage('arrow', arrowImage(), { sdf: true });
+  // The fleet and the basemap load side by side: the vessels need not wait for the coastlines.
+  follow();
   if (!info.tiles) {
-    await loadBasemap(map, 'countries-50m.json');
-    map.once('idle', () => loadBasemap(map, 'countries-10m.json').catch((e) => console.warn('basemap', e)));
+    loadBasemap(map, 'countries-50m.json')
+      .then(() => map.once('idle', () => loadBasemap(map, 'countries-10m.json')
+        .catch((e) => console.error('basemap 1:10m', e))))
+      .catch((e) => console.error('basemap 1:50m', e));
   }
   // Fences: names on the map, and the view opens on them.
   const fences = await json('api/fences');
@@ -497,7 +501,6 @@ async function start() {
   $('slider').addEventListener('input', onSlider);
   $('live').addEventListener('click', goLive);
   setInterval(expire, 10000);
-  follow();
 }
 
 start().catch((e) => {
