@@ -342,7 +342,7 @@ fn exit_status(e: &anyhow::Error) -> u8 {
                         | C::Unknown { .. }
                         | C::UnknownVessel(_)
                         | C::Filter(_)
-                        | C::NoPosition
+                        | C::NoPosition(_)
                         | C::NoWebhook(_)
                 )
             })

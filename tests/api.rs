@@ -805,3 +805,80 @@ fn the_fleet_as_of_a_time_is_where_the_feed_had_it() {
     assert_eq!(status, 400);
     assert!(util::sigterm(&mut child).success());
 }
+
+/// Issue 12, a vessel's track on the map: `points=N` spreads at most about N positions over the
+/// period, the last of each equal slice of time, so that a long period is drawn whole. The slices
+/// are computed here from the feed's own fixes (nmea-parser), and so are the positions.
+#[test]
+fn a_track_spread_over_its_period_keeps_the_last_fix_of_each_slice() {
+    use nmea_parser::{NmeaParser, ParsedMessage};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    util::replay_story(&db);
+    let http = free_port();
+    let mut child = util::bin()
+        .args(["serve", "--listen", &format!("127.0.0.1:{http}"), "--db"])
+        .arg(&db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(util::wait_until(Duration::from_secs(20), || util::get(
+        http, "/healthz"
+    )
+    .is_some()));
+    let (since, until) = ("2025-01-12T00:00:00Z", "2025-02-05T00:00:00Z");
+    let ms = |t: &str| {
+        vesselwatch_ais::time::UnixMillis::parse_rfc3339(t.as_bytes())
+            .unwrap()
+            .0
+    };
+    let mmsi = 273_000_201;
+    let mut parser = NmeaParser::new();
+    let mut fixes: Vec<(i64, f64, f64)> = Vec::new();
+    for (t, line) in util::story() {
+        let sentence = &line[line.rfind('\\').unwrap() + 1..];
+        if let Ok(ParsedMessage::VesselDynamicData(v)) = parser.parse_sentence(sentence)
+            && v.mmsi == mmsi
+            && let (Some(lat), Some(lon)) = (v.latitude, v.longitude)
+            && (ms(since)..ms(until)).contains(&(t * 1000))
+        {
+            fixes.push((t * 1000, lat, lon));
+        }
+    }
+    for points in [1, 20, 500] {
+        let slice = (ms(until) - ms(since)) / points;
+        let mut expected: BTreeMap<i64, (i64, f64, f64)> = BTreeMap::new();
+        for f in &fixes {
+            expected.insert(f.0 / slice, *f);
+        }
+        let (status, _, body) = get(
+            http,
+            &format!("/api/vessels/{mmsi}/track?since={since}&until={until}&points={points}"),
+        );
+        assert_eq!(status, 200, "{body}");
+        let track: Value = serde_json::from_str(&body).unwrap();
+        let coords = track["geometry"]["coordinates"]
+            .as_array()
+            .or(track["features"][0]["geometry"]["coordinates"].as_array())
+            .cloned()
+            .unwrap_or_else(|| vec![track["geometry"]["coordinates"].clone()]);
+        assert_eq!(coords.len(), expected.len(), "points={points}");
+        for (c, (_, lat, lon)) in coords.iter().zip(expected.values()) {
+            assert!((c[0].as_f64().unwrap() - lon).abs() < 1e-9, "{c} {lon}");
+            assert!((c[1].as_f64().unwrap() - lat).abs() < 1e-9, "{c} {lat}");
+        }
+    }
+    let (status, _, _) = get(http, &format!("/api/vessels/{mmsi}/track?points=0"));
+    assert_eq!(status, 400);
+
+    // A stream resumed from a position this database never had (another file's): the fleet again.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let url = format!("http://127.0.0.1:{http}/api/stream");
+        let mut sse = Sse::open(&url, Some("99999999.0.99999")).await;
+        let (event, _, _) = sse.next(Duration::from_secs(5)).await.expect("a message");
+        assert_eq!(event, "fleet");
+    });
+    assert!(util::sigterm(&mut child).success());
+}

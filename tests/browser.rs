@@ -156,7 +156,12 @@ async fn until(c: &Client, limit: Duration, expr: &str) -> (bool, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
     if let Err(why) = browser_installed() {
-        println!("skipped: the browser test needs Chromium and ChromeDriver: {why}");
+        // On stderr, not through the test harness's captured stdout: a plain `cargo test` shows it.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: the browser test needs Chromium and ChromeDriver: {why}"
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -222,6 +227,10 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
     assert!(ready, "the page never drew its first fleet");
     let (_, first) = until(&c, Duration::from_secs(10), "vw.firstDrawMs").await;
     println!("first fleet drawn {first} ms after navigation start");
+    // A picture before any assertion, so that a failing run leaves one too.
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("map-start.png"), c.screenshot().await.unwrap()).unwrap();
 
     // The fixture's vessels are on the map: in the page's fleet and in the drawn source.
     let shown: BTreeSet<u32> = serde_json::from_value(
@@ -387,6 +396,45 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
         name.starts_with(arrival["label"].as_str().unwrap()),
         "panel says {name:?}"
     );
+    // Its identity: the event's IMO and call sign, the type of code 70 in words (ITU-R M.1371
+    // Table 53: cargo) and the flag of MID 273 (ITU: Russian Federation).
+    let rows: BTreeMap<String, String> = serde_json::from_value(
+        c.execute(
+            "const o = {}; for (const dt of document.querySelectorAll('#vessel-identity dt'))
+               o[dt.textContent] = dt.nextElementSibling.textContent; return o;",
+            vec![],
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rows["MMSI"], mmsi.to_string(), "{rows:?}");
+    assert_eq!(rows["IMO"], arrival["imo"].to_string(), "{rows:?}");
+    assert_eq!(rows["call sign"], arrival["callsign"].as_str().unwrap());
+    assert_eq!(rows["type"], "cargo");
+    assert_eq!(rows["flag"], "Russian Federation");
+    assert_eq!(
+        rows["watch"],
+        format!(
+            "{} ({})",
+            arrival["label"].as_str().unwrap(),
+            arrival["group"].as_str().unwrap()
+        )
+    );
+    // Its visits: the one it has just begun, open.
+    let visits: Vec<Vec<String>> = serde_json::from_value(
+        c.execute(
+            "return [...document.querySelectorAll('#visits tbody tr')]
+               .map(tr => [...tr.children].map(td => td.textContent));",
+            vec![],
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(visits.len(), 1, "{visits:?}");
+    assert_eq!(visits[0][0], arrival["fence"].as_str().unwrap());
+    assert_eq!(visits[0][2], "in port");
     // The track drawn is the API's for the same day: the positions of the last 24 hours.
     let last_report = c
         .execute(
@@ -528,6 +576,19 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
     .await;
     assert!(live, "Live did not bring back the present");
 
+    // Nothing was fetched from anywhere but the page's own origin: no CDN, no tiles by default.
+    let foreign: Vec<String> = serde_json::from_value(
+        c.execute(
+            "return performance.getEntriesByType('resource').map(e => e.name)
+               .filter(u => new URL(u).origin !== location.origin && !u.startsWith('blob:'));",
+            vec![],
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(foreign.is_empty(), "fetched off the host: {foreign:?}");
+
     // No errors in the console from start to here.
     let log = c.issue_cmd(BrowserLog).await.unwrap();
     let severe: Vec<&Value> = log
@@ -538,8 +599,6 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
         .collect();
     assert!(severe.is_empty(), "console errors: {severe:#?}");
 
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
-    std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("map.png"), &png).unwrap();
     if let Some(path) = std::env::var_os("VESSELWATCH_SCREENSHOT") {
         std::fs::write(path, &png).unwrap();

@@ -639,6 +639,9 @@ fn kml_tracks_and_events_hold_the_fixture_positions_and_times() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
+    // The refusal names the format asked for, not another.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--format kml is for"), "{err}");
 }
 
 /// Issue item 3: every record names its vessel alike. Events, visits and vessels each carry the

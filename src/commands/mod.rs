@@ -39,9 +39,10 @@ pub enum CommandError {
     /// The database file does not exist.
     #[error("{0}: no such database (run `vesselwatch replay` or the daemon first, or pass --db)")]
     NoDatabase(PathBuf),
-    /// GeoJSON was asked of visits, which have no position of their own.
-    #[error("--format geojson is for `track`, `events` and `vessels` (visits have no position)")]
-    NoPosition,
+    /// A map format (GeoJSON, KML) was asked of visits, which have no position of their own; the
+    /// format asked for.
+    #[error("--format {0} is for `track`, `events` and `vessels` (visits have no position)")]
+    NoPosition(&'static str),
     /// A name the database does not know: a fence, an event kind. Says what there is instead.
     #[error("no {what} named {given:?} (known: {})", known.join(", "))]
     Unknown {

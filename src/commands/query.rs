@@ -73,6 +73,7 @@ pub fn filter(
         until: opts.until.map(|t| t.resolve(now)),
         open: opts.open,
         limit: opts.limit,
+        spread: None,
     };
     check_filters(conn, what, &filter)?;
     Ok(filter)
@@ -249,8 +250,12 @@ pub fn run(
     if !db.exists() {
         return Err(CommandError::NoDatabase(db));
     }
-    if matches!(opts.format, OutputFormat::Geojson | OutputFormat::Kml) && what == What::Visits {
-        return Err(CommandError::NoPosition);
+    if what == What::Visits {
+        match opts.format {
+            OutputFormat::Geojson => return Err(CommandError::NoPosition("geojson")),
+            OutputFormat::Kml => return Err(CommandError::NoPosition("kml")),
+            _ => {}
+        }
     }
     let conn = store::open_read_only(&db)?;
     let filter = filter(&conn, what, opts, now)?;

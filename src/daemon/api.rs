@@ -58,6 +58,9 @@ struct ApiQuery {
     vessel: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     open: Option<bool>,
+    /// Tracks: at most about this many positions, spread over the period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    points: Option<usize>,
 }
 
 impl ApiQuery {
@@ -243,9 +246,14 @@ async fn track(
     };
     opts.vessel = Some(id);
     opts.limit = Some(limit);
+    let spread = match q.points {
+        None => None,
+        Some(n) if (1..=PAGE_MAX).contains(&n) => Some(n),
+        Some(n) => return bad_request(&format!("points {n} is out of range: 1 to {PAGE_MAX}")),
+    };
     let r = read(&s, move |c| {
         Ok(match api_filter(c, What::Track, &opts)? {
-            Ok(f) => Ok(query::track(c, &f)?),
+            Ok(f) => Ok(query::track(c, &query::Filter { spread, ..f })?),
             Err(why) => Err(why),
         })
     })

@@ -171,7 +171,9 @@ async fn authorise(
         }
         let value =
             serde_urlencoded::to_string([(TOKEN_COOKIE, given.as_str())]).expect("strings encode");
-        let cookie = format!("{value}; HttpOnly; SameSite=Strict; Path=/");
+        // Lax, not Strict: the link is often opened from another site (a chat, a mail), and a
+        // Strict cookie would not come with the redirect that follows. The map and API only read.
+        let cookie = format!("{value}; HttpOnly; SameSite=Lax; Path=/");
         return (
             StatusCode::SEE_OTHER,
             [

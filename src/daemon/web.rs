@@ -125,6 +125,24 @@ static ASSETS: [Asset; 14] = [
     asset!("VERSIONS.txt", TEXT, "vendor/VERSIONS.txt"),
 ];
 
+/// Whether the client takes gzip: named in `Accept-Encoding` without `q=0` (RFC 9110 §12.5.3).
+fn takes_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',').any(|e| {
+                let mut parts = e.split(';').map(str::trim);
+                parts.next() == Some("gzip")
+                    && parts.all(|p| {
+                        p.strip_prefix("q=")
+                            .and_then(|q| q.parse::<f32>().ok())
+                            .is_none_or(|q| q > 0.0)
+                    })
+            })
+        })
+}
+
 /// Serves an asset: `304` when the browser has it (its ETag), gzipped when stored so and the
 /// client takes it. Inflating (for a client without gzip) runs on a blocking thread: 4 MB takes
 /// long enough in a debug build to stall the runtime's workers, and the map's stream with them.
@@ -132,12 +150,19 @@ async fn asset(name: &str, headers: &HeaderMap) -> Response {
     let Some(a) = ASSETS.iter().find(|a| a.name == name) else {
         return (StatusCode::NOT_FOUND, "no such file\n").into_response();
     };
-    let etag = a.etag.get_or_init(|| {
+    let hash = a.etag.get_or_init(|| {
         use sha2::Digest;
         let d = sha2::Sha256::digest(a.bytes);
-        let hex: String = d.iter().take(12).map(|b| format!("{b:02x}")).collect();
-        format!("\"{hex}\"")
+        d.iter().take(12).map(|b| format!("{b:02x}")).collect()
     });
+    let zipped = a.gzipped && takes_gzip(headers);
+    // Each encoding is its own representation, with its own tag (RFC 9110 §8.8.3).
+    let etag = if zipped {
+        format!("\"{hash}-gz\"")
+    } else {
+        format!("\"{hash}\"")
+    };
+    let etag = etag.as_str();
     let common = [
         (header::CACHE_CONTROL, "no-cache"),
         (header::VARY, "Accept-Encoding"),
@@ -148,20 +173,12 @@ async fn asset(name: &str, headers: &HeaderMap) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
     {
-        return (
-            StatusCode::NOT_MODIFIED,
-            common,
-            [(header::ETAG, etag.as_str())],
-        )
-            .into_response();
+        return (StatusCode::NOT_MODIFIED, common, [(header::ETAG, etag)]).into_response();
     }
-    let takes_gzip = headers
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+
     let mut r = if !a.gzipped {
         a.bytes.into_response()
-    } else if takes_gzip {
+    } else if zipped {
         let mut r = a.bytes.into_response();
         r.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -275,7 +292,11 @@ struct AtQuery {
 
 /// `/api/map/at?time=T`: the fleet as of `T` (each vessel's last recorded position in the day
 /// before it) and the newest events before it: the time slider's view of a replayed database.
-async fn at(State(s): State<Arc<Shared>>, Query(q): Query<AtQuery>) -> Response {
+async fn at(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<AtQuery>,
+    headers: HeaderMap,
+) -> Response {
     let t = match q.time.parse::<TimeArg>() {
         Ok(t) => t.resolve(crate::clock::now()),
         Err(e) => return (StatusCode::BAD_REQUEST, format!("time: {e}\n")).into_response(),
@@ -298,7 +319,30 @@ async fn at(State(s): State<Arc<Shared>>, Query(q): Query<AtQuery>) -> Response 
                 serde_json::to_string(&dots).expect("dots serialise"),
                 events.join(",")
             );
-            ([(header::CONTENT_TYPE, JSON)], body).into_response()
+            // 50,000 vessels are 6 MB of JSON and 1 MB gzipped: compressed (fast, on a blocking
+            // thread) for a browser that takes it, at every stop of the slider.
+            if takes_gzip(&headers) {
+                let zipped = tokio::task::spawn_blocking(move || {
+                    use std::io::Write;
+                    let mut e =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                    e.write_all(body.as_bytes()).expect("writing to memory");
+                    e.finish().expect("writing to memory")
+                })
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+                (
+                    [
+                        (header::CONTENT_TYPE, JSON),
+                        (header::CONTENT_ENCODING, "gzip"),
+                        (header::VARY, "Accept-Encoding"),
+                    ],
+                    zipped,
+                )
+                    .into_response()
+            } else {
+                ([(header::CONTENT_TYPE, JSON)], body).into_response()
+            }
         }
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
     }
@@ -322,12 +366,14 @@ impl Position {
 
     fn parse(s: &str) -> Option<Self> {
         let mut it = s.split('.');
+        // Unsigned: the counters start at 0, and a negative one would replay the whole table.
+        let number = |t: Option<&str>| t?.parse::<u64>().ok().and_then(|n| i64::try_from(n).ok());
         let p = Position {
             vessels: Cursor {
-                changed: it.next()?.parse().ok()?,
+                changed: number(it.next())?,
                 mmsi: it.next()?.parse().ok()?,
             },
-            event: it.next()?.parse().ok()?,
+            event: number(it.next())?,
         };
         it.next().is_none().then_some(p)
     }
@@ -373,39 +419,32 @@ async fn stream(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(Position::parse);
+    let r = read(&s, |c| {
+        let position = Position {
+            vessels: map::newest(c)?,
+            event: map::last_event(c)?,
+        };
+        Ok((position, map::newest_fix(c)?))
+    })
+    .await;
+    let (now, newest) = match r {
+        Ok(x) => x,
+        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
+    };
     let step = match resume {
-        Some(p) => Step::Follow(p),
-        None => {
-            let r = read(&s, |c| {
-                let position = Position {
-                    vessels: map::newest(c)?,
-                    event: map::last_event(c)?,
-                };
-                let newest: Option<i64> = c
-                    .query_row(
-                        "SELECT max(coalesce(fix_time, last_seen)) FROM vessels",
-                        [],
-                        |r| r.get(0),
-                    )
-                    .or_else(|_| {
-                        c.query_row("SELECT max(last_seen) FROM vessels", [], |r| r.get(0))
-                    })?;
-                Ok((position, newest))
-            })
-            .await;
-            match r {
-                Ok((then, newest)) => Step::Fleet {
-                    since: UnixMillis(
-                        newest
-                            .unwrap_or(0)
-                            .saturating_sub(FLEET_WINDOW.as_millis() as i64),
-                    ),
-                    after: 0,
-                    then,
-                },
-                Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
-            }
-        }
+        // A position past the database's own is from another file (a restored backup, `serve`
+        // restarted over another database): followed, it would never see a change. The fleet
+        // again instead.
+        Some(p) if p.vessels <= now.vessels && p.event <= now.event => Step::Follow(p),
+        _ => Step::Fleet {
+            since: UnixMillis(
+                newest
+                    .unwrap_or(0)
+                    .saturating_sub(FLEET_WINDOW.as_millis() as i64),
+            ),
+            after: 0,
+            then: now,
+        },
     };
     let state = StreamState {
         shared: s,
@@ -509,6 +548,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn gzip_is_taken_unless_refused() {
+        let with = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(v));
+            takes_gzip(&h)
+        };
+        assert!(with("gzip"));
+        assert!(with("br, gzip;q=0.5"));
+        assert!(with("deflate, gzip ; q=1"));
+        assert!(!with("gzip;q=0"));
+        assert!(!with("gzip;q=0.0, br"));
+        assert!(!with("br, deflate"));
+        assert!(!with("x-gzip2"));
+        assert!(!takes_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
     fn a_tile_layer_must_be_a_url_template() {
         let with = |t: &str| super::super::http::HttpConfig {
             tiles: Some(t.into()),
@@ -549,7 +605,9 @@ mod tests {
         };
         assert_eq!(p.id(), "42.273000201.7");
         assert_eq!(Position::parse(&p.id()), Some(p));
-        for bad in ["", "1.2", "1.2.3.4", "a.b.c", "1.-2.3", "1.2.x"] {
+        for bad in [
+            "", "1.2", "1.2.3.4", "a.b.c", "1.-2.3", "1.2.x", "-5.0.-3", "5.0.-3",
+        ] {
             assert_eq!(Position::parse(bad), None, "{bad:?}");
         }
     }

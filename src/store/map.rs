@@ -132,6 +132,18 @@ pub fn newest(conn: &Connection) -> rusqlite::Result<Cursor> {
         .unwrap_or_default())
 }
 
+/// The message time of the newest fix stored (`None` for an empty database): the fleet window
+/// ends there.
+pub fn newest_fix(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    let version: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let sql = if version >= 5 {
+        "SELECT max(coalesce(fix_time, last_seen)) FROM vessels"
+    } else {
+        "SELECT max(last_seen) FROM vessels"
+    };
+    conn.query_row(sql, [], |r| r.get(0))
+}
+
 /// At most `limit` vessels with a position and an MMSI above `after`, whose fix is no older than
 /// `since`: a page of the fleet as it is now.
 pub fn fleet_page(
@@ -179,7 +191,9 @@ pub fn changed_since(
 }
 
 /// The fleet as of `at`: each vessel's last recorded position in `[at - window, at]`, pointing
-/// along its way from the position before (unless it was stopped). Only recorded positions count, so vessels whose
+/// along its way from the position before (unless it was stopped). Only vessels heard across the
+/// window are looked at: on a database of years, most rows are passed without a look at their
+/// positions. Only recorded positions count, so vessels whose
 /// positions `[store]` does not keep (unwatched, unsampled) are not there.
 pub fn fleet_at(conn: &Connection, at: UnixMillis, window_ms: i64) -> rusqlite::Result<Vec<Dot>> {
     let from = at.0.saturating_sub(window_ms);
@@ -187,6 +201,7 @@ pub fn fleet_at(conn: &Connection, at: UnixMillis, window_ms: i64) -> rusqlite::
         "SELECT v.mmsi, p.lat, p.lon, p.sog, v.name, v.imo, v.callsign, v.shiptype, p.time
          FROM vessels v JOIN positions p ON p.mmsi = v.mmsi AND p.time = (
              SELECT max(time) FROM positions WHERE mmsi = v.mmsi AND time BETWEEN ?1 AND ?2)
+         WHERE v.last_seen >= ?1 AND v.first_seen <= ?2
          ORDER BY v.mmsi",
     )?;
     let mut before = conn.prepare_cached(

@@ -26,6 +26,10 @@ pub struct Filter {
     pub open: bool,
     /// At most this many rows.
     pub limit: Option<usize>,
+    /// Tracks only: at most about this many positions, spread over the period (the last of each
+    /// equal slice of time), so that a month of a ship reporting every ten seconds draws as a
+    /// line of the whole month, not its first day.
+    pub spread: Option<usize>,
 }
 
 /// Resolves `NAME|MMSI|IMO` to MMSIs: nine digits are an MMSI, seven an IMO number (every MMSI that
@@ -445,11 +449,31 @@ pub struct TrackPoint {
 /// Positions of the filtered vessels, in time order.
 pub fn track(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<TrackPoint>> {
     let w = Where::new(f, "mmsi", None, None, "time");
-    let sql = format!(
-        "SELECT mmsi, time, lat, lon, sog FROM positions{} ORDER BY time, mmsi{}",
-        w.sql(),
-        f.limit.map_or(String::new(), |n| format!(" LIMIT {n}"))
-    );
+    let limit = f.limit.map_or(String::new(), |n| format!(" LIMIT {n}"));
+    let sql = match f.spread {
+        None => format!(
+            "SELECT mmsi, time, lat, lon, sog FROM positions{} ORDER BY time, mmsi{limit}",
+            w.sql()
+        ),
+        Some(n) => {
+            // The period's ends: as given, else the vessel's first and last positions.
+            let (lo, hi): (Option<i64>, Option<i64>) = conn.query_row(
+                &format!("SELECT min(time), max(time) FROM positions{}", w.sql()),
+                w.params().as_slice(),
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let lo = f.since.map(|t| t.0).or(lo).unwrap_or(0);
+            let hi = f.until.map(|t| t.0).or(hi.map(|t| t + 1)).unwrap_or(lo);
+            let slice = (hi.saturating_sub(lo) / n.max(1) as i64).max(1);
+            // SQLite takes the bare columns of a `max()` aggregate from the row with the
+            // maximum (lang_select.html, "bare columns"): the last position of each slice.
+            format!(
+                "SELECT mmsi, max(time), lat, lon, sog FROM positions{}
+                 GROUP BY mmsi, time / {slice} ORDER BY 2, 1{limit}",
+                w.sql()
+            )
+        }
+    };
     let mut stmt = conn.prepare(&sql)?;
     stmt.query_map(w.params().as_slice(), |r| {
         Ok(TrackPoint {

@@ -228,8 +228,11 @@ function showEvents(list) {
 function addEvents(records) {
   if (!records.length) return;
   const known = new Set(vw.liveEvents.map((e) => e.id));
-  const fresh = records.filter((e) => !known.has(e.id)).reverse();
-  vw.liveEvents = fresh.concat(vw.liveEvents).slice(0, EVENTS_SHOWN);
+  const fresh = records.filter((e) => !known.has(e.id));
+  // Newest by event time: a replay of last month stores old events after new ones.
+  vw.liveEvents = fresh.concat(vw.liveEvents)
+    .sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0))
+    .slice(0, EVENTS_SHOWN);
   if (vw.shown === 'live') showEvents(vw.liveEvents);
 }
 
@@ -267,9 +270,10 @@ async function select(mmsi) {
     if (dot?.course != null) identityRow(dl, 'course', `${dot.course}°`);
     if (v.names && v.names.length > 1) identityRow(dl, 'names', v.names.join(', '));
   }
-  const visits = await json(`api/visits?vessel=${mmsi}&limit=50`).catch(() => []);
+  // Oldest first from the API: the newest 50 are its end.
+  const visits = await json(`api/visits?vessel=${mmsi}&limit=5000`).catch(() => []);
   if (vw.selected !== mmsi) return;
-  $('visits').tBodies[0].replaceChildren(...visits.slice().reverse().map((x) => {
+  $('visits').tBodies[0].replaceChildren(...visits.slice(-50).reverse().map((x) => {
     const tr = document.createElement('tr');
     for (const c of [x.fence, fmtTime(x.arrival), x.departure ? fmtTime(x.departure) : 'in port']) {
       const td = document.createElement('td');
@@ -286,7 +290,8 @@ async function drawTrack(lastReport) {
   if (mmsi == null) return;
   const period = $('period').value;
   const until = vw.shown === 'live' ? lastReport : vw.shown;
-  let q = `limit=5000&until=${new Date(until + 1).toISOString()}`;
+  // Spread over the period: a month of ten-second reports is 260,000 positions.
+  let q = `points=2000&limit=5000&until=${new Date(until + 1).toISOString()}`;
   if (period) q += `&since=${new Date(until - Number(period)).toISOString()}`;
   const track = await json(`api/vessels/${mmsi}/track?${q}`).catch(() => null);
   if (vw.selected !== mmsi) return;
@@ -322,7 +327,10 @@ function onSlider() {
   const t = Number($('slider').value);
   $('slider-time').textContent = fmtTime(new Date(t).toISOString());
   clearTimeout(sliderTimer);
-  sliderTimer = setTimeout(() => showAt(t), 200);
+  sliderTimer = setTimeout(() => showAt(t).catch((e) => {
+    $('status').textContent = `cannot show ${fmtTime(new Date(t).toISOString())}: ${e.message}`;
+    $('status').className = 'status down';
+  }), 200);
 }
 
 async function showAt(t) {
@@ -352,7 +360,8 @@ function status() {
   if (vw.shown !== 'live') return;
   const s = $('status');
   s.className = `status ${connected ? 'live' : 'down'}`;
-  s.textContent = connected ? 'live' : 'reconnecting…';
+  // `serve` over a database no pipeline writes: it follows the file, which may not change.
+  s.textContent = connected ? (vw.pipeline ? 'live' : 'following the database') : 'reconnecting…';
 }
 
 function follow() {
@@ -405,10 +414,11 @@ function follow() {
 async function start() {
   const info = await json('api/map');
   vw.windowMs = info.window_s * 1000;
+  vw.pipeline = info.live;
   const sources = {
     land: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
     borders: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
-    fences: { type: 'geojson', data: 'api/fences' },
+    fences: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
     vessels: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
     track: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
   };
@@ -464,20 +474,25 @@ async function start() {
   }
   // Fences: names on the map, and the view opens on them.
   const fences = await json('api/fences');
+  map.getSource('fences').setData(fences);
   const bounds = new maplibregl.LngLatBounds();
   for (const f of fences.features) {
     const ring = f.geometry.type === 'Polygon' ? f.geometry.coordinates[0]
       : f.geometry.type === 'MultiPolygon' ? f.geometry.coordinates[0][0]
       : f.geometry.type === 'LineString' ? f.geometry.coordinates : [];
     if (!ring.length) continue;
-    ring.forEach((c) => bounds.extend(c));
-    const xs = ring.map((c) => c[0]);
-    const ys = ring.map((c) => c[1]);
+    // A loop, not Math.min(...xs): spreading a million-vertex fence overflows the stack.
+    let [w, s, e, n] = [Infinity, Infinity, -Infinity, -Infinity];
+    for (const [x, y] of ring) {
+      w = Math.min(w, x); e = Math.max(e, x); s = Math.min(s, y); n = Math.max(n, y);
+    }
+    bounds.extend([w, s]);
+    bounds.extend([e, n]);
     const el = document.createElement('div');
     el.className = 'fence-label';
     el.textContent = f.properties.name;
     new maplibregl.Marker({ element: el })
-      .setLngLat([(Math.min(...xs) + Math.max(...xs)) / 2, Math.max(...ys)])
+      .setLngLat([(w + e) / 2, n])
       .setOffset([0, -8])
       .addTo(map);
   }
