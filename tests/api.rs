@@ -469,7 +469,7 @@ fn beyond_loopback_a_bearer_token_is_required() {
         .find_map(|l| l.strip_prefix("set-cookie: "))
         .expect("a cookie");
     assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
     let pair = cookie.split(';').next().unwrap();
