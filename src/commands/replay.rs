@@ -304,13 +304,19 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplayReport, Co
         }
     };
 
-    // The inputs' size when every one is a file (an ETA), else none (standard input).
+    // The inputs' size when every one is a regular file (an ETA), else none: standard input, a
+    // FIFO or `<(zcat ...)` has a size of 0, which would give a nonsense share and ETA.
     let total = opts
         .inputs
         .iter()
         .map(|p| {
             (p != Path::new("-"))
-                .then(|| std::fs::metadata(p).ok().map(|m| m.len()))
+                .then(|| {
+                    std::fs::metadata(p)
+                        .ok()
+                        .filter(std::fs::Metadata::is_file)
+                        .map(|m| m.len())
+                })
                 .flatten()
         })
         .sum::<Option<u64>>();
