@@ -20,6 +20,7 @@ pub mod feedclock;
 pub mod fuzzgen;
 pub mod geofence;
 pub mod movement;
+pub mod neighbours;
 pub mod settings;
 pub mod tracker;
 pub mod vocab;
