@@ -165,7 +165,10 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (http, feed_port) = (free_port(), free_port());
+    let http = free_port();
+    let feed_port = std::iter::repeat_with(free_port)
+        .find(|&p| p != http)
+        .unwrap();
     let (_daemon, db) = start_daemon(dir.path(), http, feed_port);
     let mut feed = None;
     assert!(wait_until(Duration::from_secs(20), || {
@@ -470,7 +473,7 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
     let png = c.screenshot().await.unwrap();
 
     // Clicking an event shows it on the map: the view flies to where it happened.
-    let holding = &events[0];
+    let holding = events.iter().find(|e| e["kind"] == "holding").unwrap();
     c.find(Locator::Css(&format!(
         "#events li[data-id=\"{}\"]",
         holding["id"].as_str().unwrap()
@@ -555,11 +558,14 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
         .unwrap(),
     )
     .unwrap();
-    // At 16:00 on the 12th, only Sparta's holding (15:40) had happened.
-    assert_eq!(
-        listed_then,
-        vec![holding["id"].as_str().unwrap().to_string()]
-    );
+    // The events up to 16:00 on the 12th, newest first.
+    let mut until_then: Vec<String> = events
+        .iter()
+        .filter(|e| e["time"].as_str().unwrap() <= at)
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    until_then.reverse();
+    assert_eq!(listed_then, until_then);
     c.find(Locator::Id("live"))
         .await
         .unwrap()

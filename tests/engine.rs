@@ -469,3 +469,137 @@ fn a_flood_of_new_mmsis_is_held_to_max_vessels() {
     kept.sort_unstable();
     assert_eq!(kept, (300_004_000..300_005_000).collect::<Vec<u32>>());
 }
+
+/// One type 1 report of `mmsi` at `t` seconds, at `speed` knots.
+fn feed_moving(
+    engine: &mut Engine,
+    fe: &mut FrontEnd,
+    t: i64,
+    (lat, lon): (f64, f64),
+    speed: f32,
+    out: &mut Vec<Event>,
+) {
+    let report = PositionReport {
+        msg_type: 1,
+        mmsi: 273_000_777,
+        status: 0,
+        speed: Some(speed),
+        lat,
+        lon,
+        course: Some(90.0),
+        heading: Some(90),
+        second: (t % 60) as u8,
+    };
+    let (payload, fill) = encode::position(&report).armour();
+    for line in encode::sentences(&payload, fill, 'A', 0, "rTEST", 1_700_000_000 + t, 0) {
+        if let Some(d) = fe.push_line(0, line.as_bytes()) {
+            engine.on_message(&d, d.meta.time().expect("tagged"), out);
+        }
+    }
+}
+
+/// The loitering events of a voyage: `legs` of (seconds, knots), reported every `every` seconds,
+/// at sea 60 km east of the port (beyond its 25 km approach) unless `at` says where. Positions
+/// follow the speeds (eastward, flat approximation), so speed and track agree.
+fn loitering_of(legs: &[(i64, f32)], every: i64, at: (f64, f64)) -> Vec<Event> {
+    let (mut e, mut fe, mut out) = (all_engine(""), FrontEnd::default(), Vec::new());
+    let (mut t, mut east_m) = (0i64, 0.0f64);
+    for &(length, kn) in legs {
+        let end = t + length;
+        while t < end {
+            let lon = at.1 + east_m / (111_200.0 * at.0.to_radians().cos());
+            feed_moving(&mut e, &mut fe, t, (at.0, lon), kn, &mut out);
+            t += every;
+            east_m += f64::from(kn) * 1852.0 / 3600.0 * every as f64;
+        }
+    }
+    out.retain(|e| e.kind == EventKind::Loitering);
+    out
+}
+
+/// Issue 13, `loitering` (README: at most 2 kn on average for 4 h, away from ports and
+/// anchorages and their approach zones). The times are the scenario's: a spell that starts at the
+/// first slow report is reported at the first report 4 h later.
+#[test]
+fn loitering_is_four_slow_hours_at_sea_and_nothing_less() {
+    let sea = (
+        CENTER.0,
+        CENTER.1 + 60.0 / (111.2 * CENTER.0.to_radians().cos()),
+    );
+    let h = 3600;
+    // Drifting at 1 kn for 6 h after an hour under way: one event, 4 h after the first slow report.
+    let drift = loitering_of(&[(h, 12.0), (6 * h, 1.0)], 60, sea);
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert_eq!(drift[0].time.0, (1_700_000_000 + h + 4 * h) * 1000);
+    assert_eq!(drift[0].window_start.unwrap().0, (1_700_000_000 + h) * 1000);
+    assert_eq!(drift[0].fence, "");
+    // Stopped for 4 h 30 with speeds of 2.5 kn now and then (GPS noise in the speed): the
+    // average stays under 2 kn, and it is loitering.
+    let noisy: Vec<(i64, f32)> = (0..270)
+        .map(|i| (60, if i % 5 == 0 { 2.5 } else { 0.5 }))
+        .collect();
+    assert_eq!(loitering_of(&noisy, 60, sea).len(), 1);
+    // Must not fire: slowing for a pilot (40 minutes at 1.5 kn between passages at 12 kn).
+    assert!(loitering_of(&[(h, 12.0), (40 * 60, 1.5), (2 * h, 12.0)], 60, sea).is_empty());
+    // Must not fire: a 3 h 30 wait, then away at 12 kn (the average over the spell would stay
+    // under 2 kn for half an hour more; under way ends it).
+    assert!(loitering_of(&[(7 * h / 2, 0.0), (2 * h, 12.0)], 60, sea).is_empty());
+    // Must not fire: two ships' worth of time moored in port (inside the port fence).
+    assert!(loitering_of(&[(10 * h, 0.0)], 60, CENTER).is_empty());
+    // Must not fire: waiting in the port's approach (that is `holding`), 10 km out.
+    let approach = (
+        CENTER.0,
+        CENTER.1 + 10.0 / (111.2 * CENTER.0.to_radians().cos()),
+    );
+    assert!(loitering_of(&[(10 * h, 0.0)], 60, approach).is_empty());
+    // Passing at 12 kn for 10 h: nothing.
+    assert!(loitering_of(&[(10 * h, 12.0)], 60, sea).is_empty());
+}
+
+/// `[detect.loitering]` is read and checked: off means no event, thresholds move the time.
+#[test]
+fn loitering_follows_its_configuration() {
+    let cfg = |detect: &str| {
+        format!(
+            "[monitor]\nvessels = \"all\"\n{detect}\n[[fences]]\nname = \"port\"\nkind = \"port\"\n\
+             center = {{ lat = {}, lon = {} }}\nradius_km = 1\n",
+            CENTER.0, CENTER.1
+        )
+    };
+    assert!(
+        Loaded::from_str(
+            &cfg("[detect.loitering]\nmax_sog_kn = 0\n"),
+            Origin::Embedded
+        )
+        .is_err()
+    );
+    assert!(
+        Loaded::from_str(
+            &cfg("[detect.loitering]\nmin_durration = \"4h\"\n"),
+            Origin::Embedded
+        )
+        .is_err(),
+        "an unknown key is refused"
+    );
+    let sea = (CENTER.0, CENTER.1 + 0.7);
+    let run = |detect: &str| {
+        let mut e = Loaded::from_str(&cfg(detect), Origin::Embedded)
+            .unwrap()
+            .engine();
+        let (mut fe, mut out) = (FrontEnd::default(), Vec::new());
+        for i in 0..(6 * 60) {
+            feed_moving(&mut e, &mut fe, i * 60, sea, 0.5, &mut out);
+        }
+        out.into_iter()
+            .filter(|e| e.kind == EventKind::Loitering)
+            .map(|e| e.time.0)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(""), vec![(1_700_000_000 + 4 * 3600) * 1000]);
+    assert!(run("[detect.loitering]\nenabled = false\n").is_empty());
+    assert_eq!(
+        run("[detect.loitering]\nmin_duration = \"90m\"\n"),
+        vec![(1_700_000_000 + 90 * 60) * 1000]
+    );
+    assert!(run("[detect.loitering]\nmax_sog_kn = 0.4\n").is_empty());
+}

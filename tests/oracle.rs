@@ -211,9 +211,25 @@ struct ConfigFile {
     #[serde(default)]
     monitor: MonitorFile,
     #[serde(default)]
+    detect: DetectFile,
+    #[serde(default)]
     fences: Vec<FenceFile>,
     #[serde(default)]
     watch: Vec<WatchFile>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DetectFile {
+    loitering: Option<LoiteringFile>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LoiteringFile {
+    enabled: Option<bool>,
+    min_duration: Option<String>,
+    max_sog_kn: Option<f64>,
 }
 
 #[allow(dead_code)] // fields that change no event are read only to be allowed
@@ -531,6 +547,8 @@ struct Fixture {
     watch: Vec<WatchFile>,
     dark_after: Ms,
     holding_after: Ms,
+    /// `[detect.loitering]`: the spell and the average speed, when on.
+    loitering: Option<(Ms, f64)>,
 }
 
 fn read(path: &Path) -> String {
@@ -673,6 +691,16 @@ impl Fixture {
             watch: c.watch,
             dark_after: duration(c.monitor.dark_after.as_deref().unwrap_or("4h")),
             holding_after: duration(c.monitor.holding_after.as_deref().unwrap_or("6h")),
+            // README "Events": `loitering` is on, 4 h at most 2 kn on average, by default.
+            loitering: {
+                let l = c.detect.loitering.unwrap_or_default();
+                l.enabled.unwrap_or(true).then(|| {
+                    (
+                        duration(l.min_duration.as_deref().unwrap_or("4h")),
+                        l.max_sog_kn.unwrap_or(2.0),
+                    )
+                })
+            },
         }
     }
 
@@ -902,8 +930,83 @@ fn oracle(fx: &Fixture) -> Vec<Expected> {
             }
         }
         holding(&cx, &mut out);
+        loitering(&cx, &mut out);
     }
     out
+}
+
+/// `loitering`. README: "a monitored vessel whose time-weighted average speed stays at most
+/// `max_sog_kn` for `min_duration`, away from ports and anchorages and their approach zones; a fix
+/// at more than twice `max_sog_kn` (under way) ends the spell". In a scenario the slow spells are
+/// its waits (speed 0): a spell starts at the first report of the wait and is reported at the
+/// first report `min_duration` later, if the wait lasts that long.
+fn loitering(cx: &Ctx, out: &mut Vec<Expected>) {
+    let fx = cx.fx;
+    let Some((h, max_kn)) = fx.loitering else {
+        return;
+    };
+    let legs = &cx.v.legs;
+    for (i, l) in legs.iter().enumerate().filter(|(_, l)| !l.moving()) {
+        let (stop, leave) = (l.t0.max(fx.start), l.t1.min(fx.end));
+        if stop >= fx.end {
+            continue;
+        }
+        // Away from every port and anchorage and their approach zones, by a clear margin.
+        let s = cx.slack();
+        let nearest = fx
+            .fences
+            .iter()
+            .filter(|f| matches!(f.kind, Kind::Port | Kind::Anchorage))
+            .map(|f| (f, f.signed_distance(l.a) - f.approach_m))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((f, d)) = nearest {
+            if d <= 0.0 {
+                continue;
+            }
+            if d <= s + 0.005 * (d + f.approach_m) {
+                cx.undecidable(&f.name, stop, "waiting on the edge of a harbour's approach");
+            }
+        }
+        // The way in and out are under way (above twice the speed), so the spell is the wait.
+        for n in [i.checked_sub(1).map(|j| legs[j]), legs.get(i + 1).copied()]
+            .into_iter()
+            .flatten()
+            .filter(|n| n.moving())
+        {
+            if n.speed_kn <= 2.0 * max_kn + 0.5 {
+                cx.undecidable("", stop, "a slow leg next to a wait at sea");
+            }
+        }
+        if cx.v.dropouts.iter().any(|&(a, b)| a < leave && b > stop) {
+            cx.undecidable("", stop, "AIS off while loitering is not modelled");
+        }
+        let gap = cx.gap(stop);
+        if leave - stop < h {
+            continue;
+        }
+        if leave - stop < h + 2 * gap {
+            cx.undecidable("", stop, "the wait lasts about `min_duration`");
+        }
+        out.push(Expected {
+            kind: "loitering",
+            mmsi: cx.v.mmsi,
+            fence: String::new(),
+            truth: stop,
+            lo: stop + h,
+            hi: stop + h + 2 * gap,
+            crossing: None,
+            inferred: false,
+            direction: None,
+            at_fix: true,
+            why: format!(
+                "waiting at sea from {}, {} from the nearest harbour's approach; {} after the \
+                 wait's first report",
+                show(stop),
+                nearest.map_or("far".to_string(), |(_, d)| format!("{d:.0} m")),
+                span(h)
+            ),
+        });
+    }
 }
 
 /// `dark` and `reappeared`. README: `dark` is "silent for `dark_after` while inside a port or
@@ -1763,6 +1866,10 @@ fn the_oracle_tells_each_scenario_s_story() {
                 "holding ADMIRAL GOLOVKO tartus-naval",
                 "holding ADMIRAL GRIGOROVICH tartus-naval",
                 "holding VYAZMA tartus-naval",
+                // Issue 13: Vyazma waits at sea off Cyprus before it comes in, and Yelnya after it
+                // leaves, each for more than 4 hours and beyond Tartus's 25 km approach.
+                "loitering VYAZMA ",
+                "loitering YELNYA ",
                 "present ADMIRAL GOLOVKO tartus-naval",
                 "present ADMIRAL GRIGOROVICH tartus-naval",
                 "present YELNYA tartus-naval",
@@ -1781,6 +1888,12 @@ fn the_oracle_tells_each_scenario_s_story() {
                 "departure SPARTA tartus-port",
                 "holding SPARTA II tartus-port",
                 "holding SPARTA tartus-port",
+                // Issue 13: both wait 40 km out (beyond the approach) before closing on Tartus,
+                // and stop off Portugal at the end of the story.
+                "loitering SPARTA ",
+                "loitering SPARTA ",
+                "loitering SPARTA II ",
+                "loitering SPARTA II ",
                 "reappeared SPARTA II tartus-port",
                 "transit SPARTA II gibraltar",
                 "transit SPARTA gibraltar",

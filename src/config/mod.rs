@@ -91,6 +91,9 @@ pub struct Config {
     /// `[monitor]`.
     #[serde(default)]
     pub monitor: MonitorConfig,
+    /// `[detect]`: detections beyond ports.
+    #[serde(default)]
+    pub detect: vesselwatch_engine::settings::DetectConfig,
     /// `[store]`.
     #[serde(default)]
     pub store: StoreConfig,
@@ -226,10 +229,11 @@ impl Loaded {
 
     /// A fresh movement engine for this configuration.
     pub fn engine(&self) -> Engine {
-        Engine::new(
-            &self.config.monitor,
+        Engine::with_parts(
+            vesselwatch_engine::movement::EngineSettings::from(&self.config.monitor)
+                .with_detect(&self.config.detect),
             Arc::clone(&self.fences),
-            &self.config.watch,
+            vesselwatch_engine::watchlist::Watchlist::new(&self.config.watch),
         )
     }
 
@@ -356,6 +360,7 @@ impl Loaded {
     fn validate(&self) -> Result<(), ConfigError> {
         let c = &self.config;
         c.monitor.validate()?;
+        c.detect.validate()?;
         validate_fences(&c.fences)?;
         validate_watch(&c.watch)?;
         crate::sources::validate_all(&c.sources)?;

@@ -228,7 +228,9 @@ function showEvents(list) {
 function addEvents(records) {
   if (!records.length) return;
   const known = new Set(vw.liveEvents.map((e) => e.id));
-  const fresh = records.filter((e) => !known.has(e.id));
+  // Records come oldest stored first: reversed, so that events of the same time are listed
+  // newest stored first, as the API's newest-first order has them.
+  const fresh = records.filter((e) => !known.has(e.id)).reverse();
   // Newest by event time: a replay of last month stores old events after new ones.
   vw.liveEvents = fresh.concat(vw.liveEvents)
     .sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0))

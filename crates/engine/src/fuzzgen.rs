@@ -431,6 +431,8 @@ pub fn engine(script: &Script) -> Engine {
             .millis()
             .max(script.holding_after.millis()),
         max_vessels: 1_000,
+        // As long as holding, at the default speed: the fuzzer's short scripts reach it.
+        loitering: Some((script.holding_after.millis(), 2.0)),
     };
     Engine::with_parts(settings, Arc::new(fences), watchlist)
 }

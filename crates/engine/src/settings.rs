@@ -154,6 +154,62 @@ pub struct WatchConfig {
     pub callsign: Option<String>,
 }
 
+/// `[detect]`: the detections beyond ports (issue 13), each in its own section with its
+/// thresholds.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectConfig {
+    /// `[detect.loitering]`.
+    pub loitering: LoiteringConfig,
+}
+
+/// `[detect.loitering]`: a monitored vessel slow for hours at sea, away from any port or
+/// anchorage: waiting for a meeting, a transfer or orders. The defaults are Global Fishing
+/// Watch's published loitering definition (average speed at most 2 knots for at least 4 hours),
+/// which also keeps such events away from ports and anchorages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoiteringConfig {
+    /// Whether `loitering` is detected at all.
+    pub enabled: bool,
+    /// How long the slow spell must last.
+    pub min_duration: HumanDuration,
+    /// The highest average speed over ground (time-weighted over the spell) that is loitering.
+    pub max_sog_kn: f64,
+}
+
+impl Default for LoiteringConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_duration: HumanDuration(Duration::from_secs(4 * 3600)),
+            max_sog_kn: 2.0,
+        }
+    }
+}
+
+impl DetectConfig {
+    /// Checks the thresholds.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let l = &self.loitering;
+        if !(l.max_sog_kn > 0.0 && l.max_sog_kn <= 50.0) {
+            return Err(invalid(
+                "detect.loitering.max_sog_kn",
+                l.max_sog_kn,
+                "must be above 0 and at most 50 knots",
+            ));
+        }
+        if l.min_duration.0.is_zero() {
+            return Err(invalid(
+                "detect.loitering.min_duration",
+                "0s",
+                "must be longer than zero",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl MonitorConfig {
     /// Checks the thresholds.
     pub fn validate(&self) -> Result<(), Invalid> {

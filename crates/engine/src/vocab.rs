@@ -102,6 +102,8 @@ pub enum EventKind {
     Holding,
     /// Crossed a gate line.
     Transit,
+    /// Slow at sea for hours, away from ports and anchorages (`[detect.loitering]`).
+    Loitering,
 }
 
 impl EventKind {
@@ -128,7 +130,7 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", k.as_str()));
             assert_eq!(k.as_str().parse::<EventKind>().unwrap(), k);
         }
-        assert_eq!(EventKind::ALL.len(), 7);
+        assert_eq!(EventKind::ALL.len(), 8);
         assert_eq!("gate".parse::<FenceKind>().unwrap(), FenceKind::Gate);
     }
 }

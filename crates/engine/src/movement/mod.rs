@@ -56,6 +56,22 @@ pub struct EngineSettings {
     pub forget_after_ms: i64,
     /// Vessels held in memory at most.
     pub max_vessels: usize,
+    /// `loitering`: the spell it takes (ms) and the highest average speed (knots); `None` when
+    /// it is off.
+    pub loitering: Option<(i64, f64)>,
+}
+
+impl EngineSettings {
+    /// These thresholds with the `[detect]` ones.
+    pub fn with_detect(self, d: &crate::settings::DetectConfig) -> Self {
+        Self {
+            loitering: d
+                .loitering
+                .enabled
+                .then(|| (d.loitering.min_duration.millis(), d.loitering.max_sog_kn)),
+            ..self
+        }
+    }
 }
 
 impl From<&MonitorConfig> for EngineSettings {
@@ -67,6 +83,12 @@ impl From<&MonitorConfig> for EngineSettings {
             max_speed_kn: m.max_speed_kn,
             forget_after_ms: m.forget_after.millis(),
             max_vessels: m.max_vessels,
+            loitering: Some((
+                crate::settings::LoiteringConfig::default()
+                    .min_duration
+                    .millis(),
+                crate::settings::LoiteringConfig::default().max_sog_kn,
+            )),
         }
     }
 }
@@ -108,6 +130,20 @@ pub enum FenceState {
     },
 }
 
+/// A slow spell at sea, for `loitering`: saved with the vessel, so that a restart in the middle
+/// of one goes on counting.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Loitering {
+    /// The fix that began it.
+    pub start: Fix,
+    /// The latest fix in it.
+    pub last: Fix,
+    /// Speed times time over the spell (knot-milliseconds), for the time-weighted average.
+    pub sog_ms: f64,
+    /// Whether it has been reported.
+    pub emitted: bool,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Holding {
     fence: usize,
@@ -137,6 +173,7 @@ struct Movement {
     /// day at one report every 10 s with `dark_after = 4h`).
     queued: bool,
     holding: Option<Holding>,
+    loitering: Option<Loitering>,
     /// False until the first fix has been placed against the fences: until then, the state of
     /// every fence is unknown (a vessel already in port gets `present`, not an arrival).
     placed: bool,
@@ -351,7 +388,7 @@ impl Engine {
                 out,
                 EventKind::Dark,
                 mmsi,
-                fence,
+                Some(fence),
                 time,
                 Detail {
                     fix,
@@ -422,7 +459,7 @@ impl Engine {
                 out,
                 EventKind::Reappeared,
                 mmsi,
-                fence,
+                Some(fence),
                 time,
                 Detail {
                     fix,
@@ -495,7 +532,7 @@ impl Engine {
                 out,
                 EventKind::Transit,
                 mmsi,
-                gate,
+                Some(gate),
                 fix.time,
                 Detail {
                     fix: Some(*fix),
@@ -535,9 +572,19 @@ impl Engine {
         ids.sort_unstable();
         let mut in_port = None;
         let mut nearest_approach: Option<(f64, usize)> = None;
+        // In or near a port or anchorage: where slowness is ordinary, not loitering.
+        let mut harbour = false;
         for &id in &ids {
             let fence = self.fences.get(id);
             let zone = fence.zone(fix.point());
+            if matches!(fence.kind, FenceKind::Port | FenceKind::Anchorage) {
+                harbour |= match zone {
+                    Zone::Inside => true,
+                    Zone::Band { distance_m } | Zone::Outside { distance_m } => {
+                        distance_m <= fence.approach_m
+                    }
+                };
+            }
             if fence.kind == FenceKind::Port {
                 match zone {
                     Zone::Inside => in_port = in_port.or(Some(id)),
@@ -569,6 +616,82 @@ impl Engine {
             None
         };
         self.holding(out, mmsi, fix, approach);
+        self.loitering(out, mmsi, fix, harbour);
+    }
+
+    /// `loitering`: a spell begins at a slow fix away from harbours and lasts while the
+    /// time-weighted average speed since stays at most the threshold; reported once, when it has
+    /// lasted `min_duration`. A harbour, a silence longer than `dark_after`, a faster average or a
+    /// fix at more than twice the threshold (under way) ends it. Fixes without a speed leave it as
+    /// it is.
+    fn loitering(&mut self, out: &mut Vec<Event>, mmsi: u32, fix: &Fix, harbour: bool) {
+        let Some((after_ms, max_kn)) = self.settings.loitering else {
+            return;
+        };
+        let gap_ms = self.settings.dark_after_ms;
+        let m = self.movement.get_mut(&mmsi).expect("monitored");
+        let Some(sog) = fix.sog.map(f64::from) else {
+            return;
+        };
+        if harbour {
+            m.loitering = None;
+            return;
+        }
+        let fresh = |fix: &Fix| {
+            (sog <= max_kn).then_some(Loitering {
+                start: *fix,
+                last: *fix,
+                sog_ms: 0.0,
+                emitted: false,
+            })
+        };
+        let next = match m.loitering {
+            // Under way (twice the threshold): the spell is over, however slow it was before. An
+            // average alone would let a long wait carry a departure at 12 kn for half an hour.
+            Some(_) if sog > 2.0 * max_kn => None,
+            Some(l) if fix.time.0.saturating_sub(l.last.time.0) <= gap_ms => {
+                let dt = fix.time.0.saturating_sub(l.last.time.0) as f64;
+                // The speed over an interval is the mean of its ends' (a ship slowing is counted
+                // as slowing, not as stopped or still fast).
+                let before = f64::from(l.last.sog.unwrap_or(0.0));
+                let sog_ms = l.sog_ms + dt * (before + sog) / 2.0;
+                let span = fix.time.0.saturating_sub(l.start.time.0) as f64;
+                if span > 0.0 && sog_ms / span > max_kn {
+                    fresh(fix)
+                } else {
+                    Some(Loitering {
+                        last: *fix,
+                        sog_ms,
+                        ..l
+                    })
+                }
+            }
+            _ => fresh(fix),
+        };
+        let Some(l) = next else {
+            m.loitering = None;
+            return;
+        };
+        let span = fix.time.0.saturating_sub(l.start.time.0);
+        let due = !l.emitted && span >= after_ms;
+        m.loitering = Some(Loitering {
+            emitted: l.emitted || due,
+            ..l
+        });
+        if due {
+            self.emit(
+                out,
+                EventKind::Loitering,
+                mmsi,
+                None,
+                fix.time,
+                Detail {
+                    fix: Some(*fix),
+                    window: Some((l.start.time, fix.time)),
+                    ..Detail::default()
+                },
+            );
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -686,7 +809,7 @@ impl Engine {
             None => m.fences.push((id, next)),
         }
         if let Some((kind, detail)) = event {
-            self.emit(out, kind, mmsi, id, fix.time, detail);
+            self.emit(out, kind, mmsi, Some(id), fix.time, detail);
         }
     }
 
@@ -727,7 +850,7 @@ impl Engine {
                 out,
                 EventKind::Holding,
                 mmsi,
-                fence,
+                Some(fence),
                 fix.time,
                 Detail {
                     fix: Some(*fix),
@@ -743,11 +866,13 @@ impl Engine {
         out: &mut Vec<Event>,
         kind: EventKind,
         mmsi: u32,
-        fence: usize,
+        fence: Option<usize>,
         time: UnixMillis,
         d: Detail,
     ) {
-        let fence = &self.fences.get(fence).name;
+        // Detections at sea (loitering) belong to no fence: their fence is empty.
+        let fence = fence.map_or_else(String::new, |f| self.fences.get(f).name.clone());
+        let fence = &fence;
         let vessel = self.tracker.vessel(mmsi);
         let statics = vessel.map(|v| &v.statics);
         let watch = self

@@ -49,6 +49,9 @@ pub struct MovementSnapshot {
     pub gap_since: Option<UnixMillis>,
     /// A holding episode: port, anchor fix, whether reported.
     pub holding: Option<(String, Fix, bool)>,
+    /// A slow spell at sea (`loitering`). Absent from states saved before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loitering: Option<super::Loitering>,
     /// Whether the first fix has been placed.
     pub placed: bool,
 }
@@ -90,6 +93,7 @@ impl Engine {
             dark: m.dark.map(|(t, f)| (t, name(f))),
             gap_since: m.gap_since,
             holding: m.holding.map(|h| (name(h.fence), h.anchor, h.emitted)),
+            loitering: m.loitering,
             placed: m.placed,
         });
         Some(VesselSnapshot {
@@ -151,6 +155,7 @@ impl Engine {
                     emitted: *emitted,
                 })
             }),
+            loitering: ms.loitering,
             placed: ms.placed,
         };
         if let (Some(_), None, Some(seen)) = (m.dark_zone, m.dark, s.last_seen) {
