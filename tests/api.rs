@@ -331,18 +331,7 @@ fn serve_answers_for_a_replayed_database_and_refuses_a_missing_one() {
     let db = dir.path().join("history.db");
     util::replay_story(&db);
     let expected = util::story_events().len();
-    let http = free_port();
-    let mut child = util::bin()
-        .args(["serve", "--listen", &format!("127.0.0.1:{http}"), "--db"])
-        .arg(&db)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(util::wait_until(Duration::from_secs(20), || util::get(
-        http, "/healthz"
-    )
-    .is_some()));
+    let (mut child, http) = util::serve(&db);
     let (status, _, body) = get(http, "/api/events");
     assert_eq!(status, 200, "{body}");
     let events: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
@@ -551,16 +540,8 @@ async fn the_stream_sends_the_fleet_then_only_what_changed() {
     let db = dir.path().join("live.db");
     let lines = util::story();
     let events = util::story_events();
-    let arrival = events.iter().find(|e| e["kind"] == "arrival").unwrap();
-    let arrival_ms = vesselwatch_ais::time::UnixMillis::parse_rfc3339(
-        arrival["time"].as_str().unwrap().as_bytes(),
-    )
-    .unwrap()
-    .0;
-    let split = lines
-        .iter()
-        .position(|(t, _)| t * 1000 >= arrival_ms)
-        .unwrap();
+    let (arrival, arrival_ms, split) = util::first_arrival(&lines);
+    let arrival = &arrival;
     // Up to the arrival, then the hour after it: the second part's only event is the arrival.
     let end = split
         + lines[split..]
@@ -580,18 +561,7 @@ async fn the_stream_sends_the_fleet_then_only_what_changed() {
         )
     };
     replay(&lines[..split]);
-    let http = free_port();
-    let mut child = util::bin()
-        .args(["serve", "--listen", &format!("127.0.0.1:{http}"), "--db"])
-        .arg(&db)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(util::wait_until(Duration::from_secs(20), || util::get(
-        http, "/healthz"
-    )
-    .is_some()));
+    let (mut child, http) = util::serve(&db);
     let url = format!("http://127.0.0.1:{http}/api/stream");
     let mut sse = Sse::open(&url, None).await;
     let mut fleet = BTreeMap::new();
@@ -703,18 +673,7 @@ fn the_fleet_as_of_a_time_is_where_the_feed_had_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("history.db");
     util::replay_story(&db);
-    let http = free_port();
-    let mut child = util::bin()
-        .args(["serve", "--listen", &format!("127.0.0.1:{http}"), "--db"])
-        .arg(&db)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(util::wait_until(Duration::from_secs(20), || util::get(
-        http, "/healthz"
-    )
-    .is_some()));
+    let (mut child, http) = util::serve(&db);
     let events = util::story_events();
     let lines = util::story();
     // Two hours after Sparta's departure: Sparta under way, Sparta II in port.
@@ -815,18 +774,7 @@ fn a_track_spread_over_its_period_keeps_the_last_fix_of_each_slice() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("history.db");
     util::replay_story(&db);
-    let http = free_port();
-    let mut child = util::bin()
-        .args(["serve", "--listen", &format!("127.0.0.1:{http}"), "--db"])
-        .arg(&db)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(util::wait_until(Duration::from_secs(20), || util::get(
-        http, "/healthz"
-    )
-    .is_some()));
+    let (mut child, http) = util::serve(&db);
     let (since, until) = ("2025-01-12T00:00:00Z", "2025-02-05T00:00:00Z");
     let ms = |t: &str| {
         vesselwatch_ais::time::UnixMillis::parse_rfc3339(t.as_bytes())

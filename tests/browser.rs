@@ -136,6 +136,11 @@ async fn browser(driver: u16, profile: &Path) -> Client {
         .expect("a ChromeDriver session")
 }
 
+/// The value of `script` (a function body that `return`s) in the page.
+async fn eval<T: serde::de::DeserializeOwned>(c: &Client, script: &str) -> T {
+    serde_json::from_value(c.execute(script, vec![]).await.unwrap()).unwrap()
+}
+
 /// Evaluates `expr` in the page until it is truthy, for at most `limit`; the last value.
 async fn until(c: &Client, limit: Duration, expr: &str) -> (bool, Value) {
     let start = Instant::now();
@@ -180,16 +185,8 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
     // The story up to Sparta's arrival at Tartus (its first `arrival` event): the fleet before.
     let lines = story();
     let events = story_events();
-    let arrival = events.iter().find(|e| e["kind"] == "arrival").unwrap();
-    let arrival_ms = vesselwatch_ais::time::UnixMillis::parse_rfc3339(
-        arrival["time"].as_str().unwrap().as_bytes(),
-    )
-    .unwrap()
-    .0;
-    let split = lines
-        .iter()
-        .position(|(t, _)| t * 1000 >= arrival_ms)
-        .unwrap();
+    let (arrival, arrival_ms, split) = util::first_arrival(&lines);
+    let arrival = &arrival;
     let before = &lines[..split];
     let body: String = before.iter().map(|(_, l)| format!("{l}\n")).collect();
     feed.write_all(body.as_bytes()).unwrap();
@@ -236,12 +233,7 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
     std::fs::write(out.join("map-start.png"), c.screenshot().await.unwrap()).unwrap();
 
     // The fixture's vessels are on the map: in the page's fleet and in the drawn source.
-    let shown: BTreeSet<u32> = serde_json::from_value(
-        c.execute("return [...vw.live.keys()];", vec![])
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let shown: BTreeSet<u32> = eval(&c, "return [...vw.live.keys()];").await;
     assert_eq!(shown, expected);
     let drawn = c
         .execute_async(
@@ -256,30 +248,22 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
         expected
     );
     // Watched vessels carry their watchlist label on the map.
-    let shown_labels: BTreeSet<String> = serde_json::from_value(
-        c.execute(
-            "return [...document.querySelectorAll('.vessel-label')].map(e => e.textContent);",
-            vec![],
-        )
-        .await
-        .unwrap(),
+    let shown_labels: BTreeSet<String> = eval(
+        &c,
+        "return [...document.querySelectorAll('.vessel-label')].map(e => e.textContent);",
     )
-    .unwrap();
+    .await;
     let expected_labels: BTreeSet<String> = expected
         .iter()
         .filter_map(|m| labels.get(&u64::from(*m)).cloned())
         .collect();
     assert_eq!(shown_labels, expected_labels);
     // The events so far, newest first.
-    let listed: Vec<String> = serde_json::from_value(
-        c.execute(
-            "return [...document.querySelectorAll('#events li')].map(e => e.dataset.id);",
-            vec![],
-        )
-        .await
-        .unwrap(),
+    let listed: Vec<String> = eval(
+        &c,
+        "return [...document.querySelectorAll('#events li')].map(e => e.dataset.id);",
     )
-    .unwrap();
+    .await;
     let mut earlier_ids: Vec<String> = events[..earlier]
         .iter()
         .map(|e| e["id"].as_str().unwrap().to_string())
@@ -319,15 +303,11 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
         took < Duration::from_secs(2),
         "the arrival took {took:?} to appear"
     );
-    let first: String = serde_json::from_value(
-        c.execute(
-            "return document.querySelector('#events li').dataset.id;",
-            vec![],
-        )
-        .await
-        .unwrap(),
+    let first: String = eval(
+        &c,
+        "return document.querySelector('#events li').dataset.id;",
     )
-    .unwrap();
+    .await;
     assert_eq!(first, id, "the newest event is listed first");
 
     // Click the arriving vessel where the map draws it: its panel and its track.
@@ -346,19 +326,15 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
     )
     .await
     .unwrap();
-    let at: Vec<f64> = serde_json::from_value(
-        c.execute(
-            &format!(
-                "const d = vw.live.get({mmsi}); const p = vw.map.project([d.lon, d.lat]);
+    let at: Vec<f64> = eval(
+        &c,
+        &format!(
+            "const d = vw.live.get({mmsi}); const p = vw.map.project([d.lon, d.lat]);
                  const r = document.getElementById('map').getBoundingClientRect();
                  return [p.x - r.width / 2, p.y - r.height / 2];"
-            ),
-            vec![],
-        )
-        .await
-        .unwrap(),
+        ),
     )
-    .unwrap();
+    .await;
     let map = c.find(Locator::Id("map")).await.unwrap();
     let click = MouseActions::new("mouse".into())
         .then(PointerAction::MoveToElement {
@@ -401,16 +377,12 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
     );
     // Its identity: the event's IMO and call sign, the type of code 70 in words (ITU-R M.1371
     // Table 53: cargo) and the flag of MID 273 (ITU: Russian Federation).
-    let rows: BTreeMap<String, String> = serde_json::from_value(
-        c.execute(
-            "const o = {}; for (const dt of document.querySelectorAll('#vessel-identity dt'))
+    let rows: BTreeMap<String, String> = eval(
+        &c,
+        "const o = {}; for (const dt of document.querySelectorAll('#vessel-identity dt'))
                o[dt.textContent] = dt.nextElementSibling.textContent; return o;",
-            vec![],
-        )
-        .await
-        .unwrap(),
     )
-    .unwrap();
+    .await;
     assert_eq!(rows["MMSI"], mmsi.to_string(), "{rows:?}");
     assert_eq!(rows["IMO"], arrival["imo"].to_string(), "{rows:?}");
     assert_eq!(rows["call sign"], arrival["callsign"].as_str().unwrap());
@@ -425,16 +397,12 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
         )
     );
     // Its visits: the one it has just begun, open.
-    let visits: Vec<Vec<String>> = serde_json::from_value(
-        c.execute(
-            "return [...document.querySelectorAll('#visits tbody tr')]
+    let visits: Vec<Vec<String>> = eval(
+        &c,
+        "return [...document.querySelectorAll('#visits tbody tr')]
                .map(tr => [...tr.children].map(td => td.textContent));",
-            vec![],
-        )
-        .await
-        .unwrap(),
     )
-    .unwrap();
+    .await;
     assert_eq!(visits.len(), 1, "{visits:?}");
     assert_eq!(visits[0][0], arrival["fence"].as_str().unwrap());
     assert_eq!(visits[0][2], "in port");
@@ -489,15 +457,7 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
     )
     .await
     .unwrap();
-    let centre: Vec<f64> = serde_json::from_value(
-        c.execute(
-            "const c = vw.map.getCenter(); return [c.lat, c.lng];",
-            vec![],
-        )
-        .await
-        .unwrap(),
-    )
-    .unwrap();
+    let centre: Vec<f64> = eval(&c, "const c = vw.map.getCenter(); return [c.lat, c.lng];").await;
     assert!(
         (centre[0] - holding["lat"].as_f64().unwrap()).abs() < 1e-6,
         "{centre:?}"
@@ -549,15 +509,11 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
         serde_json::from_value::<BTreeSet<u64>>(drawn_then).unwrap(),
         then_vessels
     );
-    let listed_then: Vec<String> = serde_json::from_value(
-        c.execute(
-            "return [...document.querySelectorAll('#events li')].map(e => e.dataset.id);",
-            vec![],
-        )
-        .await
-        .unwrap(),
+    let listed_then: Vec<String> = eval(
+        &c,
+        "return [...document.querySelectorAll('#events li')].map(e => e.dataset.id);",
     )
-    .unwrap();
+    .await;
     // The events up to 16:00 on the 12th, newest first.
     let mut until_then: Vec<String> = events
         .iter()
@@ -583,16 +539,12 @@ async fn the_map_shows_the_fleet_live_events_and_a_clicked_vessels_track() {
     assert!(live, "Live did not bring back the present");
 
     // Nothing was fetched from anywhere but the page's own origin: no CDN, no tiles by default.
-    let foreign: Vec<String> = serde_json::from_value(
-        c.execute(
-            "return performance.getEntriesByType('resource').map(e => e.name)
+    let foreign: Vec<String> = eval(
+        &c,
+        "return performance.getEntriesByType('resource').map(e => e.name)
                .filter(u => new URL(u).origin !== location.origin && !u.startsWith('blob:'));",
-            vec![],
-        )
-        .await
-        .unwrap(),
     )
-    .unwrap();
+    .await;
     assert!(foreign.is_empty(), "fetched off the host: {foreign:?}");
 
     // No errors in the console from start to here.

@@ -36,6 +36,23 @@ fn offset(km: f64, bearing: f64) -> (f64, f64) {
     (CENTER.0 + dlat, CENTER.1 + dlon)
 }
 
+/// Sends `report` at `t` seconds through the real front end into the engine.
+fn push(
+    engine: &mut Engine,
+    fe: &mut FrontEnd,
+    report: &PositionReport,
+    channel: char,
+    t: i64,
+    out: &mut Vec<Event>,
+) {
+    let (payload, fill) = encode::position(report).armour();
+    for line in encode::sentences(&payload, fill, channel, 0, "rTEST", 1_700_000_000 + t, 0) {
+        if let Some(d) = fe.push_line(0, line.as_bytes()) {
+            engine.on_message(&d, d.meta.time().expect("tagged"), out);
+        }
+    }
+}
+
 /// Feeds one type 1 report at `t` seconds into the engine, through the real front end.
 fn feed(engine: &mut Engine, fe: &mut FrontEnd, t: i64, lat: f64, lon: f64, out: &mut Vec<Event>) {
     let report = PositionReport {
@@ -49,12 +66,7 @@ fn feed(engine: &mut Engine, fe: &mut FrontEnd, t: i64, lat: f64, lon: f64, out:
         heading: Some(0),
         second: (t % 60) as u8,
     };
-    let (payload, fill) = encode::position(&report).armour();
-    for line in encode::sentences(&payload, fill, 'A', 0, "rTEST", 1_700_000_000 + t, 0) {
-        if let Some(d) = fe.push_line(0, line.as_bytes()) {
-            engine.on_message(&d, d.meta.time().expect("tagged"), out);
-        }
-    }
+    push(engine, fe, &report, 'A', t, out);
 }
 
 proptest! {
@@ -217,12 +229,7 @@ fn feed_at(
         heading: Some(90),
         second: (t % 60) as u8,
     };
-    let (payload, fill) = encode::position(&report).armour();
-    for line in encode::sentences(&payload, fill, 'B', 0, "rTEST", 1_700_000_000 + t, 0) {
-        if let Some(d) = fe.push_line(0, line.as_bytes()) {
-            engine.on_message(&d, d.meta.time().expect("tagged"), out);
-        }
-    }
+    push(engine, fe, &report, 'B', t, out);
 }
 
 fn watch_engine(extra_fence: &str) -> Engine {
@@ -490,12 +497,7 @@ fn feed_moving(
         heading: Some(90),
         second: (t % 60) as u8,
     };
-    let (payload, fill) = encode::position(&report).armour();
-    for line in encode::sentences(&payload, fill, 'A', 0, "rTEST", 1_700_000_000 + t, 0) {
-        if let Some(d) = fe.push_line(0, line.as_bytes()) {
-            engine.on_message(&d, d.meta.time().expect("tagged"), out);
-        }
-    }
+    push(engine, fe, &report, 'A', t, out);
 }
 
 /// The loitering events of a voyage: `legs` of (seconds, knots), reported every `every` seconds,

@@ -191,3 +191,36 @@ pub fn last_positions(lines: &[(i64, String)]) -> std::collections::BTreeMap<u32
     }
     last
 }
+
+/// The story's first `arrival` (Sparta at Tartus), its time in ms, and the index of the first
+/// line of `story()` at or after it: the tests that push the arrival into a live feed split there.
+pub fn first_arrival(lines: &[(i64, String)]) -> (serde_json::Value, i64, usize) {
+    let arrival = story_events()
+        .into_iter()
+        .find(|e| e["kind"] == "arrival")
+        .unwrap();
+    let ms = vesselwatch_ais::time::UnixMillis::parse_rfc3339(
+        arrival["time"].as_str().unwrap().as_bytes(),
+    )
+    .unwrap()
+    .0;
+    let split = lines.iter().position(|(t, _)| t * 1000 >= ms).unwrap();
+    (arrival, ms, split)
+}
+
+/// `vesselwatch serve` over `db` on a free loopback port, once it answers; the child and port.
+pub fn serve(db: &Path) -> (std::process::Child, u16) {
+    let http = free_port();
+    let child = bin()
+        .args(["serve", "--listen", &format!("127.0.0.1:{http}"), "--db"])
+        .arg(db)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(20), || get(
+        http, "/healthz"
+    )
+    .is_some()));
+    (child, http)
+}
