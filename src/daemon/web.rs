@@ -405,7 +405,7 @@ struct StreamState {
 }
 
 /// `/api/stream`: Server-Sent Events. A new stream sends the fleet (`fleet` messages, a chunk of
-/// vessels each), the newest events (`events`), then `ready`; after that an `update` whenever
+/// vessels each), then `ready` with the newest events; after that an `update` whenever
 /// vessels or events were stored, looked for each second. Every message's id is the stream's
 /// position: a browser reconnecting with it (`Last-Event-ID`, which `EventSource` sends itself)
 /// gets only what was stored since. Each stream ends after [`STREAM_TURN`], and the browser
