@@ -62,6 +62,7 @@ fn event(i: u64) -> Event {
         other_side: None,
         direction: None,
         visit_start: None,
+        change: None,
     }
 }
 

@@ -764,6 +764,7 @@ fn replay_prints_no_progress_when_stderr_is_not_a_terminal() {
         "holding",
         "transit",
         "loitering",
+        "identity_change",
     ]
     .map(|k| format!(" {k} {}", count(k)))
     .concat();

@@ -284,7 +284,24 @@ fn watch_by_imo_starts_with_the_static_report_and_follows_a_new_mmsi() {
     );
     feed_at(&mut e, &mut fe, 273_999_999, 2400, CENTER, &mut out);
     let kinds: Vec<_> = out.iter().map(|e| (e.kind, e.mmsi)).collect();
-    assert_eq!(kinds, [(EventKind::Arrival, 273_999_999)]);
+    // Issue 13: the IMO under a new MMSI is an identity change, at its static report.
+    assert_eq!(
+        kinds,
+        [
+            (EventKind::IdentityChange, 273_999_999),
+            (EventKind::Arrival, 273_999_999)
+        ]
+    );
+    let change = out[0].change.as_ref().unwrap();
+    assert_eq!(
+        (
+            change.field.as_str(),
+            change.old.as_str(),
+            change.new.as_str()
+        ),
+        ("mmsi", "273000001", "273999999")
+    );
+    assert_eq!(out[0].time.0, (1_700_000_000 + 700) * 1000);
     // A different ship called SPARTA IV never matches SPARTA.
     out.clear();
     feed_static(
@@ -604,4 +621,95 @@ fn loitering_follows_its_configuration() {
         vec![(1_700_000_000 + 90 * 60) * 1000]
     );
     assert!(run("[detect.loitering]\nmax_sog_kn = 0.4\n").is_empty());
+}
+
+/// One type 5 report with every identity field given.
+#[allow(clippy::too_many_arguments)]
+fn feed_identity(
+    engine: &mut Engine,
+    fe: &mut FrontEnd,
+    t: i64,
+    mmsi: u32,
+    imo: u32,
+    name: &str,
+    callsign: &str,
+    shiptype: u8,
+    out: &mut Vec<Event>,
+) {
+    let report = encode::StaticReport {
+        mmsi,
+        imo: Some(imo),
+        callsign: callsign.into(),
+        name: name.into(),
+        shiptype,
+        destination: "TARTUS".into(),
+    };
+    let (payload, fill) = encode::static_voyage(&report).armour();
+    for line in encode::sentences(&payload, fill, 'A', 1, "rTEST", 1_700_000_000 + t, t as u32) {
+        if let Some(d) = fe.push_line(0, line.as_bytes()) {
+            engine.on_message(&d, d.meta.time().expect("tagged"), out);
+        }
+    }
+}
+
+/// Issue 13, `identity_change`: a new name, call sign, IMO or type is a change when two reports
+/// in a row say it (old and new in the event), at the second; one garbled report that reverts is
+/// not; two fields changing together are two events with distinct ids.
+#[test]
+fn an_identity_change_needs_two_reports_and_a_typo_is_not_one() {
+    let (mut e, mut fe, mut out) = (all_engine(""), FrontEnd::default(), Vec::new());
+    let m = 273_000_201;
+    let mut at = 0;
+    let mut report =
+        |e: &mut Engine, name: &str, call: &str, imo: u32, ty: u8, out: &mut Vec<Event>| {
+            at += 360;
+            feed_identity(e, &mut fe, at, m, imo, name, call, ty, out);
+            at
+        };
+    report(&mut e, "SPARTA III", "UBXS", 9_268_710, 70, &mut out);
+    report(&mut e, "SPARTA III", "UBXS", 9_268_710, 70, &mut out);
+    // A typo once, then the right name again: nothing.
+    report(&mut e, "SPARTA IIL", "UBXS", 9_268_710, 70, &mut out);
+    report(&mut e, "SPARTA III", "UBXS", 9_268_710, 70, &mut out);
+    assert!(out.is_empty(), "{out:?}");
+    // Renamed (Ursa Major was Sparta III), with a new call sign, in two reports: two events at
+    // the second report, old and new values in each.
+    report(&mut e, "URSA MAJOR", "UBCT", 9_268_710, 70, &mut out);
+    assert!(out.is_empty(), "one report is not yet a change: {out:?}");
+    let second = report(&mut e, "URSA MAJOR", "UBCT", 9_268_710, 70, &mut out);
+    let got: Vec<(String, String, String, i64)> = out
+        .iter()
+        .map(|ev| {
+            assert_eq!(ev.kind, EventKind::IdentityChange);
+            let c = ev.change.as_ref().unwrap();
+            (
+                c.field.as_str().into(),
+                c.old.clone(),
+                c.new.clone(),
+                ev.time.0,
+            )
+        })
+        .collect();
+    let t = (1_700_000_000 + second) * 1000;
+    assert_eq!(
+        got,
+        [
+            ("name".into(), "SPARTA III".into(), "URSA MAJOR".into(), t),
+            ("callsign".into(), "UBXS".into(), "UBCT".into(), t),
+        ]
+    );
+    assert_ne!(out[0].id, out[1].id);
+    // The vessel is now known by its new name.
+    assert_eq!(out[1].name.as_deref(), Some("URSA MAJOR"));
+    // A new ship type, twice: one event; the same again: nothing more.
+    out.clear();
+    report(&mut e, "URSA MAJOR", "UBCT", 9_268_710, 79, &mut out);
+    report(&mut e, "URSA MAJOR", "UBCT", 9_268_710, 79, &mut out);
+    report(&mut e, "URSA MAJOR", "UBCT", 9_268_710, 79, &mut out);
+    assert_eq!(out.len(), 1, "{out:?}");
+    let c = out[0].change.as_ref().unwrap();
+    assert_eq!(
+        (c.field.as_str(), c.old.as_str(), c.new.as_str()),
+        ("shiptype", "70", "79")
+    );
 }

@@ -882,6 +882,7 @@ mod tests {
                 }),
                 direction: Some(Direction::Westbound),
                 visit_start: Some(t),
+                change: None,
             },
         );
     }

@@ -72,6 +72,9 @@ pub struct Event {
     /// For a departure: when the visit began (its arrival, or when first seen present).
     #[serde(serialize_with = "rfc3339_opt")]
     pub visit_start: Option<UnixMillis>,
+    /// For an `identity_change`: what changed, from what, to what. Absent from other events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<crate::tracker::IdentityChange>,
 }
 
 fn rfc3339<S: serde::Serializer>(t: &UnixMillis, s: S) -> Result<S::Ok, S::Error> {
@@ -153,6 +156,9 @@ impl Event {
         }
         if self.inferred {
             s.push_str("  (inferred)");
+        }
+        if let Some(c) = &self.change {
+            let _ = write!(s, "  {}: {} -> {}", c.field.as_str(), c.old, c.new);
         }
         s
     }

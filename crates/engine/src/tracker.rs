@@ -59,6 +59,47 @@ pub struct StaticData {
     pub destination: Option<String>,
 }
 
+/// A part of a vessel's identity whose change is an `identity_change`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityField {
+    /// The name.
+    Name,
+    /// The call sign.
+    Callsign,
+    /// The IMO number.
+    Imo,
+    /// The ship and cargo type.
+    Shiptype,
+    /// The MMSI: a known IMO number reported under a new MMSI (a new flag, a new transponder).
+    Mmsi,
+}
+
+impl IdentityField {
+    /// The field's name, as JSON and the event's id have it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::Callsign => "callsign",
+            Self::Imo => "imo",
+            Self::Shiptype => "shiptype",
+            Self::Mmsi => "mmsi",
+        }
+    }
+}
+
+/// A confirmed change of identity: the same new value in two reports in a row, so that one
+/// garbled report that reverts at once is not a change.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IdentityChange {
+    /// What changed.
+    pub field: IdentityField,
+    /// The value before.
+    pub old: String,
+    /// The value now.
+    pub new: String,
+}
+
 /// Everything known about one vessel.
 #[derive(Debug, Clone, Default)]
 pub struct Vessel {
@@ -83,6 +124,9 @@ pub struct Vessel {
     fingerprint: u64,
     fingerprint_time: Option<UnixMillis>,
     quarantine: Option<Fix>,
+    /// Identity values reported once, differing from the known ones: a change if the next report
+    /// of the field says the same. Empty for nearly every vessel.
+    pending: Vec<(IdentityField, String)>,
 }
 
 /// What one message did to the tracker.
@@ -130,6 +174,11 @@ pub struct Tracker {
     vessels: FxHashMap<u32, Vessel>,
     max_speed_kn: f64,
     stats: TrackerStats,
+    /// The MMSI each known IMO number was last reported under: a vessel tracked under one MMSI
+    /// that reports its IMO under another has changed MMSI (a reflagging shows as a new MID).
+    imo_owner: FxHashMap<u32, u32>,
+    /// Identity changes confirmed since the last [`Tracker::take_changes`], by MMSI.
+    changes: Vec<(u32, IdentityChange)>,
 }
 
 impl Tracker {
@@ -139,6 +188,8 @@ impl Tracker {
             vessels: FxHashMap::default(),
             max_speed_kn,
             stats: TrackerStats::default(),
+            imo_owner: FxHashMap::default(),
+            changes: Vec::new(),
         }
     }
 
@@ -169,7 +220,13 @@ impl Tracker {
 
     /// Drops a vessel (forgotten for its silence; its state is in the store).
     pub fn forget(&mut self, mmsi: u32) -> Option<Vessel> {
-        self.vessels.remove(&mmsi)
+        let v = self.vessels.remove(&mmsi)?;
+        if let Some(imo) = v.statics.imo
+            && self.imo_owner.get(&imo) == Some(&mmsi)
+        {
+            self.imo_owner.remove(&imo);
+        }
+        Some(v)
     }
 
     /// Gives back the capacity left by forgotten vessels.
@@ -185,40 +242,97 @@ impl Tracker {
     /// Applies one decoded message at time `time` (the feed clock's, see `feedclock`).
     pub fn observe(&mut self, d: &Decoded, time: UnixMillis) -> (u32, Observation) {
         let mmsi = d.message.header().mmsi;
-        match &d.message {
+        let imo_before = self.vessels.get(&mmsi).and_then(|v| v.statics.imo);
+        let r = self.apply(d, time, mmsi);
+        if let Some(imo) = self
+            .vessels
+            .get(&mmsi)
+            .and_then(|v| v.statics.imo)
+            .filter(|&i| Some(i) != imo_before)
+        {
+            self.own_imo(mmsi, imo);
+        }
+        r
+    }
+
+    /// `imo` is now `mmsi`'s: a change of MMSI when another vessel still tracked had it.
+    fn own_imo(&mut self, mmsi: u32, imo: u32) {
+        if let Some(old) = self.imo_owner.insert(imo, mmsi)
+            && old != mmsi
+            && self
+                .vessels
+                .get(&old)
+                .is_some_and(|v| v.statics.imo == Some(imo))
+        {
+            self.changes.push((
+                mmsi,
+                IdentityChange {
+                    field: IdentityField::Mmsi,
+                    old: old.to_string(),
+                    new: mmsi.to_string(),
+                },
+            ));
+        }
+    }
+
+    /// Identity changes confirmed since the last call, with the MMSI (the new one, for an MMSI
+    /// change), in the order they were confirmed.
+    pub fn take_changes(&mut self) -> Vec<(u32, IdentityChange)> {
+        std::mem::take(&mut self.changes)
+    }
+
+    fn apply(&mut self, d: &Decoded, time: UnixMillis, mmsi: u32) -> (u32, Observation) {
+        let mut found = Vec::new();
+        let r = match &d.message {
             AisMessage::Position(p) => (mmsi, self.position(p, time)),
             AisMessage::ExtendedClassB(p, x) => {
                 let obs = self.position(p, time);
                 let v = self.vessels.get_mut(&mmsi).expect("position() inserts");
-                learn(v, None, Some(&x.shipname), None, Some(x.shiptype), None);
+                let report = Report {
+                    name: Some(&x.shipname),
+                    shiptype: Some(x.shiptype),
+                    ..Report::default()
+                };
+                learn(v, report, &mut found);
                 (mmsi, obs)
             }
             AisMessage::StaticVoyage(s) => {
                 let v = self.heard(mmsi, time);
-                learn(
-                    v,
-                    s.imo,
-                    Some(&s.shipname),
-                    Some(&s.callsign),
-                    Some(s.shiptype),
-                    Some(&s.destination),
-                );
+                let report = Report {
+                    imo: s.imo,
+                    name: Some(&s.shipname),
+                    callsign: Some(&s.callsign),
+                    shiptype: Some(s.shiptype),
+                    destination: Some(&s.destination),
+                };
+                learn(v, report, &mut found);
                 (mmsi, Observation::Static)
             }
             AisMessage::StaticPartA(a) => {
                 let v = self.heard(mmsi, time);
-                learn(v, None, Some(&a.shipname), None, None, None);
+                let report = Report {
+                    name: Some(&a.shipname),
+                    ..Report::default()
+                };
+                learn(v, report, &mut found);
                 (mmsi, Observation::Static)
             }
             AisMessage::StaticPartB(b) => {
                 let v = self.heard(mmsi, time);
-                learn(v, None, None, Some(&b.callsign), Some(b.shiptype), None);
+                let report = Report {
+                    callsign: Some(&b.callsign),
+                    shiptype: Some(b.shiptype),
+                    ..Report::default()
+                };
+                learn(v, report, &mut found);
                 (mmsi, Observation::Static)
             }
             AisMessage::BaseStation(_) | AisMessage::AidToNavigation(_) | AisMessage::Other(_) => {
                 (mmsi, Observation::Ignored)
             }
-        }
+        };
+        self.changes.extend(found.into_iter().map(|c| (mmsi, c)));
+        r
     }
 
     fn heard(&mut self, mmsi: u32, time: UnixMillis) -> &mut Vessel {
@@ -350,42 +464,93 @@ fn plausible(a: &Fix, b: &Fix, max_speed_kn: f64) -> bool {
     metres <= max_speed_kn * M_PER_NM * seconds / 3600.0
 }
 
-fn learn(
-    v: &mut Vessel,
+/// What one static report said (the fields it carries; `None` for those it does not).
+#[derive(Default)]
+struct Report<'a> {
     imo: Option<u32>,
-    name: Option<&AisText>,
-    callsign: Option<&AisText<7>>,
+    name: Option<&'a AisText>,
+    callsign: Option<&'a AisText<7>>,
     shiptype: Option<u8>,
-    destination: Option<&AisText>,
-) {
+    destination: Option<&'a AisText>,
+}
+
+/// Applies a static report. A field first reported is known at once; a different value becomes
+/// known only when the next report of that field says the same (a confirmed [`IdentityChange`],
+/// into `found`), so that one garbled report that reverts at once changes nothing. The
+/// destination is not identity: it follows every report.
+fn learn(v: &mut Vessel, r: Report<'_>, found: &mut Vec<IdentityChange>) {
     let before = v.statics.clone();
+    let text = |t: Option<String>| t.filter(|t| !t.is_empty());
     let s = &mut v.statics;
-    if imo.is_some() {
-        s.imo = imo;
-    }
-    if let Some(n) = name
-        .map(|n| normalise(n.as_str()))
-        .filter(|n| !n.is_empty())
-    {
-        s.name = Some(n);
-    }
-    if let Some(c) = callsign
-        .map(|c| normalise(c.as_str()))
-        .filter(|c| !c.is_empty())
-    {
-        s.callsign = Some(c);
-    }
-    if shiptype.is_some_and(|t| t != 0) {
-        s.shiptype = shiptype;
-    }
-    if let Some(d) = destination
-        .map(|d| normalise(d.as_str()))
-        .filter(|d| !d.is_empty())
-    {
+    let p = &mut v.pending;
+    confirm(&mut s.imo, r.imo, IdentityField::Imo, p, found);
+    confirm(
+        &mut s.name,
+        text(r.name.map(|n| normalise(n.as_str()))),
+        IdentityField::Name,
+        p,
+        found,
+    );
+    confirm(
+        &mut s.callsign,
+        text(r.callsign.map(|c| normalise(c.as_str()))),
+        IdentityField::Callsign,
+        p,
+        found,
+    );
+    confirm(
+        &mut s.shiptype,
+        r.shiptype.filter(|&t| t != 0),
+        IdentityField::Shiptype,
+        p,
+        found,
+    );
+    if let Some(d) = text(r.destination.map(|d| normalise(d.as_str()))) {
         s.destination = Some(d);
     }
     if *s != before {
         v.statics_version = v.statics_version.saturating_add(1);
+    }
+}
+
+/// One field of [`learn`].
+fn confirm<T: PartialEq + std::fmt::Display>(
+    known: &mut Option<T>,
+    reported: Option<T>,
+    field: IdentityField,
+    pending: &mut Vec<(IdentityField, String)>,
+    found: &mut Vec<IdentityChange>,
+) {
+    let Some(new) = reported else {
+        return;
+    };
+    let slot = pending.iter().position(|(f, _)| *f == field);
+    match known {
+        Some(k) if *k != new => {
+            let text = new.to_string();
+            let seen_before = slot
+                .and_then(|i| pending.get(i))
+                .is_some_and(|(_, v)| *v == text);
+            if !seen_before {
+                // Once: wait for the next report of this field.
+                match slot.and_then(|i| pending.get_mut(i)) {
+                    Some(p) => p.1 = text,
+                    None => pending.push((field, text)),
+                }
+                return;
+            }
+            found.push(IdentityChange {
+                field,
+                old: k.to_string(),
+                new: text,
+            });
+            *known = Some(new);
+        }
+        Some(_) => {}
+        None => *known = Some(new),
+    }
+    if let Some(i) = slot {
+        pending.swap_remove(i);
     }
 }
 

@@ -104,6 +104,11 @@ pub enum EventKind {
     Transit,
     /// Slow at sea for hours, away from ports and anchorages (`[detect.loitering]`).
     Loitering,
+    /// A new name, call sign, IMO number or ship type, confirmed by two reports; or a known IMO
+    /// number under a new MMSI.
+    #[serde(rename = "identity_change")]
+    #[strum(serialize = "identity_change")]
+    IdentityChange,
 }
 
 impl EventKind {
@@ -130,7 +135,7 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", k.as_str()));
             assert_eq!(k.as_str().parse::<EventKind>().unwrap(), k);
         }
-        assert_eq!(EventKind::ALL.len(), 8);
+        assert_eq!(EventKind::ALL.len(), 9);
         assert_eq!("gate".parse::<FenceKind>().unwrap(), FenceKind::Gate);
     }
 }

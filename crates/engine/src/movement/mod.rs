@@ -259,6 +259,7 @@ fn record(f: &Fix) -> FixRecord {
 #[derive(Default)]
 struct Detail {
     fix: Option<Fix>,
+    change: Option<crate::tracker::IdentityChange>,
     other_side: Option<Fix>,
     crossing_time: Option<UnixMillis>,
     window: Option<(UnixMillis, UnixMillis)>,
@@ -428,6 +429,26 @@ impl Engine {
             }
         }
         let (mmsi, obs) = self.tracker.observe(d, time);
+        for (changed, change) in self.tracker.take_changes() {
+            if self.monitored(changed) {
+                let fix = self.tracker.vessel(changed).and_then(|v| v.fix);
+                if self.recording {
+                    self.dirty.insert(changed);
+                }
+                self.emit(
+                    out,
+                    EventKind::IdentityChange,
+                    changed,
+                    None,
+                    time,
+                    Detail {
+                        fix,
+                        change: Some(change),
+                        ..Detail::default()
+                    },
+                );
+            }
+        }
         if self.tracker.len() > self.settings.max_vessels.max(self.room_retry_at) {
             self.forget_for_room(mmsi);
         }
@@ -883,8 +904,14 @@ impl Engine {
         if let Some(n) = self.events.get_mut(kind as usize) {
             *n = n.saturating_add(1);
         }
+        // Two changes of one vessel at one time (a new name and call sign in one report) are two
+        // events: the field stands where a fence would in the id.
+        let key = d
+            .change
+            .as_ref()
+            .map_or(fence.as_str(), |c| c.field.as_str());
         out.push(Event {
-            id: event_id(kind, mmsi, fence, time),
+            id: event_id(kind, mmsi, key, time),
             kind,
             time,
             mmsi,
@@ -904,6 +931,7 @@ impl Engine {
             other_side: d.other_side.as_ref().map(record),
             direction: d.direction,
             visit_start: d.visit_start,
+            change: d.change,
         });
     }
 }
