@@ -765,6 +765,7 @@ fn replay_prints_no_progress_when_stderr_is_not_a_terminal() {
         "transit",
         "loitering",
         "identity_change",
+        "position_conflict",
     ]
     .map(|k| format!(" {k} {}", count(k)))
     .concat();

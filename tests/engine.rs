@@ -713,3 +713,66 @@ fn an_identity_change_needs_two_reports_and_a_typo_is_not_one() {
         ("shiptype", "70", "79")
     );
 }
+
+/// Issue 13, `position_conflict`: two transmitters sharing one MMSI 90 km apart, each reporting
+/// every 2 minutes, are one episode, reported once with both places as its evidence; a second
+/// episode after a calm longer than the window is reported again. A ship that really jumps once
+/// (its next reports confirm the new place) and GPS noise of 50 m are not conflicts.
+#[test]
+fn two_transmitters_on_one_mmsi_are_a_position_conflict_and_one_jump_is_not() {
+    let a = offset(60.0, 90.0);
+    let b = offset(60.0, 90.0 + 180.0 * 100.0 / (std::f64::consts::PI * 60.0));
+    let run = |reports: &[(i64, (f64, f64))]| {
+        let (mut e, mut fe, mut out) = (all_engine(""), FrontEnd::default(), Vec::new());
+        for &(t, at) in reports {
+            feed_moving(&mut e, &mut fe, t, at, 10.0, &mut out);
+        }
+        out.retain(|e| e.kind == EventKind::PositionConflict);
+        out
+    };
+    let twins = |from: i64, minutes: i64| -> Vec<(i64, (f64, f64))> {
+        (0..minutes)
+            .map(|i| (from + i * 60, if i % 2 == 0 { a } else { b }))
+            .collect()
+    };
+    let hour = twins(0, 60);
+    let got = run(&hour);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].time.0 <= (1_700_000_000 + 600) * 1000,
+        "{:?}",
+        got[0].time
+    );
+    // The evidence: the fix it is known at and the one held back, one at each transmitter.
+    let known = (got[0].lat.unwrap(), got[0].lon.unwrap());
+    let other = got[0].other_side.unwrap();
+    let mut places = [known, (other.lat, other.lon)];
+    places.sort_by(|x, y| x.1.total_cmp(&y.1));
+    let mut want = [a, b];
+    want.sort_by(|x, y| x.1.total_cmp(&y.1));
+    for (p, w) in places.iter().zip(want) {
+        assert!(
+            (p.0 - w.0).abs() < 1e-4 && (p.1 - w.1).abs() < 1e-4,
+            "{places:?}"
+        );
+    }
+    // Again after three calm hours (one transmitter only): a second episode.
+    let mut two = hour.clone();
+    two.extend((60..240).map(|i| (i * 60, a)));
+    two.extend(twins(240 * 60, 60));
+    assert_eq!(run(&two).len(), 2);
+    // One real jump, confirmed by the reports after it: not a conflict.
+    let jump: Vec<_> = (0..30)
+        .map(|i| (i * 60, a))
+        .chain((30..60).map(|i| (i * 60, b)))
+        .collect();
+    assert!(run(&jump).is_empty());
+    // GPS noise of 50 m around one place: not a conflict.
+    let noisy: Vec<_> = (0..120)
+        .map(|i| {
+            let d = if i % 2 == 0 { 0.05 } else { -0.05 };
+            (i * 60, (a.0 + d / 111.2, a.1))
+        })
+        .collect();
+    assert!(run(&noisy).is_empty());
+}

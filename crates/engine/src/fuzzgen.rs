@@ -433,6 +433,7 @@ pub fn engine(script: &Script) -> Engine {
         max_vessels: 1_000,
         // As long as holding, at the default speed: the fuzzer's short scripts reach it.
         loitering: Some((script.holding_after.millis(), 2.0)),
+        position_conflict: Some((3, 3_600_000)),
     };
     Engine::with_parts(settings, Arc::new(fences), watchlist)
 }

@@ -161,6 +161,33 @@ pub struct WatchConfig {
 pub struct DetectConfig {
     /// `[detect.loitering]`.
     pub loitering: LoiteringConfig,
+    /// `[detect.position_conflict]`.
+    pub position_conflict: ConflictConfig,
+}
+
+/// `[detect.position_conflict]`: reports of one MMSI that cannot be one ship. Jumps that imply
+/// more than `[monitor] max_speed_kn` are held back (quarantined) by the tracker; one is a glitch
+/// or a real jump that the next fix confirms, but `min_jumps` within `window` are two transmitters
+/// sharing the MMSI, or a position being spoofed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConflictConfig {
+    /// Whether `position_conflict` is detected at all.
+    pub enabled: bool,
+    /// Implausible jumps that make an episode.
+    pub min_jumps: u32,
+    /// The most time between two jumps of one episode; a longer calm ends it.
+    pub window: HumanDuration,
+}
+
+impl Default for ConflictConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_jumps: 3,
+            window: HumanDuration(Duration::from_secs(3600)),
+        }
+    }
 }
 
 /// `[detect.loitering]`: a monitored vessel slow for hours at sea, away from any port or
@@ -197,6 +224,21 @@ impl DetectConfig {
                 "detect.loitering.max_sog_kn",
                 l.max_sog_kn,
                 "must be above 0 and at most 50 knots",
+            ));
+        }
+        let c = &self.position_conflict;
+        if !(2..=1000).contains(&c.min_jumps) {
+            return Err(invalid(
+                "detect.position_conflict.min_jumps",
+                c.min_jumps,
+                "must be between 2 and 1000 (one jump is a glitch or a real move)",
+            ));
+        }
+        if c.window.0.is_zero() {
+            return Err(invalid(
+                "detect.position_conflict.window",
+                "0s",
+                "must be longer than zero",
             ));
         }
         if l.min_duration.0.is_zero() {

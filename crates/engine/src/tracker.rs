@@ -129,6 +129,14 @@ pub struct Vessel {
     pending: Vec<(IdentityField, String)>,
 }
 
+impl Vessel {
+    /// The fix last held back as an implausible jump, until a later fix confirms or replaces it:
+    /// the evidence of a `position_conflict`.
+    pub fn quarantined(&self) -> Option<Fix> {
+        self.quarantine
+    }
+}
+
 /// What one message did to the tracker.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Observation {

@@ -109,6 +109,11 @@ pub enum EventKind {
     #[serde(rename = "identity_change")]
     #[strum(serialize = "identity_change")]
     IdentityChange,
+    /// Reports of one MMSI that cannot be one ship: repeated implausible jumps
+    /// (`[detect.position_conflict]`).
+    #[serde(rename = "position_conflict")]
+    #[strum(serialize = "position_conflict")]
+    PositionConflict,
 }
 
 impl EventKind {
@@ -135,7 +140,7 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", k.as_str()));
             assert_eq!(k.as_str().parse::<EventKind>().unwrap(), k);
         }
-        assert_eq!(EventKind::ALL.len(), 9);
+        assert_eq!(EventKind::ALL.len(), 10);
         assert_eq!("gate".parse::<FenceKind>().unwrap(), FenceKind::Gate);
     }
 }

@@ -59,6 +59,9 @@ pub struct EngineSettings {
     /// `loitering`: the spell it takes (ms) and the highest average speed (knots); `None` when
     /// it is off.
     pub loitering: Option<(i64, f64)>,
+    /// `position_conflict`: the jumps that make an episode and the most time between two (ms);
+    /// `None` when it is off.
+    pub position_conflict: Option<(u32, i64)>,
 }
 
 impl EngineSettings {
@@ -69,6 +72,12 @@ impl EngineSettings {
                 .loitering
                 .enabled
                 .then(|| (d.loitering.min_duration.millis(), d.loitering.max_sog_kn)),
+            position_conflict: d.position_conflict.enabled.then(|| {
+                (
+                    d.position_conflict.min_jumps,
+                    d.position_conflict.window.millis(),
+                )
+            }),
             ..self
         }
     }
@@ -89,6 +98,10 @@ impl From<&MonitorConfig> for EngineSettings {
                     .millis(),
                 crate::settings::LoiteringConfig::default().max_sog_kn,
             )),
+            position_conflict: {
+                let c = crate::settings::ConflictConfig::default();
+                Some((c.min_jumps, c.window.millis()))
+            },
         }
     }
 }
@@ -174,6 +187,8 @@ struct Movement {
     queued: bool,
     holding: Option<Holding>,
     loitering: Option<Loitering>,
+    /// Implausible jumps: when the episode's first and latest were, how many, whether reported.
+    conflict: Option<(UnixMillis, UnixMillis, u32, bool)>,
     /// False until the first fix has been placed against the fences: until then, the state of
     /// every fence is unknown (a vessel already in port gets `present`, not an arrival).
     placed: bool,
@@ -455,10 +470,11 @@ impl Engine {
         let (fix, previous) = match obs {
             Observation::Fix { fix, previous } => (Some(fix), previous),
             Observation::Static | Observation::Heard => (None, None),
-            Observation::Duplicate
-            | Observation::Stale
-            | Observation::Quarantined
-            | Observation::Ignored => return,
+            Observation::Quarantined => {
+                self.conflict(out, mmsi, time);
+                return;
+            }
+            Observation::Duplicate | Observation::Stale | Observation::Ignored => return,
         };
         let monitored = self.monitored(mmsi);
         if self.recording {
@@ -638,6 +654,48 @@ impl Engine {
         };
         self.holding(out, mmsi, fix, approach);
         self.loitering(out, mmsi, fix, harbour);
+    }
+
+    /// `position_conflict`: the tracker held back a fix of `mmsi` as an implausible jump. Jumps
+    /// less than `window` apart make an episode; at `min_jumps` it is reported once, with the fix
+    /// the vessel is known at and the fix that conflicts with it.
+    fn conflict(&mut self, out: &mut Vec<Event>, mmsi: u32, time: UnixMillis) {
+        let Some((min_jumps, window_ms)) = self.settings.position_conflict else {
+            return;
+        };
+        if !self.monitored(mmsi) {
+            return;
+        }
+        let m = self.movement.entry(mmsi).or_default();
+        let (first, count, emitted) = match m.conflict {
+            Some((first, last, n, emitted)) if time.0.saturating_sub(last.0) <= window_ms => {
+                (first, n.saturating_add(1), emitted)
+            }
+            _ => (time, 1, false),
+        };
+        let due = !emitted && count >= min_jumps;
+        m.conflict = Some((first, time, count, emitted || due));
+        if !due {
+            return;
+        }
+        let v = self.tracker.vessel(mmsi);
+        let (fix, other) = (v.and_then(|v| v.fix), v.and_then(|v| v.quarantined()));
+        if self.recording {
+            self.dirty.insert(mmsi);
+        }
+        self.emit(
+            out,
+            EventKind::PositionConflict,
+            mmsi,
+            None,
+            time,
+            Detail {
+                fix,
+                other_side: other,
+                window: Some((first, time)),
+                ..Detail::default()
+            },
+        );
     }
 
     /// `loitering`: a spell begins at a slow fix away from harbours and lasts while the

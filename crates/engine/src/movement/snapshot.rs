@@ -156,6 +156,7 @@ impl Engine {
                 })
             }),
             loitering: ms.loitering,
+            conflict: None,
             placed: ms.placed,
         };
         if let (Some(_), None, Some(seen)) = (m.dark_zone, m.dark, s.last_seen) {
