@@ -184,7 +184,7 @@ proptest! {
     }
 }
 
-/// Feeds a type 5 static report for `mmsi` at `t` seconds.
+/// Feeds a type 5 static report for `mmsi` at `t` seconds (call sign UBXS, cargo).
 fn feed_static(
     engine: &mut Engine,
     fe: &mut FrontEnd,
@@ -194,20 +194,7 @@ fn feed_static(
     name: &str,
     out: &mut Vec<Event>,
 ) {
-    let report = encode::StaticReport {
-        mmsi,
-        imo: Some(imo),
-        callsign: "UBXS".into(),
-        name: name.into(),
-        shiptype: 70,
-        destination: "TARTUS".into(),
-    };
-    let (payload, fill) = encode::static_voyage(&report).armour();
-    for line in encode::sentences(&payload, fill, 'A', 1, "rTEST", 1_700_000_000 + t, t as u32) {
-        if let Some(d) = fe.push_line(0, line.as_bytes()) {
-            engine.on_message(&d, d.meta.time().expect("tagged"), out);
-        }
-    }
+    feed_identity(engine, fe, t, mmsi, imo, name, "UBXS", 70, out);
 }
 
 fn feed_at(
