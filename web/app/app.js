@@ -199,7 +199,9 @@ function eventItem(e) {
   k.textContent = e.kind;
   const who = document.createElement('span');
   who.className = 'who';
-  who.textContent = `${e.label || e.name || e.mmsi} · ${e.fence}`;
+  // Detections at sea have no fence; an identity change says what changed.
+  const where = e.fence || (e.change ? `${e.change.field} ${e.change.old} → ${e.change.new}` : 'at sea');
+  who.textContent = `${e.label || e.name || e.mmsi} · ${where}`;
   const t = document.createElement('time');
   t.dateTime = e.time;
   t.textContent = fmtTime(e.time);
