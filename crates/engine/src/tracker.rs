@@ -250,6 +250,11 @@ impl Tracker {
     /// Applies one decoded message at time `time` (the feed clock's, see `feedclock`).
     pub fn observe(&mut self, d: &Decoded, time: UnixMillis) -> (u32, Observation) {
         let mmsi = d.message.header().mmsi;
+        // Only a type 5 report carries an IMO number: the owner map is not looked at for the
+        // position reports that are nearly every message.
+        if !matches!(d.message, AisMessage::StaticVoyage(_)) {
+            return self.apply(d, time, mmsi);
+        }
         let imo_before = self.vessels.get(&mmsi).and_then(|v| v.statics.imo);
         let r = self.apply(d, time, mmsi);
         if let Some(imo) = self
