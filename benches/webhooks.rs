@@ -63,6 +63,7 @@ fn event(i: u64) -> Event {
         direction: None,
         visit_start: None,
         change: None,
+        encounter: None,
     }
 }
 

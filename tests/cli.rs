@@ -766,6 +766,8 @@ fn replay_prints_no_progress_when_stderr_is_not_a_terminal() {
         "loitering",
         "identity_change",
         "position_conflict",
+        "encounter_started",
+        "encounter",
     ]
     .map(|k| format!(" {k} {}", count(k)))
     .concat();

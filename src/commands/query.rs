@@ -883,6 +883,7 @@ mod tests {
                 direction: Some(Direction::Westbound),
                 visit_start: Some(t),
                 change: None,
+                encounter: None,
             },
         );
     }

@@ -199,8 +199,11 @@ function eventItem(e) {
   k.textContent = e.kind;
   const who = document.createElement('span');
   who.className = 'who';
-  // Detections at sea have no fence; an identity change says what changed.
-  const where = e.fence || (e.change ? `${e.change.field} ${e.change.old} → ${e.change.new}` : 'at sea');
+  // Detections at sea have no fence; an identity change says what changed, an encounter with whom.
+  const met = e.encounter && (e.encounter.other.label || e.encounter.other.name || e.encounter.other.mmsi);
+  const where = e.fence
+    || (e.change ? `${e.change.field} ${e.change.old} → ${e.change.new}` : null)
+    || (met ? `with ${met}` : 'at sea');
   who.textContent = `${e.label || e.name || e.mmsi} · ${where}`;
   const t = document.createElement('time');
   t.dateTime = e.time;

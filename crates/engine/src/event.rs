@@ -75,6 +75,81 @@ pub struct Event {
     /// For an `identity_change`: what changed, from what, to what. Absent from other events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change: Option<crate::tracker::IdentityChange>,
+    /// For `encounter_started` and `encounter`: the other vessel and the meeting so far. Absent
+    /// from other events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encounter: Option<Encounter>,
+}
+
+/// A meeting of two vessels at sea, as `encounter_started` and `encounter` carry it. The event's
+/// own MMSI, names and position are the first vessel's and the meeting's; this says who the other
+/// was and how the meeting went, so that one record answers "who met whom, where, how long".
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Encounter {
+    /// The other vessel.
+    pub other: OtherVessel,
+    /// When they were first found close (both slow).
+    #[serde(serialize_with = "rfc3339")]
+    pub start: UnixMillis,
+    /// The last report that found them close: the end of the meeting, or for
+    /// `encounter_started` the report that made it two hours.
+    #[serde(serialize_with = "rfc3339")]
+    pub end: UnixMillis,
+    /// `end - start`, seconds.
+    pub duration_s: i64,
+    /// The median of the distances measured between them over the meeting, metres, to the
+    /// width of one bucket of its histogram (a hundredth of `part_distance_m`: 10 m by default).
+    pub median_distance_m: f64,
+    /// The longest silence of either vessel during the meeting, when it was longer than 15
+    /// minutes: the meeting went on partly unseen (the event is then `inferred`).
+    pub gap: Option<Gap>,
+    /// Why an `encounter` ended; absent from `encounter_started`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended: Option<Parting>,
+}
+
+/// The other vessel of an encounter, as known when the event was decided.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OtherVessel {
+    /// MMSI.
+    pub mmsi: u32,
+    /// IMO number, when its static report was seen.
+    pub imo: Option<u32>,
+    /// Name, when its static report was seen.
+    pub name: Option<String>,
+    /// Call sign.
+    pub callsign: Option<String>,
+    /// Watchlist label, when it is watched too.
+    pub label: Option<String>,
+    /// Its latest position.
+    pub lat: f64,
+    /// Its latest position.
+    pub lon: f64,
+}
+
+/// A silence of one vessel during an encounter.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Gap {
+    /// The vessel that was silent.
+    pub mmsi: u32,
+    /// Its last report before the silence.
+    #[serde(serialize_with = "rfc3339")]
+    pub start: UnixMillis,
+    /// Its first report after it (or the end of the meeting, when it never spoke again).
+    #[serde(serialize_with = "rfc3339")]
+    pub end: UnixMillis,
+}
+
+/// Why an encounter ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Parting {
+    /// More than `part_distance_m` apart.
+    Parted,
+    /// One of them silent for longer than `dark_after`.
+    Silence,
+    /// They came into a port or anchorage, or near one.
+    Harbour,
 }
 
 fn rfc3339<S: serde::Serializer>(t: &UnixMillis, s: S) -> Result<S::Ok, S::Error> {
@@ -159,6 +234,20 @@ impl Event {
         }
         if let Some(c) = &self.change {
             let _ = write!(s, "  {}: {} -> {}", c.field.as_str(), c.old, c.new);
+        }
+        if let Some(e) = &self.encounter {
+            let other = e
+                .other
+                .label
+                .clone()
+                .or_else(|| e.other.name.clone())
+                .unwrap_or_else(|| format!("MMSI {}", e.other.mmsi));
+            let _ = write!(
+                s,
+                "  with {other}  {:.1} h at {:.0} m",
+                e.duration_s as f64 / 3600.0,
+                e.median_distance_m
+            );
         }
         s
     }

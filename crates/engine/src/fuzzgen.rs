@@ -434,6 +434,11 @@ pub fn engine(script: &Script) -> Engine {
         // As long as holding, at the default speed: the fuzzer's short scripts reach it.
         loitering: Some((script.holding_after.millis(), 2.0)),
         position_conflict: Some((3, 3_600_000)),
+        // Short enough for the fuzzer's scripts to reach, as wide as the default.
+        encounter: Some(crate::movement::EncounterSettings {
+            min_ms: script.holding_after.millis(),
+            ..crate::movement::EncounterSettings::from(&crate::settings::EncounterConfig::default())
+        }),
     };
     Engine::with_parts(settings, Arc::new(fences), watchlist)
 }

@@ -386,6 +386,19 @@ impl FenceSet {
         out.sort_unstable();
     }
 
+    /// Whether `p` is inside a port or anchorage fence or within `metres` of one: where ships lie
+    /// side by side as a matter of course, so that two of them close together is no encounter.
+    pub fn harbour_within(&self, p: Point, metres: f64) -> bool {
+        let dlat = metres / 1000.0 / KM_PER_DEG_LAT;
+        let dlon = dlat / p.y().abs().min(89.0).to_radians().cos();
+        let env = AABB::from_corners([p.x() - dlon, p.y() - dlat], [p.x() + dlon, p.y() + dlat]);
+        self.areas.locate_in_envelope_intersecting(&env).any(|g| {
+            let f = &self.fences[g.data];
+            matches!(f.kind, FenceKind::Port | FenceKind::Anchorage)
+                && f.distance_outside_m(p) <= metres
+        })
+    }
+
     /// Gates crossed by the segment `a`→`b`, with the crossing point, in id order.
     pub fn gates_crossed(&self, a: Point, b: Point) -> Vec<(usize, Point)> {
         let env = AABB::from_corners([a.x(), a.y()], [b.x(), b.y()]);

@@ -163,6 +163,45 @@ pub struct DetectConfig {
     pub loitering: LoiteringConfig,
     /// `[detect.position_conflict]`.
     pub position_conflict: ConflictConfig,
+    /// `[detect.encounter]`.
+    pub encounter: EncounterConfig,
+}
+
+/// `[detect.encounter]`: two vessels side by side at sea for hours, at least one of them
+/// monitored: a ship-to-ship transfer, a bunkering, a meeting. The defaults are Global Fishing
+/// Watch's published encounter definition (within 500 m, median speed of each at most 2 knots,
+/// for at least 2 hours, away from ports and at least 10 km from an anchorage).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EncounterConfig {
+    /// Whether encounters are detected at all.
+    pub enabled: bool,
+    /// How close the two must stay until `encounter_started`.
+    pub max_distance_m: f64,
+    /// Once started, how far apart they must be to have parted.
+    pub part_distance_m: f64,
+    /// The highest median speed over ground of each vessel over the meeting.
+    pub max_sog_kn: f64,
+    /// How long they must stay close.
+    pub min_duration: HumanDuration,
+    /// No encounter is looked for inside a port or anchorage fence, nor this close to one.
+    pub harbour_distance_km: f64,
+    /// Pairs followed at once at most (memory bound); a new pair past it is counted and skipped.
+    pub max_pairs: usize,
+}
+
+impl Default for EncounterConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_distance_m: 500.0,
+            part_distance_m: 1000.0,
+            max_sog_kn: 2.0,
+            min_duration: HumanDuration(Duration::from_secs(2 * 3600)),
+            harbour_distance_km: 10.0,
+            max_pairs: 100_000,
+        }
+    }
 }
 
 /// `[detect.position_conflict]`: reports of one MMSI that cannot be one ship. Jumps that imply
@@ -246,6 +285,49 @@ impl DetectConfig {
                 "detect.loitering.min_duration",
                 "0s",
                 "must be longer than zero",
+            ));
+        }
+        let e = &self.encounter;
+        if !(e.max_distance_m >= 10.0 && e.max_distance_m <= 10_000.0) {
+            return Err(invalid(
+                "detect.encounter.max_distance_m",
+                e.max_distance_m,
+                "must be between 10 and 10000 metres",
+            ));
+        }
+        if !(e.part_distance_m >= e.max_distance_m && e.part_distance_m <= 20_000.0) {
+            return Err(invalid(
+                "detect.encounter.part_distance_m",
+                e.part_distance_m,
+                "must be at least max_distance_m and at most 20000 metres",
+            ));
+        }
+        if !(e.max_sog_kn > 0.0 && e.max_sog_kn <= 50.0) {
+            return Err(invalid(
+                "detect.encounter.max_sog_kn",
+                e.max_sog_kn,
+                "must be above 0 and at most 50 knots",
+            ));
+        }
+        if e.min_duration.0.is_zero() {
+            return Err(invalid(
+                "detect.encounter.min_duration",
+                "0s",
+                "must be longer than zero",
+            ));
+        }
+        if !(e.harbour_distance_km >= 0.0 && e.harbour_distance_km <= 100.0) {
+            return Err(invalid(
+                "detect.encounter.harbour_distance_km",
+                e.harbour_distance_km,
+                "must be between 0 and 100 km",
+            ));
+        }
+        if !(1..=10_000_000).contains(&e.max_pairs) {
+            return Err(invalid(
+                "detect.encounter.max_pairs",
+                e.max_pairs,
+                "must be between 1 and 10000000",
             ));
         }
         Ok(())

@@ -114,6 +114,12 @@ pub enum EventKind {
     #[serde(rename = "position_conflict")]
     #[strum(serialize = "position_conflict")]
     PositionConflict,
+    /// Two vessels close and slow at sea for `[detect.encounter] min_duration`, still together.
+    #[serde(rename = "encounter_started")]
+    #[strum(serialize = "encounter_started")]
+    EncounterStarted,
+    /// Two vessels that met at sea have parted (or one fell silent, or they reached a harbour).
+    Encounter,
 }
 
 impl EventKind {
@@ -140,7 +146,7 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", k.as_str()));
             assert_eq!(k.as_str().parse::<EventKind>().unwrap(), k);
         }
-        assert_eq!(EventKind::ALL.len(), 10);
+        assert_eq!(EventKind::ALL.len(), 12);
         assert_eq!("gate".parse::<FenceKind>().unwrap(), FenceKind::Gate);
     }
 }

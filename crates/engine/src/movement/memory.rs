@@ -86,6 +86,7 @@ impl Engine {
         self.tracker.forget(mmsi);
         self.movement.remove(&mmsi);
         self.last_sampled.remove(&mmsi);
+        self.enc.forget(mmsi);
         true
     }
 

@@ -22,6 +22,7 @@ use crate::event::{Event, FixRecord, event_id};
 use crate::geofence::{FenceSet, Zone};
 use crate::settings::{MonitorConfig, Vessels, WatchConfig};
 use crate::tracker::{Fix, Observation, Tracker, TrackerStats};
+mod encounter;
 mod memory;
 mod recording;
 mod snapshot;
@@ -62,6 +63,38 @@ pub struct EngineSettings {
     /// `position_conflict`: the jumps that make an episode and the most time between two (ms);
     /// `None` when it is off.
     pub position_conflict: Option<(u32, i64)>,
+    /// `encounter`: its thresholds; `None` when it is off.
+    pub encounter: Option<EncounterSettings>,
+}
+
+/// `[detect.encounter]`, compiled: metres, knots and milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EncounterSettings {
+    /// Closer than this until started.
+    pub max_m: f64,
+    /// Farther than this once started: parted.
+    pub part_m: f64,
+    /// The highest median speed of each.
+    pub max_sog_kn: f64,
+    /// How long close before `encounter_started`.
+    pub min_ms: i64,
+    /// No encounter inside or this near a port or anchorage fence.
+    pub harbour_m: f64,
+    /// Pairs followed at most.
+    pub max_pairs: usize,
+}
+
+impl From<&crate::settings::EncounterConfig> for EncounterSettings {
+    fn from(e: &crate::settings::EncounterConfig) -> Self {
+        Self {
+            max_m: e.max_distance_m,
+            part_m: e.part_distance_m,
+            max_sog_kn: e.max_sog_kn,
+            min_ms: e.min_duration.millis(),
+            harbour_m: e.harbour_distance_km * 1000.0,
+            max_pairs: e.max_pairs,
+        }
+    }
 }
 
 impl EngineSettings {
@@ -78,6 +111,10 @@ impl EngineSettings {
                     d.position_conflict.window.millis(),
                 )
             }),
+            encounter: d
+                .encounter
+                .enabled
+                .then(|| EncounterSettings::from(&d.encounter)),
             ..self
         }
     }
@@ -102,6 +139,9 @@ impl From<&MonitorConfig> for EngineSettings {
                 let c = crate::settings::ConflictConfig::default();
                 Some((c.min_jumps, c.window.millis()))
             },
+            encounter: Some(EncounterSettings::from(
+                &crate::settings::EncounterConfig::default(),
+            )),
         }
     }
 }
@@ -207,6 +247,10 @@ pub struct EngineStats {
     pub forgotten_cap: u64,
     /// Forgotten vessels whose state was found again in the store when they were heard.
     pub recalled: u64,
+    /// Pairs of vessels followed for encounters now (candidates and meetings).
+    pub encounter_pairs: u64,
+    /// New pairs not followed because `[detect.encounter] max_pairs` were.
+    pub encounter_pairs_refused: u64,
 }
 
 /// The movement engine.
@@ -243,6 +287,8 @@ pub struct Engine {
     /// While every vessel old enough to forget is still waiting for the store: the tracker size
     /// at which to try again (not at every message).
     room_retry_at: usize,
+    /// Who is near whom, and the pairs followed for encounters.
+    enc: encounter::Encounters,
 }
 
 /// A boxed [`Recall`], with a `Debug` that says only whether there is one.
@@ -275,6 +321,7 @@ fn record(f: &Fix) -> FixRecord {
 struct Detail {
     fix: Option<Fix>,
     change: Option<crate::tracker::IdentityChange>,
+    encounter: Option<crate::event::Encounter>,
     other_side: Option<Fix>,
     crossing_time: Option<UnixMillis>,
     window: Option<(UnixMillis, UnixMillis)>,
@@ -319,6 +366,7 @@ impl Engine {
             forgotten_cap: 0,
             recalled: 0,
             room_retry_at: 0,
+            enc: encounter::grid_for(settings.encounter),
         }
     }
 
@@ -361,6 +409,8 @@ impl Engine {
             forgotten_silent: self.forgotten_silent,
             forgotten_cap: self.forgotten_cap,
             recalled: self.recalled,
+            encounter_pairs: self.enc.pairs() as u64,
+            encounter_pairs_refused: self.enc.refused,
         }
     }
 
@@ -422,6 +472,7 @@ impl Engine {
             }
         }
         self.sweep(now);
+        self.sweep_pairs(now, out);
     }
 
     /// Processes one decoded message at `time`, the time its feed clock gave it (`feedclock`): the
@@ -482,6 +533,9 @@ impl Engine {
             if let Some(fix) = fix {
                 self.record_position(mmsi, fix);
             }
+        }
+        if let Some(fix) = fix {
+            self.encounters(out, mmsi, &fix, previous, monitored);
         }
         if !monitored {
             return;
@@ -964,10 +1018,13 @@ impl Engine {
         }
         // Two changes of one vessel at one time (a new name and call sign in one report) are two
         // events: the field stands where a fence would in the id.
-        let key = d
-            .change
-            .as_ref()
-            .map_or(fence.as_str(), |c| c.field.as_str());
+        // An encounter's other vessel stands there too: one vessel may meet two at once.
+        let other = d.encounter.as_ref().map(|e| e.other.mmsi.to_string());
+        let key = match (&d.change, &other) {
+            (Some(c), _) => c.field.as_str(),
+            (None, Some(o)) => o.as_str(),
+            (None, None) => fence.as_str(),
+        };
         out.push(Event {
             id: event_id(kind, mmsi, key, time),
             kind,
@@ -990,6 +1047,7 @@ impl Engine {
             direction: d.direction,
             visit_start: d.visit_start,
             change: d.change,
+            encounter: d.encounter,
         });
     }
 }
