@@ -167,7 +167,8 @@ struct ScenarioFile {
     description: Option<IgnoredAny>,
     seed: Option<IgnoredAny>,
     station: Option<IgnoredAny>,
-    static_interval: Option<IgnoredAny>,
+    /// How often static data is sent (the simulator's default: 6 minutes).
+    static_interval: Option<String>,
     junk: Option<IgnoredAny>,
     base_stations: Option<IgnoredAny>,
 }
@@ -184,8 +185,21 @@ struct VesselFile {
     noise_m: Option<f64>,
     waypoints: Vec<WaypointFile>,
     dropouts: Option<Vec<WindowFile>>,
-    shiptype: Option<IgnoredAny>,
+    shiptype: Option<u8>,
     destination: Option<IgnoredAny>,
+    /// What the static reports say instead, from `from` until `to` (for good without one).
+    identity: Option<Vec<IdentityFile>>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct IdentityFile {
+    from: String,
+    to: Option<String>,
+    name: Option<String>,
+    callsign: Option<String>,
+    imo: Option<u32>,
+    shiptype: Option<u8>,
 }
 
 #[derive(Deserialize)]
@@ -223,9 +237,39 @@ struct ConfigFile {
 #[allow(dead_code)] // read only to be allowed
 struct DetectFile {
     loitering: Option<LoiteringFile>,
-    /// The scenarios' vessels never jump, so no conflict is expected whatever this says (and a
-    /// `position_conflict` from a replay would be an unexpected event in the comparison).
-    position_conflict: Option<IgnoredAny>,
+    position_conflict: Option<ConflictFile>,
+    encounter: Option<EncounterFile>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConflictFile {
+    enabled: Option<bool>,
+    min_jumps: Option<u32>,
+    window: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // max_pairs is memory only: the scenarios hold a handful of pairs
+struct EncounterFile {
+    enabled: Option<bool>,
+    max_distance_m: Option<f64>,
+    part_distance_m: Option<f64>,
+    max_sog_kn: Option<f64>,
+    min_duration: Option<String>,
+    harbour_distance_km: Option<f64>,
+    max_pairs: Option<IgnoredAny>,
+}
+
+/// `[detect.encounter]`, in metres, knots and milliseconds.
+#[derive(Debug, Clone, Copy)]
+struct EncounterRule {
+    max_m: f64,
+    part_m: f64,
+    max_sog_kn: f64,
+    min_ms: Ms,
+    harbour_m: f64,
 }
 
 #[derive(Deserialize, Default)]
@@ -383,6 +427,9 @@ struct Vessel {
     name: String,
     imo: Option<u32>,
     callsign: Option<String>,
+    shiptype: Option<u8>,
+    /// `[from, to)` windows of other static data.
+    identity: Vec<(Ms, Ms, IdentityFile)>,
     class_b: bool,
     noise_m: f64,
     legs: Vec<Leg>,
@@ -553,6 +600,12 @@ struct Fixture {
     holding_after: Ms,
     /// `[detect.loitering]`: the spell and the average speed, when on.
     loitering: Option<(Ms, f64)>,
+    /// `[detect.encounter]`, when on.
+    encounter: Option<EncounterRule>,
+    /// `[detect.position_conflict]`: the jumps of an episode and the longest calm in one.
+    conflict: Option<(u32, Ms)>,
+    /// How often static data is sent.
+    static_every: Ms,
 }
 
 fn read(path: &Path) -> String {
@@ -614,6 +667,16 @@ impl Fixture {
                 name: v.name.clone(),
                 imo: v.imo,
                 callsign: v.callsign.clone(),
+                shiptype: v.shiptype,
+                identity: v
+                    .identity
+                    .iter()
+                    .flatten()
+                    .map(|w| {
+                        let to = w.to.as_deref().map_or(Ms::MAX, rfc3339);
+                        (rfc3339(&w.from), to, w.clone())
+                    })
+                    .collect(),
                 class_b: match v.class.as_deref() {
                     None | Some("A") => false,
                     Some("B") => true,
@@ -695,6 +758,28 @@ impl Fixture {
             watch: c.watch,
             dark_after: duration(c.monitor.dark_after.as_deref().unwrap_or("4h")),
             holding_after: duration(c.monitor.holding_after.as_deref().unwrap_or("6h")),
+            // README "Configuration": `[detect.encounter]` 500 m, 1000 m, 2 kn, 2 h, 10 km;
+            // `[detect.position_conflict]` 3 jumps, 1 h; all on by default.
+            encounter: {
+                let e = c.detect.encounter.unwrap_or_default();
+                e.enabled.unwrap_or(true).then(|| EncounterRule {
+                    max_m: e.max_distance_m.unwrap_or(500.0),
+                    part_m: e.part_distance_m.unwrap_or(1000.0),
+                    max_sog_kn: e.max_sog_kn.unwrap_or(2.0),
+                    min_ms: duration(e.min_duration.as_deref().unwrap_or("2h")),
+                    harbour_m: e.harbour_distance_km.unwrap_or(10.0) * 1000.0,
+                })
+            },
+            conflict: {
+                let c = c.detect.position_conflict.unwrap_or_default();
+                c.enabled.unwrap_or(true).then(|| {
+                    (
+                        c.min_jumps.unwrap_or(3),
+                        duration(c.window.as_deref().unwrap_or("1h")),
+                    )
+                })
+            },
+            static_every: s.static_interval.as_deref().map_or(360_000, duration),
             // README "Events": `loitering` is on, 4 h at most 2 kn on average, by default.
             loitering: {
                 let l = c.detect.loitering.unwrap_or_default();
@@ -713,20 +798,24 @@ impl Fixture {
     /// (case, padding, repeated spaces) and exactly"). Static data goes out with a vessel's first
     /// report, so a watch by name or IMO matches from its first fix.
     fn monitored(&self, v: &Vessel) -> bool {
+        self.all_vessels || self.watched(v)
+    }
+
+    /// Whether a `[[watch]]` entry matches `v` (its scenario identity).
+    fn watched(&self, v: &Vessel) -> bool {
         let norm = |s: &str| {
             s.split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" ")
                 .to_uppercase()
         };
-        self.all_vessels
-            || self.watch.iter().any(|w| {
-                w.mmsi == Some(v.mmsi)
-                    || (w.imo.is_some() && w.imo == v.imo)
-                    || w.name.as_deref().map(norm) == Some(norm(&v.name))
-                    || (w.callsign.is_some()
-                        && w.callsign.as_deref().map(norm) == v.callsign.as_deref().map(norm))
-            })
+        self.watch.iter().any(|w| {
+            w.mmsi == Some(v.mmsi)
+                || (w.imo.is_some() && w.imo == v.imo)
+                || w.name.as_deref().map(norm) == Some(norm(&v.name))
+                || (w.callsign.is_some()
+                    && w.callsign.as_deref().map(norm) == v.callsign.as_deref().map(norm))
+        })
     }
 }
 
@@ -750,6 +839,9 @@ struct Expected {
     direction: Option<&'static str>,
     /// Whether the event carries the fix that decided it (at the event's time).
     at_fix: bool,
+    /// Where the event's position must be, and how far from it it may be (an encounter's
+    /// meeting place).
+    place: Option<(P, f64)>,
     why: String,
 }
 
@@ -924,7 +1016,18 @@ impl Ctx<'_> {
 /// All events the oracle expects from a fixture.
 fn oracle(fx: &Fixture) -> Vec<Expected> {
     let mut out = Vec::new();
-    for v in fx.vessels.iter().filter(|v| fx.monitored(v)) {
+    // A second [[vessels]] entry with an MMSI already used is another transmitter sending that
+    // MMSI, not a ship of its own: its reports are the conflict (`conflicts`), nothing else.
+    let primary = |i: usize| !fx.vessels[..i].iter().any(|w| w.mmsi == fx.vessels[i].mmsi);
+    identity_changes(fx, &mut out);
+    conflicts(fx, &mut out);
+    encounters(fx, &mut out);
+    for (_, v) in fx
+        .vessels
+        .iter()
+        .enumerate()
+        .filter(|&(i, v)| primary(i) && fx.monitored(v))
+    {
         let cx = Ctx { fx, v };
         let silences = silences(&cx, &mut out);
         for (i, f) in fx.fences.iter().enumerate() {
@@ -937,6 +1040,399 @@ fn oracle(fx: &Fixture) -> Vec<Expected> {
         loitering(&cx, &mut out);
     }
     out
+}
+
+/// `identity_change`. README: "a monitored vessel's name, call sign, IMO number or ship type
+/// changes, confirmed by the next report of that field saying the same (one garbled report that
+/// reverts is nothing); or a known IMO number is reported under a new MMSI". A scenario's static
+/// reports go out every `static_interval` from its start (a fixed `interval` dividing it, no
+/// dropout), each saying the scenario's identity with the `identity` windows that cover its time;
+/// one event per field, at the report that confirms it, one for an MMSI change at the new MMSI's
+/// first report (static data goes out with a vessel's first report).
+fn identity_changes(fx: &Fixture, out: &mut Vec<Expected>) {
+    for v in fx.vessels.iter().filter(|v| fx.monitored(v)) {
+        if v.identity.is_empty() {
+            continue;
+        }
+        let label = format!("{} (MMSI {})", v.name, v.mmsi);
+        let ok = fx.interval.is_some_and(|i| fx.static_every % i == 0) && v.dropouts.is_empty();
+        assert!(
+            ok,
+            "{}: the oracle models identity windows only for vessels reporting at a fixed interval that divides static_interval, without dropouts ({label})",
+            fx.name
+        );
+        type Field = (&'static str, fn(&Vessel, Ms) -> Option<String>);
+        let fields: [Field; 4] = [
+            ("name", |v, t| {
+                let mut x = Some(v.name.clone());
+                for (a, b, w) in &v.identity {
+                    if (*a..*b).contains(&t) && w.name.is_some() {
+                        x = w.name.clone();
+                    }
+                }
+                // An empty name is not sent (the AIS "not available" of all `@`).
+                x.filter(|n| !n.trim().is_empty())
+            }),
+            ("callsign", |v, t| {
+                let mut x = v.callsign.clone();
+                for (a, b, w) in &v.identity {
+                    if (*a..*b).contains(&t) && w.callsign.is_some() {
+                        x = w.callsign.clone();
+                    }
+                }
+                x.filter(|n| !n.trim().is_empty())
+            }),
+            ("imo", |v, t| {
+                let mut x = v.imo;
+                for (a, b, w) in &v.identity {
+                    if (*a..*b).contains(&t) && w.imo.is_some() {
+                        x = w.imo;
+                    }
+                }
+                x.map(|i| i.to_string())
+            }),
+            ("shiptype", |v, t| {
+                let mut x = v.shiptype;
+                for (a, b, w) in &v.identity {
+                    if (*a..*b).contains(&t) && w.shiptype.is_some() {
+                        x = w.shiptype;
+                    }
+                }
+                x.filter(|&t| t != 0).map(|t| t.to_string())
+            }),
+        ];
+        for (field, value) in fields {
+            let (mut known, mut pending): (Option<String>, Option<String>) = (None, None);
+            let mut t = fx.start;
+            while t < fx.end {
+                let said = value(v, t);
+                match (&known, said) {
+                    (_, None) => {}
+                    (None, x) => known = x,
+                    (Some(k), Some(x)) if *k == x => pending = None,
+                    (Some(k), Some(x)) => {
+                        if pending.as_deref() == Some(x.as_str()) {
+                            out.push(Expected {
+                                kind: "identity_change",
+                                mmsi: v.mmsi,
+                                fence: field.to_string(),
+                                truth: t,
+                                lo: t,
+                                hi: t,
+                                crossing: None,
+                                inferred: false,
+                                direction: None,
+                                at_fix: false,
+                                place: None,
+                                why: format!(
+                                    "{label}'s static reports say {field} {x:?} instead of {k:?} \
+                                     twice in a row, the second at {}",
+                                    show(t)
+                                ),
+                            });
+                            known = Some(x);
+                            pending = None;
+                        } else {
+                            pending = Some(x);
+                        }
+                    }
+                }
+                t += fx.static_every;
+            }
+        }
+    }
+    // A known IMO number under a new MMSI.
+    for (j, v) in fx.vessels.iter().enumerate() {
+        let Some(imo) = v.imo else { continue };
+        let heard = |w: &Vessel| {
+            let mut t = fx.start;
+            while let Some(&(_, to)) = w.dropouts.iter().find(|&&(a, b)| a <= t && t < b) {
+                t = to;
+            }
+            t
+        };
+        let first = heard(v);
+        let before = fx.vessels[..j]
+            .iter()
+            .chain(&fx.vessels[j + 1..])
+            .find(|w| w.imo == Some(imo) && w.mmsi != v.mmsi && heard(w) < first);
+        if let (Some(old), true) = (before, fx.monitored(v) && first < fx.end) {
+            out.push(Expected {
+                kind: "identity_change",
+                mmsi: v.mmsi,
+                fence: "mmsi".into(),
+                truth: first,
+                lo: first,
+                hi: first,
+                crossing: None,
+                inferred: false,
+                direction: None,
+                at_fix: false,
+                place: None,
+                why: format!(
+                    "IMO {imo}, heard as MMSI {} from {}, first heard as MMSI {} at {}",
+                    old.mmsi,
+                    show(heard(old)),
+                    v.mmsi,
+                    show(first)
+                ),
+            });
+        }
+    }
+}
+
+/// The windows in which a vessel transmits: the scenario less its dropouts.
+fn on_air(fx: &Fixture, v: &Vessel) -> Vec<(Ms, Ms)> {
+    let mut cuts = v.dropouts.clone();
+    cuts.sort();
+    let mut out = Vec::new();
+    let mut t = fx.start;
+    for (a, b) in cuts {
+        if a > t {
+            out.push((t, a.min(fx.end)));
+        }
+        t = t.max(b);
+    }
+    if t < fx.end {
+        out.push((t, fx.end));
+    }
+    out
+}
+
+/// `position_conflict`. README: "reports of one monitored MMSI that cannot be one ship:
+/// `min_jumps` fixes held back as implausible [...] with less than `window` between them, as two
+/// transmitters sharing an MMSI [...] give; once per episode". A second transmitter of an MMSI,
+/// far from the ship (each of its reports a jump), gives one episode per stretch on the air; its
+/// `min_jumps`-th report decides it. The event carries the ship's own fix.
+fn conflicts(fx: &Fixture, out: &mut Vec<Expected>) {
+    let Some((min_jumps, window)) = fx.conflict else {
+        return;
+    };
+    for (j, x) in fx.vessels.iter().enumerate() {
+        let Some(ship) = fx.vessels[..j].iter().find(|w| w.mmsi == x.mmsi) else {
+            continue;
+        };
+        if !fx.monitored(ship) {
+            continue;
+        }
+        let gap = fx
+            .interval
+            .expect("conflict scenarios report at a fixed interval");
+        let mut last_end: Option<Ms> = None;
+        for (a, b) in on_air(fx, x) {
+            let both = on_air(fx, ship).into_iter().any(|(c, d)| c <= a && b <= d);
+            assert!(
+                both,
+                "{}: the ship is on the air while {} transmits its MMSI",
+                fx.name, x.name
+            );
+            let apart = haversine(ship.pos(a), x.pos(a));
+            assert!(
+                apart > 10_000.0,
+                "{}: the second transmitter is far away",
+                fx.name
+            );
+            assert!(
+                last_end.is_none_or(|e| a - e > window),
+                "one episode per stretch"
+            );
+            last_end = Some(b);
+            let lo = a + Ms::from(min_jumps - 1) * gap;
+            out.push(Expected {
+                kind: "position_conflict",
+                mmsi: x.mmsi,
+                fence: String::new(),
+                truth: a,
+                lo,
+                hi: lo + gap,
+                crossing: None,
+                inferred: false,
+                direction: None,
+                at_fix: true,
+                place: None,
+                why: format!(
+                    "a second transmitter of MMSI {} from {}, {:.0} km from the ship: its \
+                     {min_jumps}th report",
+                    x.mmsi,
+                    show(a),
+                    apart / 1000.0
+                ),
+            });
+        }
+    }
+}
+
+/// `encounter_started` and `encounter`. README: two vessels, at least one monitored, "within
+/// `max_distance_m` of each other from a report at which both are at most `max_sog_kn` until a
+/// report `min_duration` later", the median speeds at most `max_sog_kn`, not in or within
+/// `harbour_distance_km` of a port or anchorage; `encounter` when "more than `part_distance_m`
+/// apart". One event per meeting, "about the watched vessel (else the monitored one, else the
+/// lower MMSI)". From the true tracks on a 10 s grid: both slow (legs at most `max_sog_kn` less
+/// the simulator's 0.2 kn of speed noise) and within `max_distance_m` less twice the noise
+/// slack is surely close; the meeting begins at the first report after that (within one
+/// interval), `encounter_started` comes at the first report `min_duration` later, and `encounter`
+/// at the first report after they are surely more than `part_distance_m` apart. Positions are
+/// the meeting's: the midpoint of the two.
+fn encounters(fx: &Fixture, out: &mut Vec<Expected>) {
+    let Some(rule) = fx.encounter else {
+        return;
+    };
+    let step: Ms = 10_000;
+    let n = fx.vessels.len();
+    for i in 0..n {
+        for j in i + 1..n {
+            let (a, b) = (&fx.vessels[i], &fx.vessels[j]);
+            let twin = |k: usize| fx.vessels[..k].iter().any(|w| w.mmsi == fx.vessels[k].mmsi);
+            if a.mmsi == b.mmsi || twin(i) || twin(j) || !(fx.monitored(a) || fx.monitored(b)) {
+                continue;
+            }
+            let cx = Ctx { fx, v: a };
+            let gap = fx.interval.unwrap_or(180_000);
+            // The noise of both fixes, and how far a slow vessel moves between two reports (the
+            // engine measures from one vessel's fix to the other's latest).
+            let slack = Ctx { fx, v: a }.slack()
+                + Ctx { fx, v: b }.slack()
+                + rule.max_sog_kn * 1852.0 / 3600.0 * gap as f64 / 1000.0;
+            let speed = |v: &Vessel, t: Ms| v.leg_at(t).speed_kn;
+            let slow = |t: Ms| {
+                let (sa, sb) = (speed(a, t), speed(b, t));
+                for s in [sa, sb] {
+                    if (s - rule.max_sog_kn).abs() <= 0.25 {
+                        cx.undecidable("", t, "a speed about max_sog_kn");
+                    }
+                }
+                sa < rule.max_sog_kn && sb < rule.max_sog_kn
+            };
+            let dist = |t: Ms| haversine(a.pos(t), b.pos(t));
+            let mut t = fx.start;
+            while t < fx.end {
+                let d = dist(t);
+                if d > rule.max_m + slack {
+                    t += step;
+                    continue;
+                }
+                // In or near a harbour: no encounter (two ships in port are nothing to decide).
+                let harbour = fx
+                    .fences
+                    .iter()
+                    .filter(|f| matches!(f.kind, Kind::Port | Kind::Anchorage))
+                    .map(|f| f.signed_distance(a.pos(t)))
+                    .fold(f64::INFINITY, f64::min);
+                if harbour <= rule.harbour_m + 5.0 * a.noise_m {
+                    if harbour > rule.harbour_m - 5.0 * a.noise_m {
+                        cx.undecidable(
+                            "",
+                            t,
+                            "side by side about harbour_distance_km from a harbour",
+                        );
+                    }
+                    t += step;
+                    continue;
+                }
+                if !slow(t) {
+                    t += step;
+                    continue;
+                }
+                if d > rule.max_m - slack {
+                    cx.undecidable(
+                        "",
+                        t,
+                        &format!("two ships {d:.0} m apart, about max_distance_m"),
+                    );
+                }
+                let begin = t;
+                let label = format!("{} and {}", a.name, b.name);
+                // Together while close (the candidate) or, once started, not yet parted.
+                let first_after = |from: Ms, limit: f64| {
+                    let mut u = from;
+                    while u < fx.end && dist(u) <= limit {
+                        u += step;
+                    }
+                    u
+                };
+                let close_until = first_after(t, rule.max_m - slack);
+                let (parting_may, parted) = (
+                    first_after(close_until, rule.part_m - slack),
+                    first_after(close_until, rule.part_m + slack),
+                );
+                t = parted.max(t + step);
+                for v in [a, b] {
+                    if v.dropouts.iter().any(|&(x, y)| x < parted && y > begin) {
+                        cx.undecidable("", begin, "AIS off during a meeting is not modelled");
+                    }
+                }
+                // Still slow for the first `min_duration` (the medians are then surely slow).
+                let slow_for = {
+                    let mut u = begin;
+                    while u < fx.end && slow(u) {
+                        u += step;
+                    }
+                    u - begin
+                };
+                if close_until - begin < rule.min_ms - 2 * gap {
+                    continue;
+                }
+                if close_until - begin < rule.min_ms + 2 * gap || slow_for < rule.min_ms + 2 * gap {
+                    cx.undecidable("", begin, "close and slow about min_duration");
+                }
+                let (first, other) = {
+                    let key =
+                        |v: &Vessel| (fx.watched(v), fx.monitored(v), std::cmp::Reverse(v.mmsi));
+                    if key(a) >= key(b) { (a, b) } else { (b, a) }
+                };
+                let mid = |t: Ms| {
+                    let (p, q) = (a.pos(t), b.pos(t));
+                    P {
+                        lon: (p.lon + q.lon) / 2.0,
+                        lat: (p.lat + q.lat) / 2.0,
+                    }
+                };
+                // The mean of many midpoints: the noise of each fix mostly cancels; a few
+                // samples as they part pull it by metres.
+                let place_m = 2.0 * (a.noise_m + b.noise_m) + 30.0;
+                let lo = begin + rule.min_ms;
+                out.push(Expected {
+                    kind: "encounter_started",
+                    mmsi: first.mmsi,
+                    fence: format!("with {}", other.mmsi),
+                    truth: begin,
+                    lo: lo - step,
+                    hi: lo + 2 * gap,
+                    crossing: None,
+                    inferred: false,
+                    direction: None,
+                    at_fix: false,
+                    place: Some((mid(begin), place_m)),
+                    why: format!(
+                        "{label} both slow and {:.0} m apart from {}: {} later",
+                        dist(begin),
+                        show(begin),
+                        span(rule.min_ms)
+                    ),
+                });
+                if parted < fx.end {
+                    out.push(Expected {
+                        kind: "encounter",
+                        mmsi: first.mmsi,
+                        fence: format!("with {}", other.mmsi),
+                        truth: parted,
+                        lo: parting_may - step,
+                        hi: parted + gap,
+                        crossing: None,
+                        inferred: false,
+                        direction: None,
+                        at_fix: false,
+                        place: Some((mid(begin), place_m)),
+                        why: format!(
+                            "{label} more than {:.0} m apart at {}",
+                            rule.part_m,
+                            show(parted)
+                        ),
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// `loitering`. README: "a monitored vessel whose time-weighted average speed stays at most
@@ -1002,6 +1498,7 @@ fn loitering(cx: &Ctx, out: &mut Vec<Expected>) {
             inferred: false,
             direction: None,
             at_fix: true,
+            place: None,
             why: format!(
                 "waiting at sea from {}, {} from the nearest harbour's approach; {} after the \
                  wait's first report",
@@ -1065,6 +1562,7 @@ fn silences(cx: &Ctx, out: &mut Vec<Expected>) -> Vec<Silence> {
                 inferred: false,
                 direction: None,
                 at_fix: false,
+                place: None,
                 why: format!(
                     "AIS off from {} near {}: the last report is within {} before, and `dark` \
                      {} after it",
@@ -1087,6 +1585,7 @@ fn silences(cx: &Ctx, out: &mut Vec<Expected>) -> Vec<Silence> {
                     inferred: false,
                     direction: None,
                     at_fix: false,
+                    place: None,
                     why: format!("AIS back on at {}: its first report", show(to)),
                 });
             }
@@ -1133,6 +1632,7 @@ fn crossings(cx: &Ctx, id: usize, silences: &[Silence], out: &mut Vec<Expected>)
         inferred: false,
         direction: None,
         at_fix: true,
+        place: None,
         why,
     };
 
@@ -1390,6 +1890,7 @@ fn transits(cx: &Ctx, f: &Fence, out: &mut Vec<Expected>) {
             inferred: false,
             direction: Some(direction(leg.a, leg.b)),
             at_fix: true,
+            place: None,
             why: format!(
                 "gate crossed at {}, then the next report (interval {})",
                 show(t),
@@ -1488,6 +1989,7 @@ fn holding(cx: &Ctx, out: &mut Vec<Expected>) {
             inferred: false,
             direction: None,
             at_fix: true,
+            place: None,
             why: format!(
                 "stopped at {} in {fence}'s approach; {} after an episode start between {} \
                  before the stop and its first report",
@@ -1521,10 +2023,20 @@ fn parse_events(jsonl: &str) -> Vec<Got> {
             let v: serde_json::Value =
                 serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
             let text = |k: &str| v[k].as_str().map(str::to_owned);
+            let kind = text("kind").expect("kind");
+            // Where a fence would be, an encounter says with whom and an identity change which
+            // field: one vessel may meet two at once, or change two fields in one report.
+            let fence = match kind.as_str() {
+                "encounter_started" | "encounter" => {
+                    format!("with {}", v["encounter"]["other"]["mmsi"])
+                }
+                "identity_change" => v["change"]["field"].as_str().expect("field").to_owned(),
+                _ => text("fence").expect("fence"),
+            };
             Got {
-                kind: text("kind").expect("kind"),
+                kind,
                 mmsi: v["mmsi"].as_u64().expect("mmsi") as u32,
-                fence: text("fence").expect("fence"),
+                fence,
                 time: rfc3339(&text("time").expect("time")),
                 crossing: text("crossing_time").map(|t| rfc3339(&t)),
                 inferred: v["inferred"].as_bool().expect("inferred"),
@@ -1635,6 +2147,15 @@ fn compare(fx: &Fixture, expected: &[Expected], got: &[Got], source: &str) -> Ve
                         haversine(at, v.pos(g.time))
                     )),
                     None => problems.push("no fix".into()),
+                }
+            }
+            if let Some((p, limit)) = e.place {
+                match g.at {
+                    Some(at) if haversine(at, p) <= limit => {}
+                    other => problems.push(format!(
+                        "its position {other:?} is not within {limit:.0} m of {:.5},{:.5}",
+                        p.lat, p.lon
+                    )),
                 }
             }
             if !problems.is_empty() {
@@ -1836,6 +2357,27 @@ fn the_oracle_tells_each_scenario_s_story() {
         lines
     };
     let want: &[(&str, &[&str])] = &[
+        // Issue 13, "At sea [...]: the detections beyond ports, each with the cases that must not
+        // fire beside it": Yelnya and the unnamed tanker meet (and Yelnya's wait is loitering);
+        // Sparta IV passing at 200 m, Kola and Vyazma moored together in port, the frigate and
+        // its pilot boat, Sparta's one-off typo and Admiral Golovko's 50 m of noise are nothing
+        // more; Ursa Major's new name and call sign, Baltic Leader's new MMSI and the second
+        // transmitter of Sparta II's MMSI are one event each.
+        (
+            "at-sea",
+            &[
+                "encounter YELNYA with 636000001",
+                "encounter_started YELNYA with 636000001",
+                "identity_change BALTIC LEADER mmsi",
+                "identity_change SPARTA III callsign",
+                "identity_change SPARTA III name",
+                "loitering ADMIRAL GOLOVKO ",
+                "loitering YELNYA ",
+                "position_conflict SPARTA II ",
+                "present KOLA tartus-port",
+                "present VYAZMA tartus-port",
+            ],
+        ),
         // "after the first fix places it (`present`) nothing happens. SHUTTLE leaves the port,
         // waits 3 km offshore and comes back: one departure, one arrival".
         (
@@ -1985,6 +2527,45 @@ fn the_comparison_catches_wrong_events() {
         lat: p.lat,
     });
     assert_eq!(failures(moved), 1, "a departure's fix 900 m from the track");
+}
+
+/// The same for the detections at sea: an encounter found an interval early, with another
+/// vessel, or elsewhere; an identity change of another field; a conflict never reported.
+#[test]
+fn the_comparison_catches_wrong_events_at_sea() {
+    let fx = Fixture::load(&root().join("fixtures/at-sea"));
+    let expected = oracle(&fx);
+    let committed = || parse_events(&read(&fx.dir.join("expected-events.jsonl")));
+    let failures = |got: Vec<Got>| compare(&fx, &expected, &got, "mutated").len();
+    assert_eq!(failures(committed()), 0);
+    let index = |got: &[Got], kind: &str| got.iter().position(|g| g.kind == kind).expect(kind);
+
+    let mut early = committed();
+    let i = index(&early, "encounter_started");
+    early[i].time -= 2 * fx.interval.expect("2m");
+    assert_eq!(failures(early), 1, "an encounter two reports early");
+
+    let mut other = committed();
+    let i = index(&other, "encounter");
+    other[i].fence = "with 538000001".into();
+    assert_eq!(failures(other), 2, "an encounter with the wrong vessel");
+
+    let mut elsewhere = committed();
+    let i = index(&elsewhere, "encounter");
+    elsewhere[i].at = elsewhere[i].at.map(|p| P {
+        lon: p.lon,
+        lat: p.lat + 0.001,
+    });
+    assert_eq!(failures(elsewhere), 1, "an encounter placed 110 m off");
+
+    let mut field = committed();
+    let i = index(&field, "identity_change");
+    field[i].fence = "shiptype".into();
+    assert_eq!(failures(field), 2, "an identity change of another field");
+
+    let mut missing = committed();
+    missing.remove(index(&missing, "position_conflict"));
+    assert_eq!(failures(missing), 1, "the conflict dropped");
 }
 
 /// The oracle's geometry against published values and hand calculations.

@@ -97,6 +97,29 @@ pub struct SimVessel {
     /// Windows with AIS switched off.
     #[serde(default)]
     pub dropouts: Vec<Window>,
+    /// Static data that changes: a new name from a time on (a ship renamed), or for one report
+    /// (a typo), for `identity_change` scenarios.
+    #[serde(default)]
+    pub identity: Vec<IdentityWindow>,
+}
+
+/// What a vessel's static reports say instead, from `from` (RFC 3339) until `to` when given,
+/// for good when not. Later windows win where they overlap.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityWindow {
+    /// Start, RFC 3339.
+    pub from: String,
+    /// End (exclusive), RFC 3339; none for a lasting change.
+    pub to: Option<String>,
+    /// Name.
+    pub name: Option<String>,
+    /// Call sign.
+    pub callsign: Option<String>,
+    /// IMO number.
+    pub imo: Option<u32>,
+    /// Ship type code.
+    pub shiptype: Option<u8>,
 }
 
 /// A scenario file.
@@ -242,6 +265,18 @@ impl Scenario {
                 time(&format!("vessels[{i}].dropouts[{j}].from"), &d.from)?;
                 time(&format!("vessels[{i}].dropouts[{j}].to"), &d.to)?;
             }
+            for (j, w) in v.identity.iter().enumerate() {
+                let from = time(&format!("vessels[{i}].identity[{j}].from"), &w.from)?;
+                if let Some(to) = &w.to
+                    && time(&format!("vessels[{i}].identity[{j}].to"), to)? <= from
+                {
+                    return Err(ScenarioError::Invalid {
+                        key: format!("vessels[{i}].identity[{j}].to"),
+                        value: to.clone(),
+                        allowed: "must be after `from`".into(),
+                    });
+                }
+            }
         }
         Ok(s)
     }
@@ -304,6 +339,16 @@ impl Scenario {
                 .iter()
                 .map(|d| Ok((time("from", &d.from)?.0, time("to", &d.to)?.0)))
                 .collect::<Result<_, ScenarioError>>()?;
+            let identity: Vec<(i64, i64, &IdentityWindow)> = v
+                .identity
+                .iter()
+                .map(|w| {
+                    let to =
+                        w.to.as_deref()
+                            .map_or(Ok(i64::MAX), |t| time("to", t).map(|t| t.0));
+                    Ok((time("from", &w.from)?.0, to?, w))
+                })
+                .collect::<Result<_, ScenarioError>>()?;
             let legs = self.legs(v, start);
             let mut leg = 0;
             let mut t = start;
@@ -320,7 +365,7 @@ impl Scenario {
                     let channel = if rng.random::<bool>() { 'A' } else { 'B' };
                     if t >= next_static {
                         next_static = t + static_every;
-                        let report = StaticReport {
+                        let mut report = StaticReport {
                             mmsi: v.mmsi,
                             imo: v.imo,
                             callsign: v.callsign.clone(),
@@ -328,6 +373,16 @@ impl Scenario {
                             shiptype: v.shiptype,
                             destination: v.destination.clone(),
                         };
+                        for (_, _, w) in identity.iter().filter(|(a, b, _)| (*a..*b).contains(&t)) {
+                            if let Some(n) = &w.name {
+                                report.name = n.clone();
+                            }
+                            if let Some(c) = &w.callsign {
+                                report.callsign = c.clone();
+                            }
+                            report.imo = w.imo.or(report.imo);
+                            report.shiptype = w.shiptype.unwrap_or(report.shiptype);
+                        }
                         let payloads = match v.class {
                             Class::A => vec![encode::static_voyage(&report).armour()],
                             Class::B => {
