@@ -786,3 +786,51 @@ fn replay_prints_no_progress_when_stderr_is_not_a_terminal() {
     );
     assert_eq!(String::from_utf8(out.stderr).unwrap(), want);
 }
+
+/// Issue 13: an encounter is stored once, under the watched vessel, and found from either side:
+/// `events --vessel` with the unnamed tanker's MMSI lists the two events of its meeting with
+/// Yelnya (the scenario's only meeting; the tanker is not watched, so nothing else is about it),
+/// and with Yelnya's they are among hers. The MMSIs are the at-sea scenario's.
+#[test]
+fn an_encounter_is_found_from_either_vessel() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sea.db");
+    util::run_ok(
+        bin()
+            .args(["replay", "--no-progress", "--db"])
+            .arg(&db)
+            .arg(util::fixture("at-sea/feed.nmea")),
+    );
+    let events = |who: &str| -> Vec<serde_json::Value> {
+        let out = util::run_ok(
+            bin()
+                .args(["events", "--vessel", who, "--format", "jsonl", "--db"])
+                .arg(&db),
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let tanker = events("636000001");
+    let kinds: Vec<&str> = tanker.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["encounter_started", "encounter"]);
+    for e in &tanker {
+        assert_eq!(e["mmsi"], 273000301);
+        assert_eq!(e["encounter"]["other"]["mmsi"], 636000001);
+    }
+    let yelnya = events("273000301");
+    let met: Vec<&serde_json::Value> = yelnya
+        .iter()
+        .filter(|e| e["kind"].as_str().unwrap().starts_with("encounter"))
+        .collect();
+    assert_eq!(met.len(), 2);
+    assert_eq!(met[0]["id"], tanker[0]["id"]);
+    // A vessel that met no one: none of them.
+    assert!(
+        events("273000304")
+            .iter()
+            .all(|e| !e["kind"].as_str().unwrap().starts_with("encounter"))
+    );
+}

@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_outbox.sql"),
     include_str!("../../migrations/0004_checkpoint_file.sql"),
     include_str!("../../migrations/0005_map.sql"),
+    include_str!("../../migrations/0006_encounters.sql"),
 ];
 
 /// The schema version this binary writes.

@@ -62,6 +62,15 @@ pub fn resolve_vessel(conn: &Connection, text: &str) -> rusqlite::Result<Vec<u32
     Ok(out)
 }
 
+/// An SQL list of MMSIs (numbers only, so written inline); `NULL` matches nothing.
+fn mmsi_list(m: &[u32]) -> String {
+    if m.is_empty() {
+        "NULL".to_string()
+    } else {
+        m.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+    }
+}
+
 /// Builds `WHERE` clauses for the given column names.
 struct Where {
     clauses: Vec<String>,
@@ -75,12 +84,7 @@ impl Where {
             args: Vec::new(),
         };
         if let Some(m) = &f.mmsis {
-            let list = if m.is_empty() {
-                "NULL".to_string()
-            } else {
-                m.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
-            };
-            w.clauses.push(format!("{mmsi} IN ({list})"));
+            w.clauses.push(format!("{mmsi} IN ({})", mmsi_list(m)));
         }
         if let (Some(col), Some(v)) = (fence, &f.fence) {
             w.args.push(Box::new(v.clone()));
@@ -101,6 +105,29 @@ impl Where {
         w
     }
 
+    /// The clauses for the events table: an encounter matches a vessel filter by either of its
+    /// two vessels (the other through the `events_other_mmsi` index, schema 6).
+    fn events(f: &Filter) -> Self {
+        let mut w = Where::new(
+            &Filter {
+                mmsis: None,
+                ..f.clone()
+            },
+            "mmsi",
+            Some("fence"),
+            Some("kind"),
+            "time",
+        );
+        if let Some(m) = &f.mmsis {
+            let list = mmsi_list(m);
+            w.clauses.push(format!(
+                "(mmsi IN ({list}) OR (kind IN ('encounter_started', 'encounter') \
+                 AND json_extract(record, '$.encounter.other.mmsi') IN ({list})))"
+            ));
+        }
+        w
+    }
+
     fn sql(&self) -> String {
         if self.clauses.is_empty() {
             String::new()
@@ -116,7 +143,7 @@ impl Where {
 
 /// Event records (the JSON `replay --format jsonl` prints), in time order.
 pub fn events(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<String>> {
-    let w = Where::new(f, "mmsi", Some("fence"), Some("kind"), "time");
+    let w = Where::events(f);
     let sql = format!(
         "SELECT record FROM events{} ORDER BY time, mmsi, fence, kind",
         w.sql()
@@ -409,7 +436,7 @@ pub fn events_page(
     after: Option<(UnixMillis, String)>,
     limit: usize,
 ) -> rusqlite::Result<Vec<(UnixMillis, String, String)>> {
-    let mut w = Where::new(f, "mmsi", Some("fence"), Some("kind"), "time");
+    let mut w = Where::events(f);
     if let Some((t, id)) = after {
         w.args.push(Box::new(t.0));
         w.args.push(Box::new(id));
