@@ -64,6 +64,7 @@ fn event(i: u64) -> Event {
         visit_start: None,
         change: None,
         encounter: None,
+        pattern: None,
     }
 }
 

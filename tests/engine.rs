@@ -763,3 +763,51 @@ fn two_transmitters_on_one_mmsi_are_a_position_conflict_and_one_jump_is_not() {
         .collect();
     assert!(run(&noisy).is_empty());
 }
+
+/// Issue 13, `position_conflict` from circle spoofing: a track generated on an exact circle
+/// (2 km round, 10 kn, a report a minute, positions rounded only as AIS rounds them) is one
+/// conflict with `pattern: "circle"` for the two hours it runs; the same circle sailed by a real
+/// ship with a metre of GPS error, and a generated straight line, are none.
+#[test]
+fn positions_on_an_exact_circle_are_circle_spoofing_and_a_real_circling_ship_is_not() {
+    let centre = offset(60.0, 90.0);
+    let cos = centre.0.to_radians().cos();
+    let run = |noise_m: f64, radius_m: f64| {
+        let (mut e, mut fe, mut out) = (all_engine(""), FrontEnd::default(), Vec::new());
+        // 10 kn round a circle: the angle grows by speed over radius each second.
+        let w = 10.0 * 1852.0 / 3600.0 / radius_m;
+        for i in 0..120i64 {
+            let t = i * 60;
+            let a = w * t as f64;
+            // GPS error: uniform, with a standard deviation of `noise_m` per axis (a hash of
+            // the report's number, so the test is the same every run).
+            let u = |k: f64| ((((i as f64) * 12.9898 + k) * 78.233).sin() * 43_758.545).fract();
+            let (n, east) = (
+                noise_m * 3f64.sqrt() * u(0.0),
+                noise_m * 3f64.sqrt() * u(7.0),
+            );
+            let lat = centre.0 + (radius_m * a.sin() + n) / 111_195.0;
+            let lon = centre.1 + (radius_m * a.cos() + east) / (111_195.0 * cos);
+            feed_moving(&mut e, &mut fe, t, (lat, lon), 10.0, &mut out);
+        }
+        out.retain(|e| e.kind == EventKind::PositionConflict);
+        out
+    };
+    let spoofed = run(0.0, 2000.0);
+    assert_eq!(spoofed.len(), 1, "{spoofed:#?}");
+    assert_eq!(spoofed[0].pattern, Some("circle"));
+    let json: serde_json::Value = serde_json::from_str(&spoofed[0].to_json()).unwrap();
+    assert_eq!(json["pattern"], "circle");
+    // The evidence: the circle's first kept fix and the fix that completed it, both on it.
+    let other = spoofed[0].other_side.unwrap();
+    for (lat, lon) in [
+        (other.lat, other.lon),
+        (spoofed[0].lat.unwrap(), spoofed[0].lon.unwrap()),
+    ] {
+        let r = ((lat - centre.0) * 111_195.0).hypot((lon - centre.1) * 111_195.0 * cos);
+        assert!((r - 2000.0).abs() < 1.0, "{r}");
+    }
+    assert!(run(1.0, 2000.0).is_empty());
+    // A straight line (a circle too large to tell).
+    assert!(run(0.0, 1.0e7).is_empty());
+}

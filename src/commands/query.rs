@@ -884,6 +884,7 @@ mod tests {
                 visit_start: Some(t),
                 change: None,
                 encounter: None,
+                pattern: None,
             },
         );
     }

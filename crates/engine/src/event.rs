@@ -79,6 +79,11 @@ pub struct Event {
     /// from other events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encounter: Option<Encounter>,
+    /// For a `position_conflict`: what made the reports impossible, `jumps` (implausible jumps,
+    /// two transmitters or spoofing) or `circle` (positions on a circle as only software draws
+    /// one). Absent from other events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<&'static str>,
 }
 
 /// A meeting of two vessels at sea, as `encounter_started` and `encounter` carry it. The event's

@@ -22,6 +22,7 @@ use crate::event::{Event, FixRecord, event_id};
 use crate::geofence::{FenceSet, Zone};
 use crate::settings::{MonitorConfig, Vessels, WatchConfig};
 use crate::tracker::{Fix, Observation, Tracker, TrackerStats};
+mod circle;
 mod encounter;
 mod memory;
 mod recording;
@@ -229,6 +230,8 @@ struct Movement {
     loitering: Option<Loitering>,
     /// Implausible jumps: when the episode's first and latest were, how many, whether reported.
     conflict: Option<(UnixMillis, UnixMillis, u32, bool)>,
+    /// The latest fixes, for circle spoofing.
+    recent: circle::Recent,
     /// False until the first fix has been placed against the fences: until then, the state of
     /// every fence is unknown (a vessel already in port gets `present`, not an arrival).
     placed: bool,
@@ -322,6 +325,7 @@ struct Detail {
     fix: Option<Fix>,
     change: Option<crate::tracker::IdentityChange>,
     encounter: Option<crate::event::Encounter>,
+    pattern: Option<&'static str>,
     other_side: Option<Fix>,
     crossing_time: Option<UnixMillis>,
     window: Option<(UnixMillis, UnixMillis)>,
@@ -522,7 +526,7 @@ impl Engine {
             Observation::Fix { fix, previous } => (Some(fix), previous),
             Observation::Static | Observation::Heard => (None, None),
             Observation::Quarantined => {
-                self.conflict(out, mmsi, time);
+                self.conflict(out, mmsi, time, None);
                 return;
             }
             Observation::Duplicate | Observation::Stale | Observation::Ignored => return,
@@ -568,6 +572,11 @@ impl Engine {
                 .get_mut(&mmsi)
                 .and_then(|m| m.gap_since.take());
             self.areas(out, mmsi, &fix, previous.filter(|_| placed), gap_since);
+            if self.settings.position_conflict.is_some()
+                && let Some(oldest) = self.circling(mmsi, &fix)
+            {
+                self.conflict(out, mmsi, time, Some(oldest));
+            }
         }
         let m = self.movement.get_mut(&mmsi).expect("inserted above");
         if m.dark_zone.is_some() && !m.queued {
@@ -710,10 +719,12 @@ impl Engine {
         self.loitering(out, mmsi, fix, harbour);
     }
 
-    /// `position_conflict`: the tracker held back a fix of `mmsi` as an implausible jump. Jumps
-    /// less than `window` apart make an episode; at `min_jumps` it is reported once, with the fix
-    /// the vessel is known at and the fix that conflicts with it.
-    fn conflict(&mut self, out: &mut Vec<Event>, mmsi: u32, time: UnixMillis) {
+    /// `position_conflict`: the tracker held back a fix of `mmsi` as an implausible jump, or
+    /// (`circle`, the oldest of them) its latest fixes lie on a circle as only software draws one.
+    /// Findings less than `window` apart make an episode; at `min_jumps` jumps, or at once for a
+    /// circle, it is reported once, with the fix the vessel is known at and the fix that
+    /// conflicts with it (the held-back jump, or the circle's first fix).
+    fn conflict(&mut self, out: &mut Vec<Event>, mmsi: u32, time: UnixMillis, circle: Option<Fix>) {
         let Some((min_jumps, window_ms)) = self.settings.position_conflict else {
             return;
         };
@@ -727,13 +738,16 @@ impl Engine {
             }
             _ => (time, 1, false),
         };
-        let due = !emitted && count >= min_jumps;
+        let due = !emitted && (count >= min_jumps || circle.is_some());
         m.conflict = Some((first, time, count, emitted || due));
         if !due {
             return;
         }
         let v = self.tracker.vessel(mmsi);
-        let (fix, other) = (v.and_then(|v| v.fix), v.and_then(|v| v.quarantined()));
+        let (fix, other) = (
+            v.and_then(|v| v.fix),
+            circle.or_else(|| v.and_then(|v| v.quarantined())),
+        );
         if self.recording {
             self.dirty.insert(mmsi);
         }
@@ -746,7 +760,8 @@ impl Engine {
             Detail {
                 fix,
                 other_side: other,
-                window: Some((first, time)),
+                window: Some((circle.map_or(first, |c| c.time), time)),
+                pattern: Some(if circle.is_some() { "circle" } else { "jumps" }),
                 ..Detail::default()
             },
         );
@@ -1048,6 +1063,7 @@ impl Engine {
             visit_start: d.visit_start,
             change: d.change,
             encounter: d.encounter,
+            pattern: d.pattern,
         });
     }
 }

@@ -157,6 +157,7 @@ impl Engine {
             }),
             loitering: ms.loitering,
             conflict: None,
+            recent: Default::default(),
             placed: ms.placed,
         };
         if let (Some(_), None, Some(seen)) = (m.dark_zone, m.dark, s.last_seen) {
