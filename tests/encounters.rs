@@ -390,6 +390,35 @@ fn with_a_watchlist_the_watched_one_is_named_first_and_unwatched_pairs_are_silen
     );
 }
 
+/// Two ships that drift together slowly (B at 0.4 kn towards A from 900 m, stopping 200 m off)
+/// meet: found within a few reports of coming within 500 m, although neither moves far between
+/// two reports (a still vessel looks for neighbours again only after moving 50 m).
+#[test]
+fn ships_drifting_slowly_together_are_found_when_they_come_close() {
+    let speed = 0.4 * KN;
+    let north = move |t: i64| (900.0 - speed * t as f64).max(200.0);
+    let feed = merged(
+        reports(A, 0, 5 * H, 90, |_| (SEA, 0.2)),
+        reports(B, 45, 5 * H, 90, move |t| {
+            (
+                at(SEA, north(t), 0.0),
+                if north(t) > 200.0 { 0.4 } else { 0.1 },
+            )
+        }),
+    );
+    let got = run(ALL, &feed);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    // Within 500 m from (900 - 500) m / 0.4 kn; B looks again after each 50 m (about 243 s),
+    // then the next report of either.
+    let close = (400.0 / speed) as i64;
+    let start = got[0].encounter.as_ref().unwrap().start.0;
+    assert!(
+        (ms(close)..=ms(close + 243 + 2 * 90)).contains(&start),
+        "{} s after the start, within 500 m from {close} s",
+        start / 1000 - T0
+    );
+}
+
 /// A ship's track for the properties: still at `p` with a wobble of up to `noise` metres, slow.
 fn still(mmsi: u32, phase: i64, every: i64, p: (f64, f64), noise: f64, hours: i64) -> Vec<Report> {
     reports(mmsi, phase, hours * H, every, move |t| {

@@ -41,6 +41,14 @@ const FRESH_MS: i64 = 10 * 60_000;
 /// How often (engine time) pairs are looked at for a vessel that has fallen silent.
 const SWEEP_EVERY_MS: i64 = 60_000;
 
+/// A slow vessel looks for new neighbours again once it has moved this far from where it last
+/// looked (or when it was fast or silent before): a tenth of the default 500 m, so a meeting
+/// found late is found at most a few reports late.
+const LOOK_AGAIN_M: f64 = 50.0;
+
+/// Metres per degree of latitude on the mean Earth sphere.
+const M_PER_DEG: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
+
 /// Buckets of the distance histogram, over `0..part_distance_m`.
 const BUCKETS: usize = 100;
 
@@ -62,8 +70,17 @@ struct Pair {
     samples: u32,
     /// The longest silence of either vessel so far.
     longest: Option<Gap>,
+    /// Each side's latest fix time (lower MMSI first), for the sweep for silence without a
+    /// look into the tracker per pair.
+    last: [i64; 2],
+    /// Where the pair was last found away from harbours: looked at again only after a move of
+    /// [`HARBOUR_RECHECK_M`] (a meeting mostly lies still; a fence lookup per fix is waste).
+    checked: (f64, f64),
     started: bool,
 }
+
+/// How far a vessel of a pair moves before the harbour check is made again.
+const HARBOUR_RECHECK_M: f64 = 1000.0;
 
 /// The encounter state of the engine: the grids and the pairs.
 #[derive(Debug)]
@@ -87,8 +104,8 @@ pub(super) struct Encounters {
 impl Encounters {
     pub(super) fn new(max_m: f64) -> Self {
         Self {
-            all: Neighbours::new(max_m),
-            monitored: Neighbours::new(max_m),
+            all: Neighbours::new(2.0 * max_m),
+            monitored: Neighbours::new(2.0 * max_m),
             pairs: Default::default(),
             partners: Default::default(),
             next_sweep: i64::MIN,
@@ -106,12 +123,32 @@ impl Encounters {
     /// Forgets a vessel: out of both grids, its pairs dropped without an event (it is forgotten
     /// only after `forget_after` of silence, by which time its meetings have ended, or early for
     /// room, when nothing about it can be kept).
-    pub(super) fn forget(&mut self, mmsi: u32) {
-        self.all.remove(mmsi);
-        self.monitored.remove(mmsi);
+    /// `at` is where it was placed (its last fix); `place` says where each partner is.
+    pub(super) fn forget(
+        &mut self,
+        mmsi: u32,
+        at: Option<(f64, f64)>,
+        place: impl Fn(u32) -> Option<(f64, f64)>,
+    ) {
+        if let Some(at) = at {
+            self.all.remove(mmsi, at);
+            self.monitored.remove(mmsi, at);
+        }
         for b in self.partners.remove(&mmsi).unwrap_or_default() {
             self.pairs.remove(&key(mmsi, b));
             self.unlink(b, mmsi);
+            self.count(b, place(b), false);
+        }
+    }
+
+    /// One pair more or fewer for `mmsi`, placed at `at`, in its grid slot.
+    fn count(&mut self, mmsi: u32, at: Option<(f64, f64)>, more: bool) {
+        if let Some(slot) = at.and_then(|at| self.all.slot_mut(mmsi, at)) {
+            slot.pairs = if more {
+                slot.pairs.saturating_add(1)
+            } else {
+                slot.pairs.saturating_sub(1)
+            };
         }
     }
 
@@ -124,11 +161,20 @@ impl Encounters {
         }
     }
 
-    fn drop_pair(&mut self, a: u32, b: u32) -> Option<Pair> {
-        let p = self.pairs.remove(&key(a, b));
+    /// Drops the pair of `a` and `b`, placed at `pa` and `pb`.
+    fn drop_pair(
+        &mut self,
+        a: u32,
+        b: u32,
+        pa: Option<(f64, f64)>,
+        pb: Option<(f64, f64)>,
+    ) -> Option<Pair> {
+        let p = self.pairs.remove(&key(a, b))?;
         self.unlink(a, b);
         self.unlink(b, a);
-        p
+        self.count(a, pa, false);
+        self.count(b, pb, false);
+        Some(p)
     }
 }
 
@@ -150,9 +196,11 @@ fn side(a: u32, b: u32) -> usize {
 }
 
 impl Pair {
-    fn new(start: UnixMillis) -> Self {
+    fn new(start: UnixMillis, checked: (f64, f64)) -> Self {
         Self {
             start,
+            last: [start.0; 2],
+            checked,
             last_close: start,
             distances: [0; BUCKETS],
             slow: [0; 2],
@@ -270,25 +318,48 @@ impl Engine {
             return;
         };
         let separate = self.settings.vessels != Vessels::All;
-        self.enc.all.update(mmsi, fix.lat, fix.lon);
+        let slow = |f: &Fix| f.sog.is_some_and(|s| f64::from(s) <= cfg.max_sog_kn);
+        let from = previous.map(|p| (p.lat, p.lon));
+        // Where the vessel looked for neighbours last decides whether it looks again: a slow
+        // vessel that has moved less than `LOOK_AGAIN_M` since, reported lately and was slow then
+        // finds nobody new by looking (a vessel that came near has looked itself, on coming).
+        let (paired, look) = match self.enc.all.update(mmsi, from, fix.lat, fix.lon) {
+            Some(slot) => {
+                let look = slow(fix)
+                    && (previous.is_none_or(|p| {
+                        !slow(&p) || fix.time.0.saturating_sub(p.time.0) > FRESH_MS
+                    }) || slot.looked.is_none_or(|(lat, lon)| {
+                        let north = (fix.lat - f64::from(lat)) * M_PER_DEG;
+                        let east = ((fix.lon - f64::from(lon) + 540.0).rem_euclid(360.0) - 180.0)
+                            * M_PER_DEG
+                            * fix.lat.to_radians().cos();
+                        north.hypot(east) >= LOOK_AGAIN_M
+                    }));
+                if look {
+                    slot.looked = Some((fix.lat as f32, fix.lon as f32));
+                }
+                (slot.pairs > 0, look)
+            }
+            None => (false, false),
+        };
         if separate {
             if monitored {
-                self.enc.monitored.update(mmsi, fix.lat, fix.lon);
-            } else {
-                self.enc.monitored.remove(mmsi);
+                self.enc.monitored.update(mmsi, from, fix.lat, fix.lon);
+            } else if let Some(from) = from {
+                self.enc.monitored.remove(mmsi, from);
             }
         }
         // The pairs it is in already.
         let mut partners = std::mem::take(&mut self.enc.scratch);
         partners.clear();
-        if let Some(p) = self.enc.partners.get(&mmsi) {
+        if paired && let Some(p) = self.enc.partners.get(&mmsi) {
             partners.extend_from_slice(p);
         }
         for &b in &partners {
             self.pair_step(out, &cfg, mmsi, fix, previous, b);
         }
         // New pairs: only from a slow fix, with a slow vessel heard lately.
-        if fix.sog.is_some_and(|s| f64::from(s) <= cfg.max_sog_kn) {
+        if look {
             let mut near = std::mem::take(&mut self.enc.near);
             let grid = if monitored || !separate {
                 &self.enc.all
@@ -322,7 +393,10 @@ impl Engine {
                     self.enc.refused = self.enc.refused.saturating_add(1);
                     continue;
                 }
-                let mut pair = Pair::new(fix.time);
+                let mut pair = Pair::new(fix.time, (fix.lat, fix.lon));
+                if let Some(t) = pair.last.get_mut(side(b, mmsi)) {
+                    *t = bf.time.0;
+                }
                 let mid = midpoint(fix, &bf);
                 // Both vessels' fixes as they stand: whichever reported second, the pair starts
                 // with the same two samples (time symmetry).
@@ -331,6 +405,8 @@ impl Engine {
                 self.enc.pairs.insert(key(mmsi, b), pair);
                 self.enc.partners.entry(mmsi).or_default().push(b);
                 self.enc.partners.entry(b).or_default().push(mmsi);
+                self.enc.count(mmsi, Some((fix.lat, fix.lon)), true);
+                self.enc.count(b, Some((bf.lat, bf.lon)), true);
             }
             self.enc.near = near;
         }
@@ -349,7 +425,7 @@ impl Engine {
     ) {
         let dark = self.settings.dark_after_ms;
         let Some(bf) = self.tracker.vessel(b).and_then(|v| v.fix) else {
-            self.enc.drop_pair(a, b);
+            self.unpair(a, b);
             return;
         };
         // Silent for longer than `dark_after` (found here before the sweep did): ended then.
@@ -370,17 +446,29 @@ impl Engine {
             return;
         }
         let d = Haversine.distance(fix.point(), bf.point());
-        let started = self.enc.pairs.get(&key(a, b)).is_some_and(|p| p.started);
-        if self.fences.harbour_within(fix.point(), cfg.harbour_m) {
+        let Some(pair) = self.enc.pairs.get_mut(&key(a, b)) else {
+            return;
+        };
+        if let Some(t) = pair.last.get_mut(side(a, b)) {
+            *t = fix.time.0;
+        }
+        let started = pair.started;
+        let moved = Haversine
+            .distance(fix.point(), geo::Point::new(pair.checked.1, pair.checked.0))
+            > HARBOUR_RECHECK_M;
+        if moved {
+            pair.checked = (fix.lat, fix.lon);
+        }
+        if moved && self.fences.harbour_within(fix.point(), cfg.harbour_m) {
             if started {
                 self.end_pair(out, cfg, a, b, fix.time.0, Parting::Harbour);
             } else {
-                self.enc.drop_pair(a, b);
+                self.unpair(a, b);
             }
             return;
         }
         if !started && d > cfg.max_m {
-            self.enc.drop_pair(a, b);
+            self.unpair(a, b);
             return;
         }
         if started && d > cfg.part_m {
@@ -405,6 +493,18 @@ impl Engine {
         }
     }
 
+    /// Drops the pair of `a` and `b` (each placed in the grid at its tracker fix).
+    fn unpair(&mut self, a: u32, b: u32) -> Option<Pair> {
+        let at = |m: u32| {
+            self.tracker
+                .vessel(m)
+                .and_then(|v| v.fix)
+                .map(|f| (f.lat, f.lon))
+        };
+        let (pa, pb) = (at(a), at(b));
+        self.enc.drop_pair(a, b, pa, pb)
+    }
+
     /// Ends the pair of `a` and `b` at `at`: `encounter` if it had started, nothing if not.
     fn end_pair(
         &mut self,
@@ -415,7 +515,7 @@ impl Engine {
         at: i64,
         why: Parting,
     ) {
-        let Some(mut pair) = self.enc.drop_pair(a, b) else {
+        let Some(mut pair) = self.unpair(a, b) else {
             return;
         };
         if !pair.started {
@@ -455,18 +555,12 @@ impl Engine {
         }
         self.enc.next_sweep = now.0.saturating_add(SWEEP_EVERY_MS);
         let dark = self.settings.dark_after_ms;
-        let last = |m: u32| {
-            self.tracker
-                .vessel(m)
-                .and_then(|v| v.fix)
-                .map_or(i64::MIN, |f| f.time.0)
-        };
         let mut ended: Vec<(i64, u32, u32)> = self
             .enc
             .pairs
-            .keys()
-            .filter_map(|&(a, b)| {
-                let since = last(a).min(last(b));
+            .iter()
+            .filter_map(|(&(a, b), p)| {
+                let since = p.last.iter().copied().min().unwrap_or(i64::MIN);
                 (now.0.saturating_sub(since) > dark).then_some((since.saturating_add(dark), a, b))
             })
             .collect();

@@ -83,10 +83,15 @@ impl Engine {
         if self.dirty.contains(&mmsi) {
             return false;
         }
+        let at = |t: &crate::tracker::Tracker, m: u32| {
+            t.vessel(m).and_then(|v| v.fix).map(|f| (f.lat, f.lon))
+        };
+        let placed = at(&self.tracker, mmsi);
+        let tracker = &self.tracker;
+        self.enc.forget(mmsi, placed, |b| at(tracker, b));
         self.tracker.forget(mmsi);
         self.movement.remove(&mmsi);
         self.last_sampled.remove(&mmsi);
-        self.enc.forget(mmsi);
         true
     }
 
