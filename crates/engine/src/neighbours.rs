@@ -25,15 +25,12 @@ const METRES_PER_DEGREE: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
 /// A cell: its row (latitude) and column (longitude).
 type Cell = (i32, i32);
 
-/// One vessel in its cell: where it is, and two things its users keep with it so that a fix
-/// costs one lookup, not three (the encounter rules: where it last looked for neighbours, and
-/// in how many pairs it is).
+/// One vessel in its cell: where it is, and where it last looked for neighbours (kept by the
+/// user with it, so that a fix costs one lookup, not two).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Slot {
     /// The vessel.
     pub mmsi: u32,
-    /// Pairs it is in (kept by the user).
-    pub pairs: u32,
     /// Latitude of its latest position.
     pub lat: f64,
     /// Longitude of its latest position.
@@ -124,7 +121,6 @@ impl Neighbours {
         };
         let mut kept = Slot {
             mmsi,
-            pairs: 0,
             lat,
             lon,
             looked: None,
@@ -257,9 +253,12 @@ mod tests {
         assert_eq!(found(&n, 89.999, 0.0, 500.0), vec![3]);
         assert_eq!(n.len(), 3);
         // What a slot keeps moves with it to a new cell.
-        n.slot_mut(1, (10.0, 179.999)).unwrap().pairs = 2;
+        n.slot_mut(1, (10.0, 179.999)).unwrap().looked = Some((10.0, 179.999));
         let moved = *n.update(1, Some((10.0, 179.999)), 10.5, 179.0).unwrap();
-        assert_eq!((moved.pairs, moved.lat, moved.lon), (2, 10.5, 179.0));
+        assert_eq!(
+            (moved.looked, moved.lat, moved.lon),
+            (Some((10.0, 179.999)), 10.5, 179.0)
+        );
         // Nonsense positions place nothing, and queries with nonsense find nothing.
         assert!(n.update(5, None, f64::NAN, 0.0).is_none());
         assert!(n.update(3, Some((89.999, 0.0)), 91.0, 0.0).is_none());

@@ -123,32 +123,15 @@ impl Encounters {
     /// Forgets a vessel: out of both grids, its pairs dropped without an event (it is forgotten
     /// only after `forget_after` of silence, by which time its meetings have ended, or early for
     /// room, when nothing about it can be kept).
-    /// `at` is where it was placed (its last fix); `place` says where each partner is.
-    pub(super) fn forget(
-        &mut self,
-        mmsi: u32,
-        at: Option<(f64, f64)>,
-        place: impl Fn(u32) -> Option<(f64, f64)>,
-    ) {
-        if let Some(at) = at {
-            self.all.remove(mmsi, at);
-            self.monitored.remove(mmsi, at);
+    /// `last` is its last fix: where it is in the grids, if it was slow.
+    pub(super) fn forget(&mut self, mmsi: u32, last: Option<Fix>, max_sog_kn: f64) {
+        if let Some(f) = last.filter(|f| slow(f, max_sog_kn)) {
+            self.all.remove(mmsi, (f.lat, f.lon));
+            self.monitored.remove(mmsi, (f.lat, f.lon));
         }
         for b in self.partners.remove(&mmsi).unwrap_or_default() {
             self.pairs.remove(&key(mmsi, b));
             self.unlink(b, mmsi);
-            self.count(b, place(b), false);
-        }
-    }
-
-    /// One pair more or fewer for `mmsi`, placed at `at`, in its grid slot.
-    fn count(&mut self, mmsi: u32, at: Option<(f64, f64)>, more: bool) {
-        if let Some(slot) = at.and_then(|at| self.all.slot_mut(mmsi, at)) {
-            slot.pairs = if more {
-                slot.pairs.saturating_add(1)
-            } else {
-                slot.pairs.saturating_sub(1)
-            };
         }
     }
 
@@ -161,19 +144,10 @@ impl Encounters {
         }
     }
 
-    /// Drops the pair of `a` and `b`, placed at `pa` and `pb`.
-    fn drop_pair(
-        &mut self,
-        a: u32,
-        b: u32,
-        pa: Option<(f64, f64)>,
-        pb: Option<(f64, f64)>,
-    ) -> Option<Pair> {
+    fn drop_pair(&mut self, a: u32, b: u32) -> Option<Pair> {
         let p = self.pairs.remove(&key(a, b))?;
         self.unlink(a, b);
         self.unlink(b, a);
-        self.count(a, pa, false);
-        self.count(b, pb, false);
         Some(p)
     }
 }
@@ -184,6 +158,12 @@ enum Parting {
     Parted,
     Silence(UnixMillis),
     Harbour,
+}
+
+/// Whether a fix is slow enough to begin a pair: only such fixes are in the grids (a fast vessel
+/// neither begins a meeting nor is found for one, and moves cell at nearly every report).
+fn slow(f: &Fix, max_sog_kn: f64) -> bool {
+    f.sog.is_some_and(|s| f64::from(s) <= max_sog_kn)
 }
 
 fn key(a: u32, b: u32) -> (u32, u32) {
@@ -318,41 +298,49 @@ impl Engine {
             return;
         };
         let separate = self.settings.vessels != Vessels::All;
-        let slow = |f: &Fix| f.sog.is_some_and(|s| f64::from(s) <= cfg.max_sog_kn);
-        let from = previous.map(|p| (p.lat, p.lon));
+        let slow = |f: &Fix| slow(f, cfg.max_sog_kn);
+        // In the grids while slow: placed at the previous fix if that was slow.
+        let from = previous.filter(slow).map(|p| (p.lat, p.lon));
+        let placed = if slow(fix) {
+            self.enc.all.update(mmsi, from, fix.lat, fix.lon)
+        } else {
+            if let Some(from) = from {
+                self.enc.all.remove(mmsi, from);
+            }
+            None
+        };
         // Where the vessel looked for neighbours last decides whether it looks again: a slow
         // vessel that has moved less than `LOOK_AGAIN_M` since, reported lately and was slow then
         // finds nobody new by looking (a vessel that came near has looked itself, on coming).
-        let (paired, look) = match self.enc.all.update(mmsi, from, fix.lat, fix.lon) {
+        let look = match placed {
             Some(slot) => {
-                let look = slow(fix)
-                    && (previous.is_none_or(|p| {
-                        !slow(&p) || fix.time.0.saturating_sub(p.time.0) > FRESH_MS
-                    }) || slot.looked.is_none_or(|(lat, lon)| {
+                let look = previous
+                    .is_none_or(|p| !slow(&p) || fix.time.0.saturating_sub(p.time.0) > FRESH_MS)
+                    || slot.looked.is_none_or(|(lat, lon)| {
                         let north = (fix.lat - f64::from(lat)) * M_PER_DEG;
                         let east = ((fix.lon - f64::from(lon) + 540.0).rem_euclid(360.0) - 180.0)
                             * M_PER_DEG
                             * fix.lat.to_radians().cos();
                         north.hypot(east) >= LOOK_AGAIN_M
-                    }));
+                    });
                 if look {
                     slot.looked = Some((fix.lat as f32, fix.lon as f32));
                 }
-                (slot.pairs > 0, look)
+                look
             }
-            None => (false, false),
+            None => false,
         };
         if separate {
-            if monitored {
+            if monitored && slow(fix) {
                 self.enc.monitored.update(mmsi, from, fix.lat, fix.lon);
             } else if let Some(from) = from {
                 self.enc.monitored.remove(mmsi, from);
             }
         }
-        // The pairs it is in already.
+        // The pairs it is in already (a small map: only vessels in pairs).
         let mut partners = std::mem::take(&mut self.enc.scratch);
         partners.clear();
-        if paired && let Some(p) = self.enc.partners.get(&mmsi) {
+        if let Some(p) = self.enc.partners.get(&mmsi) {
             partners.extend_from_slice(p);
         }
         for &b in &partners {
@@ -405,8 +393,6 @@ impl Engine {
                 self.enc.pairs.insert(key(mmsi, b), pair);
                 self.enc.partners.entry(mmsi).or_default().push(b);
                 self.enc.partners.entry(b).or_default().push(mmsi);
-                self.enc.count(mmsi, Some((fix.lat, fix.lon)), true);
-                self.enc.count(b, Some((bf.lat, bf.lon)), true);
             }
             self.enc.near = near;
         }
@@ -425,7 +411,7 @@ impl Engine {
     ) {
         let dark = self.settings.dark_after_ms;
         let Some(bf) = self.tracker.vessel(b).and_then(|v| v.fix) else {
-            self.unpair(a, b);
+            self.enc.drop_pair(a, b);
             return;
         };
         // Silent for longer than `dark_after` (found here before the sweep did): ended then.
@@ -463,12 +449,12 @@ impl Engine {
             if started {
                 self.end_pair(out, cfg, a, b, fix.time.0, Parting::Harbour);
             } else {
-                self.unpair(a, b);
+                self.enc.drop_pair(a, b);
             }
             return;
         }
         if !started && d > cfg.max_m {
-            self.unpair(a, b);
+            self.enc.drop_pair(a, b);
             return;
         }
         if started && d > cfg.part_m {
@@ -493,18 +479,6 @@ impl Engine {
         }
     }
 
-    /// Drops the pair of `a` and `b` (each placed in the grid at its tracker fix).
-    fn unpair(&mut self, a: u32, b: u32) -> Option<Pair> {
-        let at = |m: u32| {
-            self.tracker
-                .vessel(m)
-                .and_then(|v| v.fix)
-                .map(|f| (f.lat, f.lon))
-        };
-        let (pa, pb) = (at(a), at(b));
-        self.enc.drop_pair(a, b, pa, pb)
-    }
-
     /// Ends the pair of `a` and `b` at `at`: `encounter` if it had started, nothing if not.
     fn end_pair(
         &mut self,
@@ -515,7 +489,7 @@ impl Engine {
         at: i64,
         why: Parting,
     ) {
-        let Some(mut pair) = self.unpair(a, b) else {
+        let Some(mut pair) = self.enc.drop_pair(a, b) else {
             return;
         };
         if !pair.started {

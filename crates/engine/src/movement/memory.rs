@@ -83,12 +83,9 @@ impl Engine {
         if self.dirty.contains(&mmsi) {
             return false;
         }
-        let at = |t: &crate::tracker::Tracker, m: u32| {
-            t.vessel(m).and_then(|v| v.fix).map(|f| (f.lat, f.lon))
-        };
-        let placed = at(&self.tracker, mmsi);
-        let tracker = &self.tracker;
-        self.enc.forget(mmsi, placed, |b| at(tracker, b));
+        let last = self.tracker.vessel(mmsi).and_then(|v| v.fix);
+        let max_sog_kn = self.settings.encounter.map_or(0.0, |e| e.max_sog_kn);
+        self.enc.forget(mmsi, last, max_sog_kn);
         self.tracker.forget(mmsi);
         self.movement.remove(&mmsi);
         self.last_sampled.remove(&mmsi);
