@@ -811,3 +811,53 @@ fn positions_on_an_exact_circle_are_circle_spoofing_and_a_real_circling_ship_is_
     // A straight line (a circle too large to tell).
     assert!(run(0.0, 1.0e7).is_empty());
 }
+
+/// Issue 13, `position_conflict` from positions far inland, where a coastline is given
+/// (`[detect.position_conflict] land`): a vessel reported 100 km inside a land polygon is one
+/// conflict with `pattern: "land"` at its third report (`min_jumps`, 3); one 10 km inside the
+/// coast (within `land_margin_km`, 20: a river mouth, a coarse coastline) and one at sea are none.
+#[test]
+fn reports_far_inland_are_a_position_conflict_and_near_the_coast_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    // A square of land, 2° by 3°: its coast is its edge.
+    std::fs::write(
+        dir.path().join("land.geojson"),
+        r#"{"type": "Polygon", "coordinates": [[[40, 30], [43, 30], [43, 32], [40, 32], [40, 30]]]}"#,
+    )
+    .unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[monitor]\nvessels = \"all\"\n[detect.position_conflict]\nland = \"land.geojson\"\n\
+         land_margin_km = 20\n",
+    )
+    .unwrap();
+    let loaded = Loaded::from_file(&cfg).unwrap();
+    let run = |at: (f64, f64)| {
+        let (mut e, mut fe, mut out) = (loaded.engine(), FrontEnd::default(), Vec::new());
+        // Every 90 s (a report the same as one a minute before is a duplicate, heard twice).
+        for i in 0..5 {
+            feed_moving(&mut e, &mut fe, i * 90, at, 0.0, &mut out);
+        }
+        out.retain(|e| e.kind == EventKind::PositionConflict);
+        out
+    };
+    let inland = run((31.0, 41.5));
+    assert_eq!(inland.len(), 1, "{inland:#?}");
+    assert_eq!(inland[0].pattern, Some("land"));
+    assert_eq!(inland[0].time.0, (1_700_000_000 + 180) * 1000);
+    // 10 km north of the southern coast (0.09° of latitude): within the margin.
+    assert!(run((30.09, 41.5)).is_empty());
+    assert!(run((29.5, 41.5)).is_empty());
+    // A land file that is not there is a configuration error naming the key.
+    std::fs::write(
+        &cfg,
+        "[detect.position_conflict]\nland = \"nowhere.geojson\"\n",
+    )
+    .unwrap();
+    let Err(err) = Loaded::from_file(&cfg) else {
+        panic!("a missing land file was accepted");
+    };
+    let err = err.to_string();
+    assert!(err.contains("nowhere.geojson"), "{err}");
+}

@@ -148,6 +148,8 @@ pub struct Loaded {
     /// The GeoJSON text of each fence (by index), as read at load: the store records it, so that
     /// an edited file is noticed without reading it again.
     pub geojson: Vec<Option<String>>,
+    /// `[detect.position_conflict] land`, compiled (one polygon fence), when configured.
+    pub land: Option<Arc<FenceSet>>,
 }
 
 impl Loaded {
@@ -192,6 +194,7 @@ impl Loaded {
             origin,
             fences: Arc::new(FenceSet::default()),
             geojson: Vec::new(),
+            land: None,
         };
         loaded.validate()?;
         for i in 0..loaded.config.webhooks.len() {
@@ -213,6 +216,20 @@ impl Loaded {
         }
         loaded.fences = Arc::new(FenceSet::build(&loaded.config.fences, polygons)?);
         loaded.geojson = texts;
+        if let Some(path) = loaded.config.detect.position_conflict.land.clone() {
+            let key = "detect.position_conflict.land";
+            let land = parse_geojson(&loaded.read_relative(&path)?, key)?;
+            let fence = vesselwatch_engine::geofence::Fence::new(
+                0,
+                "land".into(),
+                vesselwatch_engine::settings::FenceKind::Area,
+                vesselwatch_engine::geofence::Shape::Polygons(land),
+                0.0,
+                0.0,
+                None,
+            );
+            loaded.land = Some(Arc::new(FenceSet::from_fences(vec![fence])));
+        }
         Ok(loaded)
     }
 
@@ -229,12 +246,17 @@ impl Loaded {
 
     /// A fresh movement engine for this configuration.
     pub fn engine(&self) -> Engine {
-        Engine::with_parts(
+        let mut e = Engine::with_parts(
             vesselwatch_engine::movement::EngineSettings::from(&self.config.monitor)
                 .with_detect(&self.config.detect),
             Arc::clone(&self.fences),
             vesselwatch_engine::watchlist::Watchlist::new(&self.config.watch),
-        )
+        );
+        if let Some(land) = &self.land {
+            let margin_m = self.config.detect.position_conflict.land_margin_km * 1000.0;
+            e.set_land(Arc::clone(land), margin_m);
+        }
+        e
     }
 
     /// The database file: `[store] path` relative to the config file, else `vesselwatch.db` beside

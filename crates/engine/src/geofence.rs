@@ -135,6 +135,16 @@ impl Fence {
             .expect("Fence::new prepares every polygon fence")
     }
 
+    /// Whether `p` is inside: for a polygon fence one O(log n) containment test, without the
+    /// distance `zone` also works out (what a check that is nearly always "outside" wants).
+    pub fn contains(&self, p: Point) -> bool {
+        match &self.shape {
+            Shape::Circle { center, radius_m } => Haversine.distance(*center, p) <= *radius_m,
+            Shape::Polygons(_) => self.polygons().contains(p.0),
+            Shape::Gate(_) => false,
+        }
+    }
+
     /// Metres from `p` to the fence when outside, 0 when inside. Gates are never "inside". For a
     /// polygon fence, equal to `geo`'s `Contains` and `HaversineClosestPoint` over every ring
     /// (see [`prepared`] for the one rounding exception), in O(log n).

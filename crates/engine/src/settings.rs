@@ -217,6 +217,12 @@ pub struct ConflictConfig {
     pub min_jumps: u32,
     /// The most time between two jumps of one episode; a longer calm ends it.
     pub window: HumanDuration,
+    /// Land polygons (GeoJSON, relative to the config file): a report this far inside them
+    /// (`land_margin_km` from any coast) counts as a jump does. None by default: a coastline
+    /// coarse enough to ship puts rivers and canals on land.
+    pub land: Option<PathBuf>,
+    /// How far inland a report must be to count.
+    pub land_margin_km: f64,
 }
 
 impl Default for ConflictConfig {
@@ -225,6 +231,8 @@ impl Default for ConflictConfig {
             enabled: true,
             min_jumps: 3,
             window: HumanDuration(Duration::from_secs(3600)),
+            land: None,
+            land_margin_km: 20.0,
         }
     }
 }
@@ -271,6 +279,13 @@ impl DetectConfig {
                 "detect.position_conflict.min_jumps",
                 c.min_jumps,
                 "must be between 2 and 1000 (one jump is a glitch or a real move)",
+            ));
+        }
+        if !(c.land_margin_km >= 0.0 && c.land_margin_km <= 1000.0) {
+            return Err(invalid(
+                "detect.position_conflict.land_margin_km",
+                c.land_margin_km,
+                "must be between 0 and 1000 km",
             ));
         }
         if c.window.0.is_zero() {

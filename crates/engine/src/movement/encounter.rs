@@ -94,6 +94,10 @@ pub(super) struct Encounters {
     pairs: rustc_hash::FxHashMap<(u32, u32), Pair>,
     /// For each vessel in a pair, its partners.
     partners: rustc_hash::FxHashMap<u32, Vec<u32>>,
+    /// How many links of `partners` fall in each of [`BUCKETS_PAIRED`] buckets of MMSIs: a fix of
+    /// a vessel whose bucket is empty (nearly all) skips the look into `partners`, a cache miss
+    /// at a hundred thousand vessels. 128 KiB, mostly in cache.
+    paired: Vec<u16>,
     next_sweep: i64,
     /// New pairs not followed because `max_pairs` were.
     pub(super) refused: u64,
@@ -108,6 +112,7 @@ impl Encounters {
             monitored: Neighbours::new(2.0 * max_m),
             pairs: Default::default(),
             partners: Default::default(),
+            paired: vec![0; BUCKETS_PAIRED],
             next_sweep: i64::MIN,
             refused: 0,
             near: Vec::new(),
@@ -129,7 +134,11 @@ impl Encounters {
             self.all.remove(mmsi, (f.lat, f.lon));
             self.monitored.remove(mmsi, (f.lat, f.lon));
         }
-        for b in self.partners.remove(&mmsi).unwrap_or_default() {
+        let gone = self.partners.remove(&mmsi).unwrap_or_default();
+        if let Some(n) = self.paired.get_mut(bucket(mmsi)) {
+            *n = n.saturating_sub(u16::try_from(gone.len()).unwrap_or(u16::MAX));
+        }
+        for b in gone {
             self.pairs.remove(&key(mmsi, b));
             self.unlink(b, mmsi);
         }
@@ -137,11 +146,31 @@ impl Encounters {
 
     fn unlink(&mut self, a: u32, b: u32) {
         if let Entry::Occupied(mut e) = self.partners.entry(a) {
+            let before = e.get().len();
             e.get_mut().retain(|&m| m != b);
+            if e.get().len() < before
+                && let Some(n) = self.paired.get_mut(bucket(a))
+            {
+                *n = n.saturating_sub(1);
+            }
             if e.get().is_empty() {
                 e.remove();
             }
         }
+    }
+
+    fn link(&mut self, a: u32, b: u32) {
+        self.partners.entry(a).or_default().push(b);
+        if let Some(n) = self.paired.get_mut(bucket(a)) {
+            // Saturated at 65,535 links in one bucket, it is never emptied again: a look into
+            // `partners` at every fix of those MMSIs, still correct.
+            *n = n.saturating_add(1);
+        }
+    }
+
+    /// Whether `mmsi` may be in a pair (false: surely not).
+    fn may_be_paired(&self, mmsi: u32) -> bool {
+        self.paired.get(bucket(mmsi)).is_none_or(|&n| n > 0)
     }
 
     fn drop_pair(&mut self, a: u32, b: u32) -> Option<Pair> {
@@ -158,6 +187,14 @@ enum Parting {
     Parted,
     Silence(UnixMillis),
     Harbour,
+}
+
+/// Buckets of the `paired` counts.
+const BUCKETS_PAIRED: usize = 1 << 16;
+
+/// An MMSI's bucket (Fibonacci hashing: MMSIs of one country share their leading digits).
+fn bucket(mmsi: u32) -> usize {
+    (mmsi.wrapping_mul(0x9E37_79B9) >> 16) as usize
 }
 
 /// Whether a fix is slow enough to begin a pair: only such fixes are in the grids (a fast vessel
@@ -340,7 +377,9 @@ impl Engine {
         // The pairs it is in already (a small map: only vessels in pairs).
         let mut partners = std::mem::take(&mut self.enc.scratch);
         partners.clear();
-        if let Some(p) = self.enc.partners.get(&mmsi) {
+        if self.enc.may_be_paired(mmsi)
+            && let Some(p) = self.enc.partners.get(&mmsi)
+        {
             partners.extend_from_slice(p);
         }
         for &b in &partners {
@@ -391,8 +430,8 @@ impl Engine {
                 pair.sample(&cfg, d, side(mmsi, b), fix.sog, mid);
                 pair.sample(&cfg, d, side(b, mmsi), bf.sog, mid);
                 self.enc.pairs.insert(key(mmsi, b), pair);
-                self.enc.partners.entry(mmsi).or_default().push(b);
-                self.enc.partners.entry(b).or_default().push(mmsi);
+                self.enc.link(mmsi, b);
+                self.enc.link(b, mmsi);
             }
             self.enc.near = near;
         }

@@ -292,6 +292,19 @@ pub struct Engine {
     room_retry_at: usize,
     /// Who is near whom, and the pairs followed for encounters.
     enc: encounter::Encounters,
+    /// Land polygons and how far inland a report must be to be impossible.
+    land: Option<(Arc<FenceSet>, f64)>,
+}
+
+/// What made a report impossible for one ship, for `position_conflict`.
+#[derive(Debug, Clone, Copy)]
+enum Finding {
+    /// A fix held back as an implausible jump.
+    Jump,
+    /// Fixes on a circle as only software draws one; the circle's first.
+    Circle(Fix),
+    /// A fix far inland.
+    Land,
 }
 
 /// A boxed [`Recall`], with a `Debug` that says only whether there is one.
@@ -371,7 +384,14 @@ impl Engine {
             recalled: 0,
             room_retry_at: 0,
             enc: encounter::grid_for(settings.encounter),
+            land: None,
         }
+    }
+
+    /// Land (one polygon fence) for `position_conflict`: a report of a monitored vessel more than
+    /// `margin_m` inside it counts as an implausible jump does.
+    pub fn set_land(&mut self, land: Arc<FenceSet>, margin_m: f64) {
+        self.land = Some((land, margin_m));
     }
 
     /// Where vessels forgotten from memory are found again when heard (the store).
@@ -526,7 +546,7 @@ impl Engine {
             Observation::Fix { fix, previous } => (Some(fix), previous),
             Observation::Static | Observation::Heard => (None, None),
             Observation::Quarantined => {
-                self.conflict(out, mmsi, time, None);
+                self.conflict(out, mmsi, time, Finding::Jump);
                 return;
             }
             Observation::Duplicate | Observation::Stale | Observation::Ignored => return,
@@ -572,10 +592,13 @@ impl Engine {
                 .get_mut(&mmsi)
                 .and_then(|m| m.gap_since.take());
             self.areas(out, mmsi, &fix, previous.filter(|_| placed), gap_since);
-            if self.settings.position_conflict.is_some()
-                && let Some(oldest) = self.circling(mmsi, &fix)
-            {
-                self.conflict(out, mmsi, time, Some(oldest));
+            if self.settings.position_conflict.is_some() {
+                if let Some(oldest) = self.circling(mmsi, &fix) {
+                    self.conflict(out, mmsi, time, Finding::Circle(oldest));
+                }
+                if self.inland(&fix) {
+                    self.conflict(out, mmsi, time, Finding::Land);
+                }
             }
         }
         let m = self.movement.get_mut(&mmsi).expect("inserted above");
@@ -724,7 +747,11 @@ impl Engine {
     /// Findings less than `window` apart make an episode; at `min_jumps` jumps, or at once for a
     /// circle, it is reported once, with the fix the vessel is known at and the fix that
     /// conflicts with it (the held-back jump, or the circle's first fix).
-    fn conflict(&mut self, out: &mut Vec<Event>, mmsi: u32, time: UnixMillis, circle: Option<Fix>) {
+    fn conflict(&mut self, out: &mut Vec<Event>, mmsi: u32, time: UnixMillis, finding: Finding) {
+        let circle = match finding {
+            Finding::Circle(f) => Some(f),
+            Finding::Jump | Finding::Land => None,
+        };
         let Some((min_jumps, window_ms)) = self.settings.position_conflict else {
             return;
         };
@@ -746,7 +773,11 @@ impl Engine {
         let v = self.tracker.vessel(mmsi);
         let (fix, other) = (
             v.and_then(|v| v.fix),
-            circle.or_else(|| v.and_then(|v| v.quarantined())),
+            match finding {
+                Finding::Circle(f) => Some(f),
+                Finding::Jump => v.and_then(|v| v.quarantined()),
+                Finding::Land => None,
+            },
         );
         if self.recording {
             self.dirty.insert(mmsi);
@@ -761,10 +792,24 @@ impl Engine {
                 fix,
                 other_side: other,
                 window: Some((circle.map_or(first, |c| c.time), time)),
-                pattern: Some(if circle.is_some() { "circle" } else { "jumps" }),
+                pattern: Some(match finding {
+                    Finding::Circle(_) => "circle",
+                    Finding::Jump => "jumps",
+                    Finding::Land => "land",
+                }),
                 ..Detail::default()
             },
         );
+    }
+
+    /// Whether `fix` lies more than the margin inside the land polygons.
+    fn inland(&self, fix: &Fix) -> bool {
+        let Some((land, margin_m)) = &self.land else {
+            return false;
+        };
+        land.fences()
+            .iter()
+            .any(|f| f.contains(fix.point()) && f.boundary_distance_m(fix.point()) >= *margin_m)
     }
 
     /// `loitering`: a spell begins at a slow fix away from harbours and lasts while the
