@@ -624,6 +624,7 @@ fn feed_identity(
     out: &mut Vec<Event>,
 ) {
     let report = encode::StaticReport {
+        dims: None,
         mmsi,
         imo: Some(imo),
         callsign: callsign.into(),
@@ -860,4 +861,57 @@ fn reports_far_inland_are_a_position_conflict_and_near_the_coast_are_not() {
     };
     let err = err.to_string();
     assert!(err.contains("nowhere.geojson"), "{err}");
+}
+
+/// Issue 13, `identity_change` of `dimensions`: a ship reported 120 m by 16 m (bow 100, stern
+/// 20, 8 and 8 to the sides) that reports 183 m by 32 m twice is a change `120x16` → `183x32` at
+/// the second report; a new antenna position (the same length and beam split differently) is
+/// none, and neither is one report of 0 (not available).
+#[test]
+fn a_new_length_and_beam_is_an_identity_change_and_a_moved_antenna_is_not() {
+    let (mut e, mut fe, mut out) = (all_engine(""), FrontEnd::default(), Vec::new());
+    let mut at = 0;
+    let mut report = |e: &mut Engine, dims: (u16, u16, u8, u8), out: &mut Vec<Event>| {
+        at += 360;
+        let r = encode::StaticReport {
+            dims: Some(dims),
+            mmsi: 273_000_201,
+            imo: Some(9_268_710),
+            callsign: "UBXS".into(),
+            name: "SPARTA".into(),
+            shiptype: 70,
+            destination: "TARTUS".into(),
+        };
+        let (payload, fill) = encode::static_voyage(&r).armour();
+        for line in encode::sentences(
+            &payload,
+            fill,
+            'A',
+            1,
+            "rTEST",
+            1_700_000_000 + at,
+            at as u32,
+        ) {
+            if let Some(d) = fe.push_line(0, line.as_bytes()) {
+                e.on_message(&d, d.meta.time().expect("tagged"), out);
+            }
+        }
+        at
+    };
+    report(&mut e, (100, 20, 8, 8), &mut out);
+    // The antenna moved aft and to port: the same 120 m by 16 m.
+    report(&mut e, (110, 10, 4, 12), &mut out);
+    report(&mut e, (110, 10, 4, 12), &mut out);
+    // Not available, once.
+    report(&mut e, (0, 0, 0, 0), &mut out);
+    assert!(out.is_empty(), "{out:?}");
+    report(&mut e, (150, 33, 16, 16), &mut out);
+    let second = report(&mut e, (150, 33, 16, 16), &mut out);
+    assert_eq!(out.len(), 1, "{out:?}");
+    let c = out[0].change.as_ref().unwrap();
+    assert_eq!(
+        (c.field.as_str(), c.old.as_str(), c.new.as_str()),
+        ("dimensions", "120x16", "183x32")
+    );
+    assert_eq!(out[0].time.0, (1_700_000_000 + second) * 1000);
 }

@@ -247,6 +247,10 @@ struct ConflictFile {
     enabled: Option<bool>,
     min_jumps: Option<u32>,
     window: Option<String>,
+    /// The oracle models no land: a fixture's config that names some is refused below.
+    land: Option<String>,
+    #[allow(dead_code)] // read only to be allowed: without `land` it changes nothing
+    land_margin_km: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize, Default)]
@@ -772,6 +776,7 @@ impl Fixture {
             },
             conflict: {
                 let c = c.detect.position_conflict.unwrap_or_default();
+                assert!(c.land.is_none(), "the oracle does not model `land`");
                 c.enabled.unwrap_or(true).then(|| {
                     (
                         c.min_jumps.unwrap_or(3),

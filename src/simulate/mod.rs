@@ -366,6 +366,7 @@ impl Scenario {
                     if t >= next_static {
                         next_static = t + static_every;
                         let mut report = StaticReport {
+                            dims: None,
                             mmsi: v.mmsi,
                             imo: v.imo,
                             callsign: v.callsign.clone(),

@@ -136,6 +136,9 @@ pub struct StaticReport {
     pub shiptype: u8,
     /// Destination (type 5 only).
     pub destination: String,
+    /// Metres to bow, stern, port and starboard (type 5 only); `None` for 100, 20, 8 and 8, what
+    /// every report said before this field existed (so the seed fixtures' feeds stay the same).
+    pub dims: Option<(u16, u16, u8, u8)>,
 }
 
 /// Encodes a type 5 (424 bits, sent as two fragments).
@@ -148,11 +151,12 @@ pub fn static_voyage(s: &StaticReport) -> BitWriter {
         .put(u64::from(s.imo.unwrap_or(0)), 30)
         .put_text(&s.callsign, 7)
         .put_text(&s.name, 20)
-        .put(u64::from(s.shiptype), 8)
-        .put(100, 9)
-        .put(20, 9)
-        .put(8, 6)
-        .put(8, 6)
+        .put(u64::from(s.shiptype), 8);
+    let (bow, stern, port, starboard) = s.dims.unwrap_or((100, 20, 8, 8));
+    w.put(u64::from(bow), 9)
+        .put(u64::from(stern), 9)
+        .put(u64::from(port), 6)
+        .put(u64::from(starboard), 6)
         .put(1, 4)
         .put(0, 20)
         .put(60, 8)

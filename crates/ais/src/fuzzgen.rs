@@ -308,6 +308,7 @@ impl Body {
                 keep_bits,
             } => {
                 let s = StaticReport {
+                    dims: None,
                     mmsi: *mmsi,
                     imo: *imo,
                     callsign: callsign.clone(),

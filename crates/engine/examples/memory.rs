@@ -67,6 +67,7 @@ fn main() {
         let mmsi = 200_000_000 + i;
         let t = 1_700_000_000 + i64::from(i % 3_600);
         let s = StaticReport {
+            dims: None,
             mmsi,
             imo: Some(9_000_000 + i % 999_999),
             callsign: format!("C{i:05}"),

@@ -17,6 +17,7 @@
 
 use geo::{Distance, Haversine, Point};
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 /// Metres in a degree of latitude (and of longitude at the equator) on the mean Earth sphere
 /// (radius 6,371,008.8 m, as `geo`'s haversine uses).
@@ -51,8 +52,10 @@ pub struct Neighbours {
     cell_deg: f64,
     /// Columns around the world: a longitude's column wraps at the antimeridian.
     columns: i32,
-    /// Each cell's vessels: a query reads positions from the cells it visits.
-    cells: FxHashMap<Cell, Vec<Slot>>,
+    /// Each cell's vessels: a query reads positions from the cells it visits. Two slots live in
+    /// the map's own entry (most occupied cells hold one or two vessels), so a fix costs one
+    /// cache miss, not two (`smallvec`: a list that spills to the heap only when it must).
+    cells: FxHashMap<Cell, SmallVec<[Slot; 2]>>,
     placed: usize,
 }
 

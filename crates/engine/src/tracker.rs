@@ -57,6 +57,36 @@ pub struct StaticData {
     pub shiptype: Option<u8>,
     /// Destination, normalised.
     pub destination: Option<String>,
+    /// Length and beam in metres (bow plus stern, port plus starboard): the ship's size, not
+    /// where its antenna is, which a new installation moves. Absent from state saved before it.
+    #[serde(default)]
+    pub dimensions: Option<Dimensions>,
+}
+
+/// A ship's length and beam in metres, as AIS gives them (to the metre; 511 m and 63 m at most
+/// for each half).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Dimensions {
+    /// Bow plus stern.
+    pub length: u16,
+    /// Port plus starboard.
+    pub beam: u16,
+}
+
+impl std::fmt::Display for Dimensions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}", self.length, self.beam)
+    }
+}
+
+impl Dimensions {
+    /// From a report's distances to the reference point; `None` when the length or the beam is
+    /// not given (zeros).
+    fn of(d: &vesselwatch_ais::decode::Dimensions) -> Option<Self> {
+        let length = d.to_bow.saturating_add(d.to_stern);
+        let beam = u16::from(d.to_port).saturating_add(u16::from(d.to_starboard));
+        (length > 0 && beam > 0).then_some(Self { length, beam })
+    }
 }
 
 /// A part of a vessel's identity whose change is an `identity_change`.
@@ -71,6 +101,8 @@ pub enum IdentityField {
     Imo,
     /// The ship and cargo type.
     Shiptype,
+    /// The length and beam (`LxB` in metres).
+    Dimensions,
     /// The MMSI: a known IMO number reported under a new MMSI (a new flag, a new transponder).
     Mmsi,
 }
@@ -83,6 +115,7 @@ impl IdentityField {
             Self::Callsign => "callsign",
             Self::Imo => "imo",
             Self::Shiptype => "shiptype",
+            Self::Dimensions => "dimensions",
             Self::Mmsi => "mmsi",
         }
     }
@@ -304,6 +337,7 @@ impl Tracker {
                 let report = Report {
                     name: Some(&x.shipname),
                     shiptype: Some(x.shiptype),
+                    dimensions: Dimensions::of(&x.dims),
                     ..Report::default()
                 };
                 learn(v, report, &mut found);
@@ -317,6 +351,7 @@ impl Tracker {
                     callsign: Some(&s.callsign),
                     shiptype: Some(s.shiptype),
                     destination: Some(&s.destination),
+                    dimensions: Dimensions::of(&s.dims),
                 };
                 learn(v, report, &mut found);
                 (mmsi, Observation::Static)
@@ -335,6 +370,7 @@ impl Tracker {
                 let report = Report {
                     callsign: Some(&b.callsign),
                     shiptype: Some(b.shiptype),
+                    dimensions: b.dims.as_ref().and_then(Dimensions::of),
                     ..Report::default()
                 };
                 learn(v, report, &mut found);
@@ -485,6 +521,7 @@ struct Report<'a> {
     callsign: Option<&'a AisText<7>>,
     shiptype: Option<u8>,
     destination: Option<&'a AisText>,
+    dimensions: Option<Dimensions>,
 }
 
 /// Applies a static report. A field first reported is known at once; a different value becomes
@@ -515,6 +552,13 @@ fn learn(v: &mut Vessel, r: Report<'_>, found: &mut Vec<IdentityChange>) {
         &mut s.shiptype,
         r.shiptype.filter(|&t| t != 0),
         IdentityField::Shiptype,
+        p,
+        found,
+    );
+    confirm(
+        &mut s.dimensions,
+        r.dimensions,
+        IdentityField::Dimensions,
         p,
         found,
     );

@@ -104,7 +104,8 @@ pub enum EventKind {
     Transit,
     /// Slow at sea for hours, away from ports and anchorages (`[detect.loitering]`).
     Loitering,
-    /// A new name, call sign, IMO number or ship type, confirmed by two reports; or a known IMO
+    /// A new name, call sign, IMO number, ship type or length and beam, confirmed by two reports;
+    /// or a known IMO
     /// number under a new MMSI.
     #[serde(rename = "identity_change")]
     #[strum(serialize = "identity_change")]

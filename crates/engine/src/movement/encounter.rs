@@ -70,9 +70,9 @@ struct Pair {
     samples: u32,
     /// The longest silence of either vessel so far.
     longest: Option<Gap>,
-    /// Each side's latest fix time (lower MMSI first), for the sweep for silence without a
-    /// look into the tracker per pair.
-    last: [i64; 2],
+    /// Each side's latest fix (lower MMSI first): what the other side's fix is measured against
+    /// and the sweep for silence reads, without a look into the tracker (a cache miss per fix).
+    fixes: [Fix; 2],
     /// Where the pair was last found away from harbours: looked at again only after a move of
     /// [`HARBOUR_RECHECK_M`] (a meeting mostly lies still; a fence lookup per fix is waste).
     checked: (f64, f64),
@@ -213,10 +213,10 @@ fn side(a: u32, b: u32) -> usize {
 }
 
 impl Pair {
-    fn new(start: UnixMillis, checked: (f64, f64)) -> Self {
+    fn new(fixes: [Fix; 2], start: UnixMillis, checked: (f64, f64)) -> Self {
         Self {
             start,
-            last: [start.0; 2],
+            fixes,
             checked,
             last_close: start,
             distances: [0; BUCKETS],
@@ -420,10 +420,12 @@ impl Engine {
                     self.enc.refused = self.enc.refused.saturating_add(1);
                     continue;
                 }
-                let mut pair = Pair::new(fix.time, (fix.lat, fix.lon));
-                if let Some(t) = pair.last.get_mut(side(b, mmsi)) {
-                    *t = bf.time.0;
-                }
+                let fixes = if side(mmsi, b) == 0 {
+                    [*fix, bf]
+                } else {
+                    [bf, *fix]
+                };
+                let mut pair = Pair::new(fixes, fix.time, (fix.lat, fix.lon));
                 let mid = midpoint(fix, &bf);
                 // Both vessels' fixes as they stand: whichever reported second, the pair starts
                 // with the same two samples (time symmetry).
@@ -449,10 +451,22 @@ impl Engine {
         b: u32,
     ) {
         let dark = self.settings.dark_after_ms;
-        let Some(bf) = self.tracker.vessel(b).and_then(|v| v.fix) else {
-            self.enc.drop_pair(a, b);
+        let Some(pair) = self.enc.pairs.get_mut(&key(a, b)) else {
             return;
         };
+        let Some(&bf) = pair.fixes.get(side(b, a)) else {
+            return;
+        };
+        if let Some(f) = pair.fixes.get_mut(side(a, b)) {
+            *f = *fix;
+        }
+        let started = pair.started;
+        let moved = Haversine
+            .distance(fix.point(), geo::Point::new(pair.checked.1, pair.checked.0))
+            > HARBOUR_RECHECK_M;
+        if moved {
+            pair.checked = (fix.lat, fix.lon);
+        }
         // Silent for longer than `dark_after` (found here before the sweep did): ended then.
         let silent = [(a, previous.map(|p| p.time)), (b, Some(bf.time))]
             .into_iter()
@@ -471,19 +485,6 @@ impl Engine {
             return;
         }
         let d = Haversine.distance(fix.point(), bf.point());
-        let Some(pair) = self.enc.pairs.get_mut(&key(a, b)) else {
-            return;
-        };
-        if let Some(t) = pair.last.get_mut(side(a, b)) {
-            *t = fix.time.0;
-        }
-        let started = pair.started;
-        let moved = Haversine
-            .distance(fix.point(), geo::Point::new(pair.checked.1, pair.checked.0))
-            > HARBOUR_RECHECK_M;
-        if moved {
-            pair.checked = (fix.lat, fix.lon);
-        }
         if moved && self.fences.harbour_within(fix.point(), cfg.harbour_m) {
             if started {
                 self.end_pair(out, cfg, a, b, fix.time.0, Parting::Harbour);
@@ -573,7 +574,7 @@ impl Engine {
             .pairs
             .iter()
             .filter_map(|(&(a, b), p)| {
-                let since = p.last.iter().copied().min().unwrap_or(i64::MIN);
+                let since = p.fixes.iter().map(|f| f.time.0).min().unwrap_or(i64::MIN);
                 (now.0.saturating_sub(since) > dark).then_some((since.saturating_add(dark), a, b))
             })
             .collect();
