@@ -271,6 +271,20 @@ impl Collector for Reading {
             "Forgotten vessels heard again whose state was read back from the store.",
             en.recalled,
         )?;
+        gauge_one(
+            &mut e,
+            "vesselwatch_encounter_pairs",
+            None,
+            "Pairs of vessels followed for encounters now (candidates and meetings under way).",
+            Some(en.encounter_pairs),
+        )?;
+        counter_one(
+            &mut e,
+            "vesselwatch_encounter_pairs_refused",
+            "Pairs of vessels close and slow that were not followed because [detect.encounter] \
+             max_pairs were already: growth means meetings may go unreported.",
+            en.encounter_pairs_refused,
+        )?;
         let clocks = &snap.clocks;
         counter(
             &mut e,
