@@ -266,3 +266,24 @@ async fn track(
             .into_response()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    /// The OpenAPI document's event kinds are the engine's, in its order: a kind added to the
+    /// engine (issue 13 added five) is a value clients may filter by.
+    #[test]
+    fn the_openapi_kind_enum_is_every_event_kind() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
+        let kinds: Vec<&str> = doc["components"]["parameters"]["kind"]["schema"]["enum"]
+            .as_array()
+            .expect("a kind parameter with an enum")
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        let engine: Vec<&str> = vesselwatch_engine::EventKind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(kinds, engine);
+    }
+}
