@@ -35,19 +35,46 @@ const MIN_SWEEP: f64 = std::f64::consts::PI / 6.0;
 /// Metres per degree of latitude on the mean Earth sphere.
 const M_PER_DEG: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
 
-/// The latest fixes of one vessel (time, latitude, longitude), a ring: 192 bytes inline.
+/// The latest fixes kept of one vessel (time, latitude, longitude). The first is kept inline;
+/// the ring of [`RECENT`] is allocated only when a second is kept (the vessel has moved 500 m), so
+/// a ship lying still, most of any fleet, costs 32 bytes here, not 200.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Recent {
+    first: Option<(i64, f64, f64)>,
+    ring: Option<Box<Ring>>,
+}
+
+/// The ring: oldest first once full.
+#[derive(Debug, Clone, Default)]
+struct Ring {
     fixes: [(i64, f64, f64); RECENT],
     len: usize,
     next: usize,
 }
 
+impl Ring {
+    fn push(&mut self, f: (i64, f64, f64)) {
+        if let Some(slot) = self.fixes.get_mut(self.next) {
+            *slot = f;
+        }
+        self.next = self.next.saturating_add(1) % RECENT;
+        self.len = self.len.saturating_add(1).min(RECENT);
+    }
+
+    fn last(&self) -> Option<(i64, f64, f64)> {
+        let i = self.next.checked_sub(1).unwrap_or(RECENT.saturating_sub(1));
+        self.fixes.get(i).copied().filter(|_| self.len > 0)
+    }
+}
+
 impl Recent {
     /// Keeps `fix` if it is at least [`MIN_STEP_M`] from the last one kept; whether it did.
     fn push(&mut self, fix: &Fix) -> bool {
-        let last = self.next.checked_sub(1).unwrap_or(RECENT.saturating_sub(1));
-        if let (true, Some(&(_, lat, lon))) = (self.len > 0, self.fixes.get(last)) {
+        let last = match &self.ring {
+            Some(r) => r.last(),
+            None => self.first,
+        };
+        if let Some((_, lat, lon)) = last {
             let north = (fix.lat - lat) * M_PER_DEG;
             let east = ((fix.lon - lon + 540.0).rem_euclid(360.0) - 180.0)
                 * M_PER_DEG
@@ -56,24 +83,45 @@ impl Recent {
                 return false;
             }
         }
-        if let Some(slot) = self.fixes.get_mut(self.next) {
-            *slot = (fix.time.0, fix.lat, fix.lon);
+        let f = (fix.time.0, fix.lat, fix.lon);
+        match (&mut self.ring, self.first.take()) {
+            (Some(r), _) => r.push(f),
+            (None, None) => self.first = Some(f),
+            (None, Some(first)) => {
+                let mut r = Box::<Ring>::default();
+                r.push(first);
+                r.push(f);
+                self.ring = Some(r);
+            }
         }
-        self.next = self.next.saturating_add(1) % RECENT;
-        self.len = self.len.saturating_add(1).min(RECENT);
         true
+    }
+
+    fn len(&self) -> usize {
+        match &self.ring {
+            Some(r) => r.len,
+            None => usize::from(self.first.is_some()),
+        }
     }
 
     /// Oldest first.
     fn in_order(&self) -> impl Iterator<Item = (i64, f64, f64)> + '_ {
-        let start = if self.len < RECENT { 0 } else { self.next };
-        (0..self.len).filter_map(move |i| self.fixes.get(start.saturating_add(i) % RECENT).copied())
+        let (start, len) = match &self.ring {
+            Some(r) if r.len >= RECENT => (r.next, r.len),
+            Some(r) => (0, r.len),
+            None => (0, 0),
+        };
+        let ring = self.ring.as_deref();
+        self.first.into_iter().chain(
+            (0..len)
+                .filter_map(move |i| ring?.fixes.get(start.saturating_add(i) % RECENT).copied()),
+        )
     }
 
     /// Forgets the fixes, so that one circle is one finding, not one per fix that follows.
     fn clear(&mut self) {
-        self.len = 0;
-        self.next = 0;
+        self.first = None;
+        self.ring = None;
     }
 }
 
@@ -170,7 +218,7 @@ impl Engine {
     /// oldest of them (the evidence's other end), and the ring starts again.
     pub(super) fn circling(&mut self, mmsi: u32, fix: &Fix) -> Option<Fix> {
         let m = self.movement.get_mut(&mmsi)?;
-        if !m.recent.push(fix) || m.recent.len < RECENT {
+        if !m.recent.push(fix) || m.recent.len() < RECENT {
             return None;
         }
         let mut fixes = [(0.0, 0.0); RECENT];
