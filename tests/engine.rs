@@ -915,3 +915,38 @@ fn a_new_length_and_beam_is_an_identity_change_and_a_moved_antenna_is_not() {
     );
     assert_eq!(out[0].time.0, (1_700_000_000 + second) * 1000);
 }
+
+/// Found by a fresh-eyes review: a vessel watched by its MMSI only that re-flags (its IMO heard
+/// under a new MMSI, not watched) is the case `identity_change` of `mmsi` is for: reported, about
+/// the new MMSI, with the old one in the event.
+#[test]
+fn a_vessel_watched_by_mmsi_that_reflags_is_an_identity_change() {
+    let toml = "[[watch]]\nlabel = \"Baltic Leader\"\nmmsi = 273297850\n";
+    let mut e = Loaded::from_str(toml, Origin::Embedded).unwrap().engine();
+    let (mut fe, mut out) = (FrontEnd::default(), Vec::new());
+    for (t, mmsi) in [(0, 273_297_850), (360, 273_297_850), (720, 620_297_850)] {
+        feed_identity(
+            &mut e,
+            &mut fe,
+            t,
+            mmsi,
+            9_220_639,
+            "BALTIC LEADER",
+            "UBEW6",
+            70,
+            &mut out,
+        );
+    }
+    assert_eq!(out.len(), 1, "{out:#?}");
+    let c = out[0].change.as_ref().unwrap();
+    assert_eq!(
+        (
+            out[0].mmsi,
+            c.field.as_str(),
+            c.old.as_str(),
+            c.new.as_str()
+        ),
+        (620_297_850, "mmsi", "273297850", "620297850")
+    );
+    assert_eq!(out[0].time.0, (1_700_000_000 + 720) * 1000);
+}

@@ -26,8 +26,8 @@ const METRES_PER_DEGREE: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
 /// A cell: its row (latitude) and column (longitude).
 type Cell = (i32, i32);
 
-/// One vessel in its cell: where it is, and where it last looked for neighbours (kept by the
-/// user with it, so that a fix costs one lookup, not two).
+/// One vessel in its cell: where it is, and where and when it last looked for neighbours (kept
+/// by the user with it, so that a fix costs one lookup, not two).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Slot {
     /// The vessel.
@@ -36,8 +36,8 @@ pub struct Slot {
     pub lat: f64,
     /// Longitude of its latest position.
     pub lon: f64,
-    /// Where it last looked for neighbours (kept by the user), when it has.
-    pub looked: Option<(f32, f32)>,
+    /// Where and when (ms) it last looked for neighbours (kept by the user), when it has.
+    pub looked: Option<(f32, f32, i64)>,
 }
 
 /// The latest position of every vessel placed, by grid cell.
@@ -256,11 +256,11 @@ mod tests {
         assert_eq!(found(&n, 89.999, 0.0, 500.0), vec![3]);
         assert_eq!(n.len(), 3);
         // What a slot keeps moves with it to a new cell.
-        n.slot_mut(1, (10.0, 179.999)).unwrap().looked = Some((10.0, 179.999));
+        n.slot_mut(1, (10.0, 179.999)).unwrap().looked = Some((10.0, 179.999, 7));
         let moved = *n.update(1, Some((10.0, 179.999)), 10.5, 179.0).unwrap();
         assert_eq!(
             (moved.looked, moved.lat, moved.lon),
-            (Some((10.0, 179.999)), 10.5, 179.0)
+            (Some((10.0, 179.999, 7)), 10.5, 179.0)
         );
         // Nonsense positions place nothing, and queries with nonsense find nothing.
         assert!(n.update(5, None, f64::NAN, 0.0).is_none());

@@ -296,6 +296,13 @@ impl Tracker {
             .and_then(|v| v.statics.imo)
             .filter(|&i| Some(i) != imo_before)
         {
+            // The IMO it said before is no longer its own: the map holds one entry per vessel,
+            // not one per IMO an MMSI has ever claimed (a hostile feed cycling IMOs).
+            if let Some(old) = imo_before
+                && self.imo_owner.get(&old) == Some(&mmsi)
+            {
+                self.imo_owner.remove(&old);
+            }
             self.own_imo(mmsi, imo);
         }
         r

@@ -42,9 +42,14 @@ const FRESH_MS: i64 = 10 * 60_000;
 const SWEEP_EVERY_MS: i64 = 60_000;
 
 /// A slow vessel looks for new neighbours again once it has moved this far from where it last
-/// looked (or when it was fast or silent before): a tenth of the default 500 m, so a meeting
-/// found late is found at most a few reports late.
+/// looked, or [`LOOK_EVERY_MS`] after (or at once when it was fast or silent before): a tenth of
+/// the default 500 m, so a meeting is found at most a few reports late.
 const LOOK_AGAIN_M: f64 = 50.0;
+
+/// However little it has moved, a slow vessel looks again this long after it last did: the
+/// last few metres of a slow approach, or a neighbour that became monitored (its static report
+/// came after its positions), are found within this.
+const LOOK_EVERY_MS: i64 = 10 * 60_000;
 
 /// Metres per degree of latitude on the mean Earth sphere.
 const M_PER_DEG: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
@@ -347,13 +352,17 @@ impl Engine {
             None
         };
         // Where the vessel looked for neighbours last decides whether it looks again: a slow
-        // vessel that has moved less than `LOOK_AGAIN_M` since, reported lately and was slow then
-        // finds nobody new by looking (a vessel that came near has looked itself, on coming).
+        // vessel that has moved less than `LOOK_AGAIN_M` since, reported lately, was slow then
+        // and looked less than `LOOK_EVERY_MS` ago finds nobody new by looking (a vessel that
+        // came near has looked itself, on coming; the last metres are caught by the clock).
         let look = match placed {
             Some(slot) => {
                 let look = previous
                     .is_none_or(|p| !slow(&p) || fix.time.0.saturating_sub(p.time.0) > FRESH_MS)
-                    || slot.looked.is_none_or(|(lat, lon)| {
+                    || slot.looked.is_none_or(|(lat, lon, when)| {
+                        if fix.time.0.saturating_sub(when) >= LOOK_EVERY_MS {
+                            return true;
+                        }
                         let north = (fix.lat - f64::from(lat)) * M_PER_DEG;
                         let east = ((fix.lon - f64::from(lon) + 540.0).rem_euclid(360.0) - 180.0)
                             * M_PER_DEG
@@ -361,7 +370,7 @@ impl Engine {
                         north.hypot(east) >= LOOK_AGAIN_M
                     });
                 if look {
-                    slot.looked = Some((fix.lat as f32, fix.lon as f32));
+                    slot.looked = Some((fix.lat as f32, fix.lon as f32, fix.time.0));
                 }
                 look
             }
@@ -467,6 +476,14 @@ impl Engine {
         if moved {
             pair.checked = (fix.lat, fix.lon);
         }
+        // A silence of this vessel that ends with this report is part of the meeting's record
+        // whatever this report decides (a vessel back from a silence, far away, parts them).
+        if let Some(p) = previous {
+            pair.note_silence(a, p.time, fix.time);
+        }
+        // Measured against a fix of the other older than `FRESH_MS`, this report says nothing
+        // about where they are now: it neither counts nor moves the meeting's end.
+        let fresh = fix.time.0.abs_diff(bf.time.0) <= FRESH_MS.unsigned_abs();
         // Silent for longer than `dark_after` (found here before the sweep did): ended then.
         let silent = [(a, previous.map(|p| p.time)), (b, Some(bf.time))]
             .into_iter()
@@ -504,11 +521,11 @@ impl Engine {
         let Some(pair) = self.enc.pairs.get_mut(&key(a, b)) else {
             return;
         };
+        if !fresh {
+            return;
+        }
         pair.sample(cfg, d, side(a, b), fix.sog, midpoint(fix, &bf));
         pair.last_close = fix.time;
-        if let Some(p) = previous {
-            pair.note_silence(a, p.time, fix.time);
-        }
         let due = !pair.started
             && fix.time.0.saturating_sub(pair.start.0) >= cfg.min_ms
             && pair.slow_enough();

@@ -520,7 +520,14 @@ impl Engine {
         }
         let (mmsi, obs) = self.tracker.observe(d, time);
         for (changed, change) in self.tracker.take_changes() {
-            if self.monitored(changed) {
+            // A new MMSI for a known IMO matters if either MMSI is watched: a vessel watched by
+            // its old MMSI that re-flags is the case to report.
+            let old_watched = change.field == crate::tracker::IdentityField::Mmsi
+                && change
+                    .old
+                    .parse::<u32>()
+                    .is_ok_and(|old| self.monitored(old));
+            if self.monitored(changed) || old_watched {
                 let fix = self.tracker.vessel(changed).and_then(|v| v.fix);
                 if self.recording {
                     self.dirty.insert(changed);
