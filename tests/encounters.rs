@@ -58,28 +58,7 @@ struct Report {
 /// Runs `reports` (in time order) through the encoder, the front end and the engine; the
 /// encounter events.
 fn run(toml: &str, reports: &[Report]) -> Vec<Event> {
-    let (mut e, mut fe, mut out) = (engine(toml), FrontEnd::default(), Vec::new());
-    for r in reports {
-        let report = PositionReport {
-            msg_type: 1,
-            mmsi: r.mmsi,
-            status: 0,
-            speed: Some(r.sog),
-            lat: r.pos.0,
-            lon: r.pos.1,
-            course: Some(0.0),
-            heading: Some(0),
-            second: (r.t % 60) as u8,
-        };
-        let (payload, fill) = encode::position(&report).armour();
-        for line in encode::sentences(&payload, fill, 'A', 0, "rTEST", T0 + r.t, 0) {
-            if let Some(d) = fe.push_line(0, line.as_bytes()) {
-                e.on_message(&d, d.meta.time().expect("tagged"), &mut out);
-            }
-        }
-    }
-    out.retain(|e| matches!(e.kind, EventKind::EncounterStarted | EventKind::Encounter));
-    out
+    run_with_statics(toml, reports, &[])
 }
 
 /// A ship's reports every `every` s from `from` (phase included) to before `to`, where `track`
@@ -506,6 +485,23 @@ proptest! {
     }
 }
 
+/// The sentences of one position report, a type 1 tagged with its time.
+fn sentences(r: &Report) -> Vec<String> {
+    let report = PositionReport {
+        msg_type: 1,
+        mmsi: r.mmsi,
+        status: 0,
+        speed: Some(r.sog),
+        lat: r.pos.0,
+        lon: r.pos.1,
+        course: Some(0.0),
+        heading: Some(0),
+        second: (r.t % 60) as u8,
+    };
+    let (payload, fill) = encode::position(&report).armour();
+    encode::sentences(&payload, fill, 'A', 0, "rTEST", T0 + r.t, 0)
+}
+
 /// Runs `reports` with static reports `statics` (time, report) sent before the first position
 /// at or after their time; the encounter events.
 fn run_with_statics(
@@ -531,23 +527,7 @@ fn run_with_statics(
                 &mut out,
             );
         }
-        let report = PositionReport {
-            msg_type: 1,
-            mmsi: r.mmsi,
-            status: 0,
-            speed: Some(r.sog),
-            lat: r.pos.0,
-            lon: r.pos.1,
-            course: Some(0.0),
-            heading: Some(0),
-            second: (r.t % 60) as u8,
-        };
-        let (payload, fill) = encode::position(&report).armour();
-        feed(
-            &mut e,
-            encode::sentences(&payload, fill, 'A', 0, "rTEST", T0 + r.t, 0),
-            &mut out,
-        );
+        feed(&mut e, sentences(r), &mut out);
     }
     out.retain(|e| matches!(e.kind, EventKind::EncounterStarted | EventKind::Encounter));
     out
@@ -646,4 +626,30 @@ fn a_silence_ended_by_the_parting_report_is_the_marked_gap() {
     // A reports every 90 s from 0: its last within 600 s of B's last fix.
     let end = (last_b + 600) / 90 * 90;
     assert_eq!(e.end.0, ms(end));
+}
+
+/// A configuration reload in the middle of a meeting (the daemon's SIGHUP: a new engine, the
+/// state carried over) does not lose it: `encounter` still comes when they part, with the
+/// meeting's own start. The feed is the first test's; the reload comes at 3 h, after
+/// `encounter_started`.
+#[test]
+fn a_reload_in_the_middle_of_a_meeting_keeps_it() {
+    let (feed, _) = meeting();
+    let (mut e, mut fe, mut out) = (engine(ALL), FrontEnd::default(), Vec::new());
+    let mut reloaded = false;
+    for r in &feed {
+        if !reloaded && r.t >= 3 * H {
+            e.reconfigure(engine(ALL));
+            reloaded = true;
+        }
+        for line in sentences(r) {
+            if let Some(d) = fe.push_line(0, line.as_bytes()) {
+                e.on_message(&d, d.meta.time().expect("tagged"), &mut out);
+            }
+        }
+    }
+    out.retain(|e| matches!(e.kind, EventKind::EncounterStarted | EventKind::Encounter));
+    let kinds: Vec<EventKind> = out.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventKind::EncounterStarted, EventKind::Encounter]);
+    assert_eq!(out[1].encounter.as_ref().unwrap().start.0, ms(45));
 }

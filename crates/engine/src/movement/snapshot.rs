@@ -80,6 +80,13 @@ impl Engine {
         // Everything changed as far as the store is concerned.
         next.dirty = next.tracker.vessels().map(|v| v.mmsi).collect();
         next.positions = std::mem::take(&mut self.positions);
+        // Meetings under way go on across a reload while the grid keeps its cell size (the same
+        // `max_distance_m`): the grid's vessels are the tracker's, carried over above. A changed
+        // distance starts the search afresh (pairs under way are dropped, unreported).
+        let grid = |e: &Engine| e.settings.encounter.map(|c| c.max_m.to_bits());
+        if grid(&next).is_some() && grid(&next) == grid(self) {
+            std::mem::swap(&mut next.enc, &mut self.enc);
+        }
         *self = next;
     }
 
