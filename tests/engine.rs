@@ -632,7 +632,18 @@ fn feed_identity(
         shiptype,
         destination: "TARTUS".into(),
     };
-    let (payload, fill) = encode::static_voyage(&report).armour();
+    feed_type5(engine, fe, t, &report, out);
+}
+
+/// Sends one type 5 `report` at `t` seconds, through the real front end.
+fn feed_type5(
+    engine: &mut Engine,
+    fe: &mut FrontEnd,
+    t: i64,
+    report: &encode::StaticReport,
+    out: &mut Vec<Event>,
+) {
+    let (payload, fill) = encode::static_voyage(report).armour();
     for line in encode::sentences(&payload, fill, 'A', 1, "rTEST", 1_700_000_000 + t, t as u32) {
         if let Some(d) = fe.push_line(0, line.as_bytes()) {
             engine.on_message(&d, d.meta.time().expect("tagged"), out);
@@ -882,20 +893,7 @@ fn a_new_length_and_beam_is_an_identity_change_and_a_moved_antenna_is_not() {
             shiptype: 70,
             destination: "TARTUS".into(),
         };
-        let (payload, fill) = encode::static_voyage(&r).armour();
-        for line in encode::sentences(
-            &payload,
-            fill,
-            'A',
-            1,
-            "rTEST",
-            1_700_000_000 + at,
-            at as u32,
-        ) {
-            if let Some(d) = fe.push_line(0, line.as_bytes()) {
-                e.on_message(&d, d.meta.time().expect("tagged"), out);
-            }
-        }
+        feed_type5(e, &mut fe, at, &r, out);
         at
     };
     report(&mut e, (100, 20, 8, 8), &mut out);

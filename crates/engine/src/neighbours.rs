@@ -21,7 +21,22 @@ use smallvec::SmallVec;
 
 /// Metres in a degree of latitude (and of longitude at the equator) on the mean Earth sphere
 /// (radius 6,371,008.8 m, as `geo`'s haversine uses).
-const METRES_PER_DEGREE: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
+pub(crate) const METRES_PER_DEGREE: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
+
+/// A longitude difference brought into -180..180 degrees (across the antimeridian).
+pub(crate) fn wrap_lon(d: f64) -> f64 {
+    (d + 540.0).rem_euclid(360.0) - 180.0
+}
+
+/// `to` as metres (east, north) from `from`, both (latitude, longitude), on the plane tangent at
+/// `from`: exact enough over the few kilometres the pair and circle rules measure, and cheaper
+/// than a haversine on the per-fix path.
+pub(crate) fn local_m(from: (f64, f64), to: (f64, f64)) -> (f64, f64) {
+    (
+        wrap_lon(to.1 - from.1) * METRES_PER_DEGREE * from.0.to_radians().cos(),
+        (to.0 - from.0) * METRES_PER_DEGREE,
+    )
+}
 
 /// A cell: its row (latitude) and column (longitude).
 type Cell = (i32, i32);

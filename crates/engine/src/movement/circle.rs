@@ -15,6 +15,7 @@
 //! on AIS. With fixes kept 500 m apart, circles up to about 7 km round are seen.
 
 use super::Engine;
+use crate::neighbours::local_m;
 use crate::tracker::Fix;
 use vesselwatch_ais::time::UnixMillis;
 
@@ -32,8 +33,6 @@ const MAX_RADIUS_M: f64 = 20_000.0;
 const MIN_STEP_M: f64 = 500.0;
 /// The least arc the fixes must sweep.
 const MIN_SWEEP: f64 = std::f64::consts::PI / 6.0;
-/// Metres per degree of latitude on the mean Earth sphere.
-const M_PER_DEG: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
 
 /// The latest fixes kept of one vessel (time, latitude, longitude). The first is kept inline;
 /// the ring of [`RECENT`] is allocated only when a second is kept (the vessel has moved 500 m), so
@@ -75,11 +74,8 @@ impl Recent {
             None => self.first,
         };
         if let Some((_, lat, lon)) = last {
-            let north = (fix.lat - lat) * M_PER_DEG;
-            let east = ((fix.lon - lon + 540.0).rem_euclid(360.0) - 180.0)
-                * M_PER_DEG
-                * lat.to_radians().cos();
-            if north.hypot(east) < MIN_STEP_M {
+            let (east, north) = local_m((lat, lon), (fix.lat, fix.lon));
+            if east.hypot(north) < MIN_STEP_M {
                 return false;
             }
         }
@@ -133,11 +129,9 @@ pub(super) fn on_a_circle(fixes: &[(f64, f64)]) -> bool {
     if fixes.len() < RECENT {
         return false;
     }
-    let cos = lat0.to_radians().cos();
     let mut pts = [(0.0, 0.0); RECENT];
-    for (p, &(lat, lon)) in pts.iter_mut().zip(fixes) {
-        let dlon = (lon - lon0 + 540.0).rem_euclid(360.0) - 180.0;
-        *p = (dlon * cos * M_PER_DEG, (lat - lat0) * M_PER_DEG);
+    for (p, &at) in pts.iter_mut().zip(fixes) {
+        *p = local_m((lat0, lon0), at);
     }
     // Kåsa: x² + y² + D x + E y + F = 0 by least squares; normal equations solved by Cramer.
     let (mut sxx, mut sxy, mut syy, mut sx, mut sy) = (0.0, 0.0, 0.0, 0.0, 0.0);
@@ -245,6 +239,7 @@ impl Engine {
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
+    use crate::neighbours::METRES_PER_DEGREE as M_PER_DEG;
 
     /// Points on a circle of `r` metres round (34°N, 30°E), `step` degrees apart, each moved
     /// by `noise(i)` metres north and east, rounded as AIS rounds positions.

@@ -1,9 +1,10 @@
 //! Encounters at sea: two vessels close together and slow for hours, away from harbours, with at
 //! least one of them monitored (`[detect.encounter]`, Global Fishing Watch's definition).
 //!
-//! Every fix places its vessel in a grid of latest positions ([`Neighbours`]); a slow fix asks the
-//! grid for the vessels within `max_distance_m`, so the cost per fix follows the neighbourhood,
-//! not the fleet. A pair found close (both slow, both heard lately) is followed from then on at
+//! Every slow fix places its vessel in a grid of latest positions ([`Neighbours`]; a fast vessel
+//! neither begins a meeting nor is found for one); a slow fix that has moved or waited since it
+//! last looked asks the grid for the vessels within `max_distance_m`, so the cost per fix follows
+//! the neighbourhood, not the fleet. A pair found close (both slow, both heard lately) is followed from then on at
 //! each fix of either vessel: the distance from the reporting vessel's fix to the other's latest,
 //! and the reporting vessel's speed. Before `min_duration` the pair is a candidate that a
 //! distance above `max_distance_m` drops; once it has lasted `min_duration` with the lower median
@@ -15,7 +16,7 @@
 //! One event per meeting, not one per vessel: it names first the watched vessel (else the
 //! monitored one, else the lower MMSI) and carries the other in `encounter.other`, so a
 //! webhook fires once for one ship-to-ship transfer. Pairs are not saved: a restart in the middle
-//! of a meeting starts counting again.
+//! of a meeting starts counting again (a reload carries them over, `snapshot.rs`).
 
 use std::collections::hash_map::Entry;
 
@@ -23,7 +24,7 @@ use geo::{Distance, Haversine};
 
 use super::{Detail, EncounterSettings, Engine};
 use crate::event::{Encounter, Gap, OtherVessel};
-use crate::neighbours::Neighbours;
+use crate::neighbours::{Neighbours, local_m, wrap_lon};
 use crate::settings::Vessels;
 use crate::tracker::Fix;
 use crate::vocab::EventKind;
@@ -50,9 +51,6 @@ const LOOK_AGAIN_M: f64 = 50.0;
 /// last few metres of a slow approach, or a neighbour that became monitored (its static report
 /// came after its positions), are found within this.
 const LOOK_EVERY_MS: i64 = 10 * 60_000;
-
-/// Metres per degree of latitude on the mean Earth sphere.
-const M_PER_DEG: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
 
 /// Buckets of the distance histogram, over `0..part_distance_m`.
 const BUCKETS: usize = 100;
@@ -111,7 +109,13 @@ pub(super) struct Encounters {
 }
 
 impl Encounters {
-    pub(super) fn new(max_m: f64) -> Self {
+    /// The state for these settings: grid cells twice the query radius (a disc then touches two
+    /// rows of cells); the default radius when encounters are off (the grids stay empty).
+    pub(super) fn for_settings(settings: Option<EncounterSettings>) -> Self {
+        Self::new(settings.map_or(500.0, |s| s.max_m))
+    }
+
+    fn new(max_m: f64) -> Self {
         Self {
             all: Neighbours::new(2.0 * max_m),
             monitored: Neighbours::new(2.0 * max_m),
@@ -194,6 +198,17 @@ enum Parting {
     Harbour,
 }
 
+impl Parting {
+    /// As the event says it.
+    fn public(self) -> crate::event::Parting {
+        match self {
+            Parting::Parted => crate::event::Parting::Parted,
+            Parting::Silence(_) => crate::event::Parting::Silence,
+            Parting::Harbour => crate::event::Parting::Harbour,
+        }
+    }
+}
+
 /// Buckets of the `paired` counts.
 const BUCKETS_PAIRED: usize = 1 << 16;
 
@@ -265,7 +280,7 @@ impl Pair {
             mid.1
         } else {
             let first = self.sum_lon / f64::from(self.samples);
-            first + (mid.1 - first + 540.0).rem_euclid(360.0) - 180.0
+            first + wrap_lon(mid.1 - first)
         };
         self.sum_lat += mid.0;
         self.sum_lon += lon;
@@ -299,7 +314,7 @@ impl Pair {
 
     fn position(&self) -> (f64, f64) {
         let n = f64::from(self.samples.max(1));
-        let lon = (self.sum_lon / n + 540.0).rem_euclid(360.0) - 180.0;
+        let lon = wrap_lon(self.sum_lon / n);
         (self.sum_lat / n, lon)
     }
 
@@ -320,8 +335,7 @@ impl Pair {
 }
 
 fn midpoint(a: &Fix, b: &Fix) -> (f64, f64) {
-    let dlon = (b.lon - a.lon + 540.0).rem_euclid(360.0) - 180.0;
-    let lon = (a.lon + dlon / 2.0 + 540.0).rem_euclid(360.0) - 180.0;
+    let lon = wrap_lon(a.lon + wrap_lon(b.lon - a.lon) / 2.0);
     ((a.lat + b.lat) / 2.0, lon)
 }
 
@@ -363,11 +377,9 @@ impl Engine {
                         if fix.time.0.saturating_sub(when) >= LOOK_EVERY_MS {
                             return true;
                         }
-                        let north = (fix.lat - f64::from(lat)) * M_PER_DEG;
-                        let east = ((fix.lon - f64::from(lon) + 540.0).rem_euclid(360.0) - 180.0)
-                            * M_PER_DEG
-                            * fix.lat.to_radians().cos();
-                        north.hypot(east) >= LOOK_AGAIN_M
+                        let (east, north) =
+                            local_m((f64::from(lat), f64::from(lon)), (fix.lat, fix.lon));
+                        east.hypot(north) >= LOOK_AGAIN_M
                     });
                 if look {
                     slot.looked = Some((fix.lat as f32, fix.lon as f32, fix.time.0));
@@ -415,7 +427,7 @@ impl Engine {
                     continue;
                 };
                 if fix.time.0.abs_diff(bf.time.0) > FRESH_MS.unsigned_abs()
-                    || !bf.sog.is_some_and(|s| f64::from(s) <= cfg.max_sog_kn)
+                    || !slow(&bf)
                     || !(monitored || self.monitored(b))
                 {
                     continue;
@@ -518,12 +530,12 @@ impl Engine {
             self.end_pair(out, cfg, a, b, fix.time.0, Parting::Parted);
             return;
         }
-        let Some(pair) = self.enc.pairs.get_mut(&key(a, b)) else {
-            return;
-        };
         if !fresh {
             return;
         }
+        let Some(pair) = self.enc.pairs.get_mut(&key(a, b)) else {
+            return;
+        };
         pair.sample(cfg, d, side(a, b), fix.sog, midpoint(fix, &bf));
         pair.last_close = fix.time;
         let due = !pair.started
@@ -552,27 +564,18 @@ impl Engine {
         if !pair.started {
             return;
         }
-        let why = match why {
+        if let Parting::Silence(since) = why {
             // Together until the silent one's last report: that is all that is known.
-            Parting::Silence(since) => {
-                pair.last_close = pair.last_close.min(since);
-                crate::event::Parting::Silence
-            }
-            Parting::Parted | Parting::Harbour => {
-                // A silence still going on when they part counts as a gap.
-                for m in [a, b] {
-                    if let Some(last) = self.tracker.vessel(m).and_then(|v| v.fix) {
-                        pair.note_silence(m, last.time, UnixMillis(at));
-                    }
-                }
-                if why == Parting::Parted {
-                    crate::event::Parting::Parted
-                } else {
-                    crate::event::Parting::Harbour
+            pair.last_close = pair.last_close.min(since);
+        } else {
+            // A silence still going on when they part counts as a gap.
+            for m in [a, b] {
+                if let Some(last) = self.tracker.vessel(m).and_then(|v| v.fix) {
+                    pair.note_silence(m, last.time, UnixMillis(at));
                 }
             }
-        };
-        self.emit_encounter(out, cfg, a, b, &pair, UnixMillis(at), Some(why));
+        }
+        self.emit_encounter(out, cfg, a, b, &pair, UnixMillis(at), Some(why.public()));
     }
 
     /// Looks at every pair for a vessel silent for longer than `dark_after`, once a minute of
@@ -681,9 +684,4 @@ impl Engine {
             },
         );
     }
-}
-
-/// The grid's cell: the usual query radius.
-pub(super) fn grid_for(settings: Option<EncounterSettings>) -> Encounters {
-    Encounters::new(settings.map_or(500.0, |s| s.max_m))
 }

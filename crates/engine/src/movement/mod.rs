@@ -383,7 +383,7 @@ impl Engine {
             forgotten_cap: 0,
             recalled: 0,
             room_retry_at: 0,
-            enc: encounter::grid_for(settings.encounter),
+            enc: encounter::Encounters::for_settings(settings.encounter),
             land: None,
         }
     }
@@ -749,15 +749,15 @@ impl Engine {
         self.loitering(out, mmsi, fix, harbour);
     }
 
-    /// `position_conflict`: the tracker held back a fix of `mmsi` as an implausible jump, or
-    /// (`circle`, the oldest of them) its latest fixes lie on a circle as only software draws one.
-    /// Findings less than `window` apart make an episode; at `min_jumps` jumps, or at once for a
-    /// circle, it is reported once, with the fix the vessel is known at and the fix that
-    /// conflicts with it (the held-back jump, or the circle's first fix).
+    /// `position_conflict`: a report of `mmsi` that cannot be the same ship's ([`Finding`]).
+    /// Findings less than `window` apart make an episode; at `min_jumps` jumps or reports inland,
+    /// or at once for a circle, it is reported once, with the fix the vessel is known at and the
+    /// evidence against it (the held-back jump, or the circle's first fix).
     fn conflict(&mut self, out: &mut Vec<Event>, mmsi: u32, time: UnixMillis, finding: Finding) {
-        let circle = match finding {
-            Finding::Circle(f) => Some(f),
-            Finding::Jump | Finding::Land => None,
+        let (pattern, evidence) = match finding {
+            Finding::Jump => ("jumps", None),
+            Finding::Circle(f) => ("circle", Some(f)),
+            Finding::Land => ("land", None),
         };
         let Some((min_jumps, window_ms)) = self.settings.position_conflict else {
             return;
@@ -772,20 +772,17 @@ impl Engine {
             }
             _ => (time, 1, false),
         };
-        let due = !emitted && (count >= min_jumps || circle.is_some());
+        let due = !emitted && (count >= min_jumps || matches!(finding, Finding::Circle(_)));
         m.conflict = Some((first, time, count, emitted || due));
         if !due {
             return;
         }
         let v = self.tracker.vessel(mmsi);
-        let (fix, other) = (
-            v.and_then(|v| v.fix),
-            match finding {
-                Finding::Circle(f) => Some(f),
-                Finding::Jump => v.and_then(|v| v.quarantined()),
-                Finding::Land => None,
-            },
-        );
+        let fix = v.and_then(|v| v.fix);
+        let other = match finding {
+            Finding::Jump => v.and_then(|v| v.quarantined()),
+            Finding::Circle(_) | Finding::Land => evidence,
+        };
         if self.recording {
             self.dirty.insert(mmsi);
         }
@@ -798,12 +795,8 @@ impl Engine {
             Detail {
                 fix,
                 other_side: other,
-                window: Some((circle.map_or(first, |c| c.time), time)),
-                pattern: Some(match finding {
-                    Finding::Circle(_) => "circle",
-                    Finding::Jump => "jumps",
-                    Finding::Land => "land",
-                }),
+                window: Some((evidence.map_or(first, |c| c.time), time)),
+                pattern: Some(pattern),
                 ..Detail::default()
             },
         );
